@@ -1,0 +1,10 @@
+#include "common.h"
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  advexp::TensorHandle::Init(env, exports);
+  advexp::InitOps(env, exports);
+  advexp::InitAutograd(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(advexp_native, InitAddon)

@@ -1,0 +1,92 @@
+// The paper's pre-activation ResNet (METHOD.md §1). ResNet-44 = depth 44 = 6·7 + 2.
+// Module names reproduce the reference's state dict: input_offset, pipe.0 (stem), pipe.1–3 (stages),
+// pipe.4 (BN), pipe.5 (activation), pipe.6 (pool), pipe.7 (1×1 conv classifier).
+import { Tensor, tensor, noGrad } from '../../engine/index.js';
+import { Module, Sequential } from '../module.js';
+import { BatchNorm2d, Conv2d, GlobalAvgPool, makeActivation, type Activation } from '../layers.js';
+
+export interface PreActResNetConfig {
+  depth: number;              // 6n + 2
+  widths: [number, number, number];
+  classes: number;
+  activation: Activation;
+  inputChannels: number;
+  /** Row 0 channel means, row 1 channel stds: the model's first operation is (x − mean)/std. */
+  inputOffset: [number[], number[]];
+}
+
+export const CIFAR_INPUT_OFFSET: [number[], number[]] = [[0.4914, 0.4822, 0.4465], [0.247, 0.243, 0.261]];
+
+export function resnetConfig(partial: Partial<PreActResNetConfig> = {}): PreActResNetConfig {
+  return {
+    depth: 44, widths: [16, 32, 64], classes: 10, activation: 'relu', inputChannels: 3,
+    inputOffset: CIFAR_INPUT_OFFSET, ...partial,
+  };
+}
+
+export class PreActBlock extends Module {
+  readonly pre: Sequential;
+  readonly main: Sequential;
+  readonly shortcut: Conv2d | null;
+  constructor(inC: number, outC: number, stride: number, act: Activation) {
+    super();
+    this.pre = this.registerChild('pre', new Sequential([new BatchNorm2d(inC), makeActivation(act)]));
+    const last = new Conv2d(outC, outC, 3, { padding: 1 });
+    // Zero-initialised last conv: every block starts as its shortcut.
+    noGrad(() => last.weight.zero_());
+    this.main = this.registerChild('main', new Sequential([
+      new Conv2d(inC, outC, 3, { stride, padding: 1 }), new BatchNorm2d(outC), makeActivation(act), last,
+    ]));
+    this.shortcut = inC !== outC || stride !== 1
+      ? this.registerChild('shortcut', new Conv2d(inC, outC, 3, { stride, padding: 1 }))
+      : null;
+  }
+  protected forward(x: Tensor): Tensor {
+    const pre = this.pre.call(x);
+    const h = this.main.call(pre);
+    return h.add(this.shortcut ? this.shortcut.call(pre) : x);
+  }
+}
+
+export class PreActResNet extends Module {
+  readonly config: PreActResNetConfig;
+  readonly inputOffset: Tensor;
+  readonly pipe: Sequential;
+  constructor(config: Partial<PreActResNetConfig> = {}) {
+    super();
+    const c = (this.config = resnetConfig(config));
+    if ((c.depth - 2) % 6 !== 0 || c.depth < 8) throw new Error(`depth must be 6n+2 with n ≥ 1, got ${c.depth}`);
+    const n = (c.depth - 2) / 6;
+    this.inputOffset = this.registerBuffer('input_offset', tensor([...c.inputOffset[0], ...c.inputOffset[1]], [2, c.inputChannels]));
+    const stages: Module[] = [];
+    let inC = c.widths[0];
+    c.widths.forEach((w, s) => {
+      const blocks: Module[] = [];
+      for (let i = 0; i < n; i++) {
+        blocks.push(new PreActBlock(inC, w, s > 0 && i === 0 ? 2 : 1, c.activation));
+        inC = w;
+      }
+      stages.push(new Sequential(blocks));
+    });
+    this.pipe = this.registerChild('pipe', new Sequential([
+      new Conv2d(c.inputChannels, c.widths[0], 3, { padding: 1 }),
+      ...stages,
+      new BatchNorm2d(inC),
+      makeActivation(c.activation),
+      new GlobalAvgPool(),
+      new Conv2d(inC, c.classes, 1, { bias: true }),
+    ]));
+  }
+
+  /** Logits [B, classes] of raw images in [0, 1], NCHW. */
+  protected forward(x: Tensor): Tensor {
+    const c = this.config.inputChannels;
+    const mean = this.inputOffset.select(0, 0).reshape([1, c, 1, 1]);
+    const std = this.inputOffset.select(0, 1).reshape([1, c, 1, 1]);
+    const z = this.pipe.call(x.sub(mean).div(std));
+    return z.flatten(1);
+  }
+
+  /** The output of stage s (1-based), e.g. stage 3 = the last conv feature map Grad-CAM uses. */
+  get stages(): Sequential[] { return this.pipe.layers.slice(1, 4) as Sequential[]; }
+}

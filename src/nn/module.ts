@@ -1,0 +1,131 @@
+// Module: a tree of named parameters, buffers and children, with state-dict names built like
+// PyTorch's ("pipe.1.0.main.3.weight"), so weights saved by the reference load as they are.
+import { Tensor, keep, tidy, noGrad, type TypedArray } from '../engine/index.js';
+import { tensor } from '../engine/index.js';
+
+export interface StateEntry { shape: readonly number[]; data: TypedArray }
+
+export abstract class Module {
+  training = true;
+  readonly #params = new Map<string, Tensor>();
+  readonly #buffers = new Map<string, Tensor>();
+  readonly #children = new Map<string, Module>();
+
+  /** The computation. Call modules with call(), which frees intermediates as soon as they are dead. */
+  protected abstract forward(x: Tensor): Tensor;
+
+  /** Runs forward in its own scope: only the output survives (autograd keeps what backward needs). */
+  call(x: Tensor): Tensor { return tidy(() => this.forward(x)); }
+
+  protected registerParameter(name: string, t: Tensor): Tensor {
+    keep(t).requiresGrad_(true);
+    this.#params.set(name, t);
+    return t;
+  }
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    this.#buffers.set(name, keep(t));
+    return t;
+  }
+  protected registerChild<M extends Module>(name: string, m: M): M {
+    this.#children.set(name, m);
+    return m;
+  }
+  /** Called after loadStateDict so modules can refresh values they cache from buffers. */
+  protected afterLoad(): void {}
+
+  children(): [string, Module][] { return [...this.#children]; }
+
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, p] of this.#params) out.push([prefix + n, p]);
+    for (const [n, c] of this.#children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+  parameters(): Tensor[] { return this.namedParameters().map(([, p]) => p); }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, b] of this.#buffers) out.push([prefix + n, b]);
+    for (const [n, c] of this.#children) out.push(...c.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Parameters and buffers by full name, in registration order (the tensors themselves, not copies). */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    const visit = (m: Module, prefix: string): void => {
+      for (const [n, p] of m.#params) out.set(prefix + n, p);
+      for (const [n, b] of m.#buffers) out.set(prefix + n, b);
+      for (const [n, c] of m.#children) visit(c, `${prefix}${n}.`);
+    };
+    visit(this, '');
+    return out;
+  }
+
+  /**
+   * Copies values into the parameters and buffers. strict: every name must be present on both
+   * sides. Shape mismatches always throw, naming the tensor.
+   */
+  loadStateDict(entries: Map<string, StateEntry | Tensor>, strict = true): void {
+    const own = this.stateDict();
+    if (strict) {
+      const missing = [...own.keys()].filter((k) => !entries.has(k));
+      const unexpected = [...entries.keys()].filter((k) => !own.has(k));
+      if (missing.length > 0 || unexpected.length > 0) {
+        const parts: string[] = [];
+        if (missing.length) parts.push(`missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}`);
+        if (unexpected.length) parts.push(`unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ` (+${unexpected.length - 5})` : ''}`);
+        throw new Error(`state dict does not fit the network: ${parts.join('; ')}`);
+      }
+    }
+    noGrad(() => tidy(() => {
+      for (const [name, target] of own) {
+        const src = entries.get(name);
+        if (src === undefined) continue;
+        const shape = src instanceof Tensor ? src.shape : src.shape;
+        if (shape.length !== target.shape.length || shape.some((s, i) => s !== target.shape[i])) {
+          throw new Error(`tensor ${name}: shape [${shape.join(',')}] does not fit the network's [${target.shape.join(',')}]`);
+        }
+        const value = src instanceof Tensor ? src : tensor(src.data, src.shape);
+        target.copy_(value.dtype === target.dtype ? value : value.cast(target.dtype));
+      }
+    }));
+    const refresh = (m: Module): void => { m.afterLoad(); for (const [, c] of m.#children) refresh(c); };
+    refresh(this);
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const [, c] of this.#children) c.train(on);
+    return this;
+  }
+  eval(): this { return this.train(false); }
+
+  /** Turns gradient recording of all parameters on or off (off for attacks and explanations). */
+  requiresGrad_(on: boolean): this {
+    for (const p of this.parameters()) p.requiresGrad_(on);
+    return this;
+  }
+
+  numParameters(): number { return this.parameters().reduce((s, p) => s + p.size, 0); }
+
+  /** Frees every parameter and buffer. */
+  dispose(): void {
+    for (const t of this.stateDict().values()) t.dispose();
+  }
+}
+
+/** Children applied in order, named "0", "1", … (torch.nn.Sequential). */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(layers: Module[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((m, i) => this.registerChild(String(i), m));
+  }
+  protected forward(x: Tensor): Tensor {
+    let h = x;
+    for (const m of this.layers) h = m.call(h);
+    return h;
+  }
+}
