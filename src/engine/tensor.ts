@@ -149,6 +149,8 @@ export class Tensor {
   /** A copy of a with a[idx] = values along dim 0. */
   indexPut(idx: Tensor, values: Tensor): Tensor { return wrap(native.indexPut(this.h, idx.h, values.h)); }
   matmul(b: Tensor): Tensor { return wrap(native.matmul(this.h, b.h)); }
+  softmax(dim = -1): Tensor { return wrap(native.softmax(this.h, dim)); }
+  logSoftmax(dim = -1): Tensor { return wrap(native.logSoftmax(this.h, dim)); }
 
   // ---- in place: for optimisers and buffers; run them inside noGrad() when touching parameters ----
   add_(b: Tensor | number, alpha = 1): this { native.add_(this.h, hn(b), alpha); return this; }
