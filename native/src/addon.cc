@@ -1,7 +1,7 @@
 #include "common.h"
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
-  advexp::TensorHandle::Init(env, exports);
+  advexp::InitTensor(env, exports);
   advexp::InitOps(env, exports);
   advexp::InitAutograd(env, exports);
   return exports;

@@ -28,7 +28,7 @@ Napi::Value Grad(Info info) {
 Napi::Value Backward(Info info) {
   Napi::Env env = info.Env();
   ADVEXP_TRY
-  at::Tensor& t = TensorHandle::From(info[0]);
+  at::Tensor& t = slab::Get(info[0]);
   c10::optional<at::Tensor> g = OptTensor(info[1]);
   t.backward(g.has_value() ? *g : at::Tensor(), Bool(info[2], false), false);
   return env.Undefined();

@@ -12,40 +12,19 @@
 
 namespace advexp {
 
-// A JS handle that owns one reference to an at::Tensor. dispose() drops it at once;
-// otherwise the GC finaliser drops it. The autograd graph holds its own references, so
-// disposing a handle never breaks a pending backward.
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  static Napi::Object Init(Napi::Env env, Napi::Object exports);
-  static Napi::Value Wrap(Napi::Env env, at::Tensor t);
-  static at::Tensor& From(const Napi::Value& v);  // throws if not a live handle
-  static bool Is(const Napi::Value& v);
-  static std::atomic<int64_t> live;  // live handles, for leak tests
-
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-  at::Tensor tensor;
-  bool alive = false;
-
- private:
-  static Napi::FunctionReference* ctor;
-  void Release();
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value Dtype(const Napi::CallbackInfo& info);
-  Napi::Value Device(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value Grad(const Napi::CallbackInfo& info);
-  Napi::Value SetGrad(const Napi::CallbackInfo& info);
-  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
-  Napi::Value HasGradFn(const Napi::CallbackInfo& info);
-  Napi::Value Data(const Napi::CallbackInfo& info);
-  Napi::Value Item(const Napi::CallbackInfo& info);
-};
+// Tensors live in a slab owned by C++; JS holds a numeric id (slot + generation), not a wrapped
+// object. Why: N-API defers the finalisers of wrapped objects to the event loop, so a synchronous
+// loop creating thousands of wrappers per step grows memory until it yields. Ids need no finaliser;
+// the JS side frees them deterministically (scopes, dispose). The generation makes a stale id
+// (used after dispose) an error instead of silently addressing a newer tensor.
+namespace slab {
+Napi::Value Put(Napi::Env env, at::Tensor t);   // returns the id
+at::Tensor& Get(const Napi::Value& id);          // throws if not a live id
+bool IsId(const Napi::Value& v);
+void Free(double id);
+int64_t Live();
+}  // namespace slab
+void InitTensor(Napi::Env env, Napi::Object exports);
 
 // Conversions. All throw Napi::Error with a message naming the argument.
 std::vector<int64_t> IntList(const Napi::Value& v, const char* what);

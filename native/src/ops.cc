@@ -7,8 +7,8 @@ namespace advexp {
 namespace {
 
 using Info = const Napi::CallbackInfo&;
-#define T(i) TensorHandle::From(info[i])
-#define RET(expr) return TensorHandle::Wrap(env, (expr))
+#define T(i) slab::Get(info[i])
+#define RET(expr) return slab::Put(env, (expr))
 #define FN(name) Napi::Value name(Info info)
 #define BODY_BEGIN Napi::Env env = info.Env(); ADVEXP_TRY
 #define BODY_END ADVEXP_CATCH(env)
@@ -117,15 +117,10 @@ UNARY(Detach, a.detach())
 UNARY(Clone, a.clone())
 UNARY(Contiguous, a.contiguous())
 
-// Binary ops accept a tensor or a number as either operand.
+// Binary ops: name(a, b) takes two tensors, nameScalar(a, number) a tensor and a number.
 #define BINARY(name, fn)                                                          \
-  FN(name) {                                                                      \
-    BODY_BEGIN                                                                    \
-    if (info[0].IsNumber()) RET(fn(at::scalar_tensor(info[0].As<Napi::Number>().DoubleValue(), T(1).options()), T(1))); \
-    if (info[1].IsNumber()) RET(fn(T(0), at::Scalar(info[1].As<Napi::Number>().DoubleValue()))); \
-    RET(fn(T(0), T(1)));                                                          \
-    BODY_END                                                                      \
-  }
+  FN(name) { BODY_BEGIN RET(fn(T(0), T(1))); BODY_END }                           \
+  FN(name##Scalar) { BODY_BEGIN RET(fn(T(0), at::Scalar(Num(info[1], "b")))); BODY_END }
 BINARY(Add, at::add)
 BINARY(Sub, at::sub)
 BINARY(Mul, at::mul)
@@ -147,22 +142,9 @@ c10::optional<at::Scalar> OptScalar(const Napi::Value& v) {
   if (v.IsNull() || v.IsUndefined()) return c10::nullopt;
   return at::Scalar(Num(v, "scalar"));
 }
-FN(Clamp) {
-  BODY_BEGIN
-  if (TensorHandle::Is(info[1]) || TensorHandle::Is(info[2])) RET(at::clamp(T(0), OptTensor(info[1]), OptTensor(info[2])));
-  RET(at::clamp(T(0), OptScalar(info[1]), OptScalar(info[2])));
-  BODY_END
-}
-FN(Where) {
-  BODY_BEGIN
-  const at::Tensor& c = T(0);
-  if (info[1].IsNumber() && info[2].IsNumber())
-    RET(at::where(c, at::Scalar(Num(info[1], "a")), at::Scalar(Num(info[2], "b"))));
-  if (info[1].IsNumber()) RET(at::where(c, at::Scalar(Num(info[1], "a")), T(2)));
-  if (info[2].IsNumber()) RET(at::where(c, T(1), at::Scalar(Num(info[2], "b"))));
-  RET(at::where(c, T(1), T(2)));
-  BODY_END
-}
+FN(Clamp) { BODY_BEGIN RET(at::clamp(T(0), OptScalar(info[1]), OptScalar(info[2]))); BODY_END }
+FN(ClampTensor) { BODY_BEGIN RET(at::clamp(T(0), OptTensor(info[1]), OptTensor(info[2]))); BODY_END }
+FN(Where) { BODY_BEGIN RET(at::where(T(0), T(1), T(2))); BODY_END }
 FN(Cast) { BODY_BEGIN RET(T(0).to(ParseDtype(info[1], at::kFloat))); BODY_END }
 FN(ToDevice) { BODY_BEGIN RET(T(0).to(ParseDevice(info[1]))); BODY_END }
 
@@ -231,12 +213,8 @@ FN(Slice) {
 FN(Select) { BODY_BEGIN RET(T(0).select(Int(info[1], "dim"), Int(info[2], "index"))); BODY_END }
 FN(IndexSelect) { BODY_BEGIN RET(at::index_select(T(0), Int(info[1], "dim"), T(2))); BODY_END }
 FN(Gather) { BODY_BEGIN RET(at::gather(T(0), Int(info[1], "dim"), T(2))); BODY_END }
-FN(Scatter) {
-  BODY_BEGIN
-  if (info[3].IsNumber()) RET(at::scatter(T(0), Int(info[1], "dim"), T(2), at::Scalar(Num(info[3], "value"))));
-  RET(at::scatter(T(0), Int(info[1], "dim"), T(2), T(3)));
-  BODY_END
-}
+FN(Scatter) { BODY_BEGIN RET(at::scatter(T(0), Int(info[1], "dim"), T(2), T(3))); BODY_END }
+FN(ScatterValue) { BODY_BEGIN RET(at::scatter(T(0), Int(info[1], "dim"), T(2), at::Scalar(Num(info[3], "value")))); BODY_END }
 FN(ScatterAdd) { BODY_BEGIN RET(at::scatter_add(T(0), Int(info[1], "dim"), T(2), T(3))); BODY_END }
 FN(MaskedFill) { BODY_BEGIN RET(at::masked_fill(T(0), T(1), at::Scalar(Num(info[2], "value")))); BODY_END }
 FN(Cat) { BODY_BEGIN RET(at::cat(TensorList(info[0], "cat"), Int(info[1], "dim"))); BODY_END }
@@ -325,20 +303,11 @@ FN(InterpolateNearest) {
 
 // ---- in place (optimisers, buffers). Callers wrap these in a no-grad region. ----
 FN(AddInplace) {
-  BODY_BEGIN
-  double alpha = info[2].IsNumber() ? Num(info[2], "alpha") : 1.0;
-  if (info[1].IsNumber()) T(0).add_(at::Scalar(Num(info[1], "b")), alpha);
-  else T(0).add_(T(1), alpha);
-  return info[0];
-  BODY_END
+  BODY_BEGIN T(0).add_(T(1), info[2].IsNumber() ? Num(info[2], "alpha") : 1.0); return info[0]; BODY_END
 }
-FN(MulInplace) {
-  BODY_BEGIN
-  if (info[1].IsNumber()) T(0).mul_(at::Scalar(Num(info[1], "b")));
-  else T(0).mul_(T(1));
-  return info[0];
-  BODY_END
-}
+FN(AddScalarInplace) { BODY_BEGIN T(0).add_(at::Scalar(Num(info[1], "b"))); return info[0]; BODY_END }
+FN(MulInplace) { BODY_BEGIN T(0).mul_(T(1)); return info[0]; BODY_END }
+FN(MulScalarInplace) { BODY_BEGIN T(0).mul_(at::Scalar(Num(info[1], "b"))); return info[0]; BODY_END }
 FN(AddcmulInplace) { BODY_BEGIN T(0).addcmul_(T(1), T(2), Num(info[3], "value")); return info[0]; BODY_END }
 FN(CopyInplace) { BODY_BEGIN T(0).copy_(T(1)); return info[0]; BODY_END }
 FN(ZeroInplace) { BODY_BEGIN T(0).zero_(); return info[0]; BODY_END }
@@ -351,7 +320,7 @@ FN(GetNumThreads) { BODY_BEGIN return Napi::Number::New(env, at::get_num_threads
 FN(SetNumInteropThreads) {
   BODY_BEGIN at::set_num_interop_threads((int)Int(info[0], "threads")); return env.Undefined(); BODY_END
 }
-FN(LiveHandles) { return Napi::Number::New(info.Env(), (double)TensorHandle::live.load()); }
+FN(LiveHandles) { return Napi::Number::New(info.Env(), (double)slab::Live()); }
 FN(CudaAvailable) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
 FN(ParallelInfo) { BODY_BEGIN return Napi::String::New(env, at::get_parallel_info()); BODY_END }
 FN(Version) { return Napi::String::New(info.Env(), TORCH_VERSION); }
@@ -369,24 +338,27 @@ void InitOps(Napi::Env env, Napi::Object e) {
   REG("sign", Sign); REG("floor", Floor); REG("round", Round); REG("reciprocal", Reciprocal);
   REG("logicalNot", LogicalNot); REG("isfinite", Isfinite); REG("detach", Detach); REG("clone", Clone);
   REG("contiguous", Contiguous);
-  REG("add", Add); REG("sub", Sub); REG("mul", Mul); REG("div", Div); REG("pow", Pow); REG("eq", Eq); REG("ne", Ne);
-  REG("lt", Lt); REG("le", Le); REG("gt", Gt); REG("ge", Ge); REG("remainder", Remainder);
+#define REG2(jsname, fn) REG(jsname, fn); REG(jsname "Scalar", fn##Scalar)
+  REG2("add", Add); REG2("sub", Sub); REG2("mul", Mul); REG2("div", Div); REG2("pow", Pow); REG2("eq", Eq);
+  REG2("ne", Ne); REG2("lt", Lt); REG2("le", Le); REG2("gt", Gt); REG2("ge", Ge); REG2("remainder", Remainder);
+#undef REG2
   REG("maximum", Maximum); REG("minimum", Minimum); REG("logicalAnd", LogicalAnd); REG("logicalOr", LogicalOr);
-  REG("clamp", Clamp); REG("where", Where); REG("cast", Cast); REG("toDevice", ToDevice);
+  REG("clamp", Clamp); REG("clampTensor", ClampTensor); REG("where", Where); REG("cast", Cast); REG("toDevice", ToDevice);
   REG("sum", Sum); REG("mean", Mean); REG("amax", Amax); REG("amin", Amin); REG("logsumexp", Logsumexp);
   REG("var", Var); REG("maxDim", MaxDim); REG("minDim", MinDim); REG("argmax", Argmax); REG("topk", Topk);
   REG("sort", Sort); REG("cumsum", Cumsum);
   REG("reshape", Reshape); REG("permute", Permute); REG("transpose", Transpose); REG("expand", Expand);
   REG("repeat", Repeat); REG("squeeze", Squeeze); REG("unsqueeze", Unsqueeze); REG("flatten", Flatten);
   REG("slice", Slice); REG("select", Select); REG("indexSelect", IndexSelect); REG("gather", Gather);
-  REG("scatter", Scatter); REG("scatterAdd", ScatterAdd); REG("maskedFill", MaskedFill); REG("cat", Cat);
+  REG("scatter", Scatter); REG("scatterValue", ScatterValue); REG("scatterAdd", ScatterAdd); REG("maskedFill", MaskedFill); REG("cat", Cat);
   REG("stack", Stack); REG("flip", Flip); REG("roll", Roll); REG("pad", Pad); REG("index", Index);
   REG("indexPut", IndexPut);
   REG("conv2d", Conv2d); REG("batchNorm", BatchNorm); REG("linear", Linear); REG("matmul", Matmul);
   REG("avgPool2d", AvgPool2d); REG("maxPool2d", MaxPool2d); REG("adaptiveAvgPool2d", AdaptiveAvgPool2d);
   REG("logSoftmax", LogSoftmax); REG("softmax", Softmax); REG("crossEntropy", CrossEntropy);
   REG("interpolateBilinear", InterpolateBilinear); REG("interpolateNearest", InterpolateNearest);
-  REG("add_", AddInplace); REG("mul_", MulInplace); REG("addcmul_", AddcmulInplace); REG("copy_", CopyInplace);
+  REG("add_", AddInplace); REG("addScalar_", AddScalarInplace); REG("mul_", MulInplace);
+  REG("mulScalar_", MulScalarInplace); REG("addcmul_", AddcmulInplace); REG("copy_", CopyInplace);
   REG("zero_", ZeroInplace); REG("fill_", FillInplace); REG("clamp_", ClampInplace);
   REG("setNumThreads", SetNumThreads); REG("getNumThreads", GetNumThreads);
   REG("setNumInteropThreads", SetNumInteropThreads); REG("liveHandles", LiveHandles);

@@ -1,131 +1,113 @@
 #include "common.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace advexp {
 
-std::atomic<int64_t> TensorHandle::live{0};
-Napi::FunctionReference* TensorHandle::ctor = nullptr;
+namespace slab {
+namespace {
+constexpr double kSlots = 16777216.0;  // 2^24 slots; id = generation * 2^24 + slot
+struct Slot { at::Tensor t; uint32_t gen = 0; bool used = false; };
+std::vector<Slot> slots;
+std::vector<uint32_t> freeSlots;
+int64_t live = 0;
+}  // namespace
 
-Napi::Object TensorHandle::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function fn = DefineClass(env, "TensorHandle", {
-    InstanceMethod<&TensorHandle::Dispose>("dispose"),
-    InstanceMethod<&TensorHandle::IsDisposed>("isDisposed"),
-    InstanceMethod<&TensorHandle::Shape>("shape"),
-    InstanceMethod<&TensorHandle::Dtype>("dtype"),
-    InstanceMethod<&TensorHandle::Device>("device"),
-    InstanceMethod<&TensorHandle::Numel>("numel"),
-    InstanceMethod<&TensorHandle::RequiresGrad>("requiresGrad"),
-    InstanceMethod<&TensorHandle::SetRequiresGrad>("setRequiresGrad"),
-    InstanceMethod<&TensorHandle::Grad>("grad"),
-    InstanceMethod<&TensorHandle::SetGrad>("setGrad"),
-    InstanceMethod<&TensorHandle::IsLeaf>("isLeaf"),
-    InstanceMethod<&TensorHandle::HasGradFn>("hasGradFn"),
-    InstanceMethod<&TensorHandle::Data>("data"),
-    InstanceMethod<&TensorHandle::Item>("item"),
-  });
-  ctor = new Napi::FunctionReference(Napi::Persistent(fn));
-  exports.Set("TensorHandle", fn);
-  return exports;
-}
-
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {}
-TensorHandle::~TensorHandle() { Release(); }
-
-void TensorHandle::Release() {
-  if (alive) {
-    alive = false;
-    tensor = at::Tensor();
-    live--;
+Napi::Value Put(Napi::Env env, at::Tensor t) {
+  uint32_t i;
+  if (!freeSlots.empty()) { i = freeSlots.back(); freeSlots.pop_back(); }
+  else {
+    if (slots.size() >= (size_t)kSlots) throw Napi::Error::New(env, "too many live tensors (2^24): dispose some");
+    i = (uint32_t)slots.size();
+    slots.emplace_back();
   }
-}
-
-Napi::Value TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
-  Napi::Object obj = ctor->New({});
-  TensorHandle* h = Unwrap(obj);
-  h->tensor = std::move(t);
-  h->alive = true;
+  Slot& s = slots[i];
+  s.t = std::move(t);
+  s.used = true;
+  s.gen = (s.gen + 1) & 0x1FFFFFFF;  // keeps ids below 2^53
   live++;
-  return obj;
+  return Napi::Number::New(env, (double)s.gen * kSlots + i);
 }
 
-bool TensorHandle::Is(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor->Value());
+static Slot* Find(double id) {
+  if (!(id >= 0)) return nullptr;
+  double gen = std::floor(id / kSlots);
+  size_t i = (size_t)(id - gen * kSlots);
+  if (i >= slots.size()) return nullptr;
+  Slot& s = slots[i];
+  return s.used && (double)s.gen == gen ? &s : nullptr;
 }
 
-at::Tensor& TensorHandle::From(const Napi::Value& v) {
-  if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), "expected a tensor");
-  TensorHandle* h = Unwrap(v.As<Napi::Object>());
-  if (h == nullptr) throw Napi::TypeError::New(v.Env(), "expected a tensor");
-  if (!h->alive) throw Napi::Error::New(v.Env(), "tensor was already disposed");
-  return h->tensor;
+at::Tensor& Get(const Napi::Value& v) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "expected a tensor");
+  Slot* s = Find(v.As<Napi::Number>().DoubleValue());
+  if (s == nullptr) throw Napi::Error::New(v.Env(), "tensor was already disposed");
+  return s->t;
 }
 
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  Release();
+bool IsId(const Napi::Value& v) { return v.IsNumber(); }
+
+void Free(double id) {
+  Slot* s = Find(id);
+  if (s == nullptr) return;  // idempotent
+  s->t = at::Tensor();
+  s->used = false;
+  live--;
+  freeSlots.push_back((uint32_t)(s - slots.data()));
+}
+
+int64_t Live() { return live; }
+}  // namespace slab
+
+namespace {
+using Info = const Napi::CallbackInfo&;
+#define LIVE_TENSOR() at::Tensor& t = slab::Get(info[0])
+
+Napi::Value Dispose(Info info) {
+  if (info[0].IsNumber()) slab::Free(info[0].As<Napi::Number>().DoubleValue());
   return info.Env().Undefined();
 }
-Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !alive);
+Napi::Value IsAlive(Info info) {
+  return Napi::Boolean::New(info.Env(), info[0].IsNumber() && slab::Find(info[0].As<Napi::Number>().DoubleValue()) != nullptr);
 }
-
-#define LIVE_TENSOR() at::Tensor& t = From(info.This())
-
-Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
+Napi::Value Shape(Info info) {
   LIVE_TENSOR();
   auto sizes = t.sizes();
   Napi::Array a = Napi::Array::New(info.Env(), sizes.size());
   for (size_t i = 0; i < sizes.size(); i++) a.Set(i, Napi::Number::New(info.Env(), (double)sizes[i]));
   return a;
 }
-Napi::Value TensorHandle::Dtype(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR();
-  return Napi::String::New(info.Env(), DtypeName(t.scalar_type()));
-}
-Napi::Value TensorHandle::Device(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR();
-  return Napi::String::New(info.Env(), t.device().str());
-}
-Napi::Value TensorHandle::Numel(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR();
-  return Napi::Number::New(info.Env(), (double)t.numel());
-}
-Napi::Value TensorHandle::RequiresGrad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR();
-  return Napi::Boolean::New(info.Env(), t.requires_grad());
-}
-Napi::Value TensorHandle::SetRequiresGrad(const Napi::CallbackInfo& info) {
+Napi::Value Dtype(Info info) { LIVE_TENSOR(); return Napi::String::New(info.Env(), DtypeName(t.scalar_type())); }
+Napi::Value Device(Info info) { LIVE_TENSOR(); return Napi::String::New(info.Env(), t.device().str()); }
+Napi::Value Numel(Info info) { LIVE_TENSOR(); return Napi::Number::New(info.Env(), (double)t.numel()); }
+Napi::Value RequiresGrad(Info info) { LIVE_TENSOR(); return Napi::Boolean::New(info.Env(), t.requires_grad()); }
+Napi::Value SetRequiresGrad(Info info) {
   LIVE_TENSOR();
   ADVEXP_TRY
-  t.requires_grad_(Bool(info[0], true));
-  ADVEXP_CATCH(info.Env())
-  return info.This();
-}
-Napi::Value TensorHandle::Grad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR();
-  const at::Tensor& g = t.grad();
-  if (!g.defined()) return info.Env().Null();
-  return Wrap(info.Env(), g);
-}
-Napi::Value TensorHandle::SetGrad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR();
-  ADVEXP_TRY
-  if (info[0].IsNull() || info[0].IsUndefined()) t.mutable_grad() = at::Tensor();
-  else t.mutable_grad() = From(info[0]);
+  t.requires_grad_(Bool(info[1], true));
   ADVEXP_CATCH(info.Env())
   return info.Env().Undefined();
 }
-Napi::Value TensorHandle::IsLeaf(const Napi::CallbackInfo& info) {
+Napi::Value Grad(Info info) {
   LIVE_TENSOR();
-  return Napi::Boolean::New(info.Env(), t.is_leaf());
+  const at::Tensor& g = t.grad();
+  if (!g.defined()) return info.Env().Null();
+  return slab::Put(info.Env(), g);
 }
-Napi::Value TensorHandle::HasGradFn(const Napi::CallbackInfo& info) {
+Napi::Value SetGrad(Info info) {
   LIVE_TENSOR();
-  return Napi::Boolean::New(info.Env(), t.grad_fn() != nullptr);
+  ADVEXP_TRY
+  if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad() = at::Tensor();
+  else t.mutable_grad() = slab::Get(info[1]);
+  ADVEXP_CATCH(info.Env())
+  return info.Env().Undefined();
 }
+Napi::Value IsLeaf(Info info) { LIVE_TENSOR(); return Napi::Boolean::New(info.Env(), t.is_leaf()); }
+Napi::Value HasGradFn(Info info) { LIVE_TENSOR(); return Napi::Boolean::New(info.Env(), t.grad_fn() != nullptr); }
 
 // Copies the tensor's values into a new typed array of the matching element type.
-Napi::Value TensorHandle::Data(const Napi::CallbackInfo& info) {
+Napi::Value Data(Info info) {
   LIVE_TENSOR();
   Napi::Env env = info.Env();
   ADVEXP_TRY
@@ -150,12 +132,21 @@ Napi::Value TensorHandle::Data(const Napi::CallbackInfo& info) {
   ADVEXP_CATCH(env)
 }
 
-Napi::Value TensorHandle::Item(const Napi::CallbackInfo& info) {
+Napi::Value Item(Info info) {
   LIVE_TENSOR();
   ADVEXP_TRY
   if (t.numel() != 1) throw Napi::Error::New(info.Env(), "item(): tensor has " + std::to_string(t.numel()) + " elements, expected 1");
   return Napi::Number::New(info.Env(), t.item().toDouble());
   ADVEXP_CATCH(info.Env())
+}
+}  // namespace
+
+void InitTensor(Napi::Env env, Napi::Object e) {
+#define REG(jsname, fn) e.Set(jsname, Napi::Function::New<fn>(env, jsname))
+  REG("dispose", Dispose); REG("isAlive", IsAlive); REG("shape", Shape); REG("dtype", Dtype); REG("device", Device);
+  REG("numel", Numel); REG("requiresGrad", RequiresGrad); REG("setRequiresGrad", SetRequiresGrad); REG("tensorGrad", Grad);
+  REG("setTensorGrad", SetGrad); REG("isLeaf", IsLeaf); REG("hasGradFn", HasGradFn); REG("data", Data); REG("item", Item);
+#undef REG
 }
 
 // ---- conversions ----
@@ -208,7 +199,7 @@ at::Device ParseDevice(const Napi::Value& v) {
 
 c10::optional<at::Tensor> OptTensor(const Napi::Value& v) {
   if (v.IsNull() || v.IsUndefined()) return c10::nullopt;
-  return TensorHandle::From(v);
+  return slab::Get(v);
 }
 
 std::vector<at::Tensor> TensorList(const Napi::Value& v, const char* what) {
@@ -216,14 +207,14 @@ std::vector<at::Tensor> TensorList(const Napi::Value& v, const char* what) {
   Napi::Array a = v.As<Napi::Array>();
   std::vector<at::Tensor> out;
   out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(TensorHandle::From(a.Get(i)));
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(slab::Get(a.Get(i)));
   return out;
 }
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
   Napi::Array a = Napi::Array::New(env, ts.size());
   for (size_t i = 0; i < ts.size(); i++) {
-    if (ts[i].defined()) a.Set(i, TensorHandle::Wrap(env, ts[i]));
+    if (ts[i].defined()) a.Set(i, slab::Put(env, ts[i]));
     else a.Set(i, env.Null());
   }
   return a;

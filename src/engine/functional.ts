@@ -2,6 +2,7 @@
 // Their gradients, first and second order, are libtorch's own autograd formulas.
 import { native } from './native.js';
 import { Tensor, wrap } from './tensor.js';
+import { full } from './creation.js';
 
 const pair = (v: number | [number, number]): number[] => (typeof v === 'number' ? [v, v] : [...v]);
 
@@ -45,5 +46,11 @@ export function pad(x: Tensor, pads: number[], mode: 'constant' | 'replicate' | 
 export function cat(ts: readonly Tensor[], dim = 0): Tensor { return wrap(native.cat(ts.map((t) => t.h), dim)); }
 export function stack(ts: readonly Tensor[], dim = 0): Tensor { return wrap(native.stack(ts.map((t) => t.h), dim)); }
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
-  return wrap(native.where(cond.h, typeof a === 'number' ? a : a.h, typeof b === 'number' ? b : b.h));
+  // Numbers become 0-d tensors, which take part in type promotion like Python scalars.
+  const ta = typeof a === 'number' ? full([], a) : a;
+  const tb = typeof b === 'number' ? full([], b) : b;
+  const out = wrap(native.where(cond.h, ta.h, tb.h));
+  if (ta !== a) ta.dispose();
+  if (tb !== b) tb.dispose();
+  return out;
 }

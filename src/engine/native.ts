@@ -8,29 +8,28 @@ import path from 'node:path';
 export type Dtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | 'int64' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array;
 
-/** The opaque libtorch tensor handle owned by one JS object. */
-export interface NativeHandle {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  dtype(): Dtype;
-  device(): string;
-  numel(): number;
-  requiresGrad(): boolean;
-  setRequiresGrad(v: boolean): NativeHandle;
-  grad(): NativeHandle | null;
-  setGrad(g: NativeHandle | null): void;
-  isLeaf(): boolean;
-  hasGradFn(): boolean;
-  data(): TypedArray;
-  item(): number;
-}
+/** A tensor id: the native side owns the tensor in a slab; JS holds this number (see native/src/common.h). */
+export type NativeHandle = number;
 
 type H = NativeHandle;
-type HN = NativeHandle | number;
 type Opt<T> = T | null | undefined;
 
 export interface NativeBinding {
+  dispose(t: H): void;
+  isAlive(t: H): boolean;
+  shape(t: H): number[];
+  dtype(t: H): Dtype;
+  device(t: H): string;
+  numel(t: H): number;
+  requiresGrad(t: H): boolean;
+  setRequiresGrad(t: H, v: boolean): void;
+  tensorGrad(t: H): H | null;
+  setTensorGrad(t: H, g: H | null): void;
+  isLeaf(t: H): boolean;
+  hasGradFn(t: H): boolean;
+  data(t: H): TypedArray;
+  item(t: H): number;
+
   fromArray(a: TypedArray, shape: number[], device?: string): H;
   zeros(shape: number[], dtype?: Dtype, device?: string): H;
   ones(shape: number[], dtype?: Dtype, device?: string): H;
@@ -51,12 +50,18 @@ export interface NativeBinding {
   square(a: H): H; relu(a: H): H; sigmoid(a: H): H; tanh(a: H): H; sign(a: H): H; floor(a: H): H;
   round(a: H): H; reciprocal(a: H): H; logicalNot(a: H): H; isfinite(a: H): H; detach(a: H): H;
   clone(a: H): H; contiguous(a: H): H;
-  add(a: HN, b: HN): H; sub(a: HN, b: HN): H; mul(a: HN, b: HN): H; div(a: HN, b: HN): H; pow(a: HN, b: HN): H;
-  eq(a: HN, b: HN): H; ne(a: HN, b: HN): H; lt(a: HN, b: HN): H; le(a: HN, b: HN): H; gt(a: HN, b: HN): H;
-  ge(a: HN, b: HN): H; remainder(a: HN, b: HN): H;
+  // Tensor ⊕ tensor, and tensor ⊕ number as the *Scalar twins.
+  add(a: H, b: H): H; sub(a: H, b: H): H; mul(a: H, b: H): H; div(a: H, b: H): H; pow(a: H, b: H): H;
+  eq(a: H, b: H): H; ne(a: H, b: H): H; lt(a: H, b: H): H; le(a: H, b: H): H; gt(a: H, b: H): H;
+  ge(a: H, b: H): H; remainder(a: H, b: H): H;
+  addScalar(a: H, b: number): H; subScalar(a: H, b: number): H; mulScalar(a: H, b: number): H;
+  divScalar(a: H, b: number): H; powScalar(a: H, b: number): H; eqScalar(a: H, b: number): H;
+  neScalar(a: H, b: number): H; ltScalar(a: H, b: number): H; leScalar(a: H, b: number): H;
+  gtScalar(a: H, b: number): H; geScalar(a: H, b: number): H; remainderScalar(a: H, b: number): H;
   maximum(a: H, b: H): H; minimum(a: H, b: H): H; logicalAnd(a: H, b: H): H; logicalOr(a: H, b: H): H;
-  clamp(a: H, min: Opt<HN>, max: Opt<HN>): H;
-  where(cond: H, a: HN, b: HN): H;
+  clamp(a: H, min: Opt<number>, max: Opt<number>): H;
+  clampTensor(a: H, min: Opt<H>, max: Opt<H>): H;
+  where(cond: H, a: H, b: H): H;
   cast(a: H, dtype: Dtype): H;
   toDevice(a: H, device: string): H;
 
@@ -80,7 +85,8 @@ export interface NativeBinding {
   select(a: H, dim: number, index: number): H;
   indexSelect(a: H, dim: number, index: H): H;
   gather(a: H, dim: number, index: H): H;
-  scatter(a: H, dim: number, index: H, src: HN): H;
+  scatter(a: H, dim: number, index: H, src: H): H;
+  scatterValue(a: H, dim: number, index: H, value: number): H;
   scatterAdd(a: H, dim: number, index: H, src: H): H;
   maskedFill(a: H, mask: H, value: number): H;
   cat(ts: H[], dim: number): H; stack(ts: H[], dim: number): H;
@@ -102,7 +108,7 @@ export interface NativeBinding {
   interpolateBilinear(x: H, size: number[], alignCorners: boolean): H;
   interpolateNearest(x: H, size: number[]): H;
 
-  add_(a: H, b: HN, alpha?: number): H; mul_(a: H, b: HN): H; addcmul_(a: H, b: H, c: H, value: number): H;
+  add_(a: H, b: H, alpha?: number): H; addScalar_(a: H, b: number): H; mul_(a: H, b: H): H; mulScalar_(a: H, b: number): H; addcmul_(a: H, b: H, c: H, value: number): H;
   copy_(a: H, b: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
 
   grad(outputs: H[], inputs: H[], gradOutputs: Opt<H[]>, retainGraph: Opt<boolean>, createGraph: boolean, allowUnused: boolean): (H | null)[];

@@ -24,49 +24,51 @@ export class Tensor {
   }
 
   get shape(): readonly number[] {
-    return (this.#shape ??= this.h.shape());
+    return (this.#shape ??= native.shape(this.h));
   }
   get rank(): number { return this.shape.length; }
   get size(): number { return this.shape.reduce((a, b) => a * b, 1); }
-  get dtype(): Dtype { return this.h.dtype(); }
-  get device(): string { return this.h.device(); }
-  get isDisposed(): boolean { return this.h.isDisposed(); }
-  get requiresGrad(): boolean { return this.h.requiresGrad(); }
+  get dtype(): Dtype { return native.dtype(this.h); }
+  get device(): string { return native.device(this.h); }
+  get isDisposed(): boolean { return !native.isAlive(this.h); }
+  get requiresGrad(): boolean { return native.requiresGrad(this.h); }
   /** The accumulated gradient of a leaf (after backward), or null. A new Tensor each call. */
   get grad(): Tensor | null {
-    const g = this.h.grad();
+    const g = native.tensorGrad(this.h);
     return g === null ? null : new Tensor(g);
   }
-  set grad(g: Tensor | null) { this.h.setGrad(g === null ? null : g.h); }
-  get isLeaf(): boolean { return this.h.isLeaf(); }
+  set grad(g: Tensor | null) { native.setTensorGrad(this.h, g === null ? null : g.h); }
+  get isLeaf(): boolean { return native.isLeaf(this.h); }
 
-  requiresGrad_(v = true): this { this.h.setRequiresGrad(v); return this; }
+  requiresGrad_(v = true): this { native.setRequiresGrad(this.h, v); return this; }
 
   /** Frees the native memory now (idempotent). */
   dispose(): void {
-    this.h.dispose();
+    native.dispose(this.h);
     for (const s of scopes) s.delete(this);
   }
 
   /** Copies the values out as a typed array matching the dtype (bool → Uint8Array). */
-  data<T extends TypedArray = Float32Array>(): T { return this.h.data() as T; }
+  data(): Float32Array;
+  data<T extends TypedArray>(): T;
+  data(): TypedArray { return native.data(this.h); }
   /** The values as a flat number[] (int64 converted to number). */
-  toArray(): number[] { return Array.from(this.h.data() as ArrayLike<number | bigint>, Number); }
-  item(): number { return this.h.item(); }
+  toArray(): number[] { return Array.from(native.data(this.h) as ArrayLike<number | bigint>, Number); }
+  item(): number { return native.item(this.h); }
 
   // ---- elementwise ----
-  add(b: Tensor | number): Tensor { return wrap(native.add(this.h, hn(b))); }
-  sub(b: Tensor | number): Tensor { return wrap(native.sub(this.h, hn(b))); }
-  mul(b: Tensor | number): Tensor { return wrap(native.mul(this.h, hn(b))); }
-  div(b: Tensor | number): Tensor { return wrap(native.div(this.h, hn(b))); }
-  pow(b: Tensor | number): Tensor { return wrap(native.pow(this.h, hn(b))); }
-  remainder(b: Tensor | number): Tensor { return wrap(native.remainder(this.h, hn(b))); }
-  eq(b: Tensor | number): Tensor { return wrap(native.eq(this.h, hn(b))); }
-  ne(b: Tensor | number): Tensor { return wrap(native.ne(this.h, hn(b))); }
-  lt(b: Tensor | number): Tensor { return wrap(native.lt(this.h, hn(b))); }
-  le(b: Tensor | number): Tensor { return wrap(native.le(this.h, hn(b))); }
-  gt(b: Tensor | number): Tensor { return wrap(native.gt(this.h, hn(b))); }
-  ge(b: Tensor | number): Tensor { return wrap(native.ge(this.h, hn(b))); }
+  add(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.addScalar(this.h, b) : native.add(this.h, b.h)); }
+  sub(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.subScalar(this.h, b) : native.sub(this.h, b.h)); }
+  mul(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.mulScalar(this.h, b) : native.mul(this.h, b.h)); }
+  div(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.divScalar(this.h, b) : native.div(this.h, b.h)); }
+  pow(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.powScalar(this.h, b) : native.pow(this.h, b.h)); }
+  remainder(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.remainderScalar(this.h, b) : native.remainder(this.h, b.h)); }
+  eq(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.eqScalar(this.h, b) : native.eq(this.h, b.h)); }
+  ne(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.neScalar(this.h, b) : native.ne(this.h, b.h)); }
+  lt(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.ltScalar(this.h, b) : native.lt(this.h, b.h)); }
+  le(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.leScalar(this.h, b) : native.le(this.h, b.h)); }
+  gt(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.gtScalar(this.h, b) : native.gt(this.h, b.h)); }
+  ge(b: Tensor | number): Tensor { return wrap(typeof b === 'number' ? native.geScalar(this.h, b) : native.ge(this.h, b.h)); }
   maximum(b: Tensor): Tensor { return wrap(native.maximum(this.h, b.h)); }
   minimum(b: Tensor): Tensor { return wrap(native.minimum(this.h, b.h)); }
   logicalAnd(b: Tensor): Tensor { return wrap(native.logicalAnd(this.h, b.h)); }
@@ -89,7 +91,9 @@ export class Tensor {
   logicalNot(): Tensor { return wrap(native.logicalNot(this.h)); }
   isfinite(): Tensor { return wrap(native.isfinite(this.h)); }
   clamp(min: Tensor | number | null, max: Tensor | number | null = null): Tensor {
-    return wrap(native.clamp(this.h, min === null ? null : hn(min), max === null ? null : hn(max)));
+    if (typeof min !== 'object' && typeof max !== 'object') return wrap(native.clamp(this.h, min, max));
+    if ((min === null || min instanceof Tensor) && (max === null || max instanceof Tensor)) return wrap(native.clampTensor(this.h, min?.h, max?.h));
+    throw new Error('clamp: bounds must both be numbers/null or both tensors/null');
   }
   /** A new tensor that shares storage but is cut from the autograd graph. */
   detach(): Tensor { return wrap(native.detach(this.h)); }
@@ -139,7 +143,9 @@ export class Tensor {
   select(dim: number, index: number): Tensor { return wrap(native.select(this.h, dim, index)); }
   indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.indexSelect(this.h, dim, index.h)); }
   gather(dim: number, index: Tensor): Tensor { return wrap(native.gather(this.h, dim, index.h)); }
-  scatter(dim: number, index: Tensor, src: Tensor | number): Tensor { return wrap(native.scatter(this.h, dim, index.h, hn(src))); }
+  scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
+    return wrap(typeof src === 'number' ? native.scatterValue(this.h, dim, index.h, src) : native.scatter(this.h, dim, index.h, src.h));
+  }
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return wrap(native.scatterAdd(this.h, dim, index.h, src.h)); }
   maskedFill(mask: Tensor, value: number): Tensor { return wrap(native.maskedFill(this.h, mask.h, value)); }
   flip(dims: number[]): Tensor { return wrap(native.flip(this.h, dims)); }
@@ -153,8 +159,11 @@ export class Tensor {
   logSoftmax(dim = -1): Tensor { return wrap(native.logSoftmax(this.h, dim)); }
 
   // ---- in place: for optimisers and buffers; run them inside noGrad() when touching parameters ----
-  add_(b: Tensor | number, alpha = 1): this { native.add_(this.h, hn(b), alpha); return this; }
-  mul_(b: Tensor | number): this { native.mul_(this.h, hn(b)); return this; }
+  add_(b: Tensor | number, alpha = 1): this {
+    if (typeof b === 'number') native.addScalar_(this.h, b * alpha); else native.add_(this.h, b.h, alpha);
+    return this;
+  }
+  mul_(b: Tensor | number): this { if (typeof b === 'number') native.mulScalar_(this.h, b); else native.mul_(this.h, b.h); return this; }
   addcmul_(a: Tensor, b: Tensor, value = 1): this { native.addcmul_(this.h, a.h, b.h, value); return this; }
   copy_(src: Tensor): this { native.copy_(this.h, src.h); return this; }
   zero_(): this { native.zero_(this.h); return this; }
@@ -175,7 +184,6 @@ export class Tensor {
 
 /** @internal */
 export function wrap(h: NativeHandle): Tensor { return new Tensor(h); }
-function hn(b: Tensor | number): NativeHandle | number { return typeof b === 'number' ? b : b.h; }
 function dl(dims: number | number[] | undefined): number[] | null {
   return dims === undefined ? null : typeof dims === 'number' ? [dims] : dims;
 }
@@ -206,7 +214,7 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    for (const t of scope) t.h.dispose();
+    for (const t of scope) native.dispose(t.h);
     throw e;
   }
   scopes.pop();
@@ -216,7 +224,7 @@ export function tidy<T>(fn: () => T): T {
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
     if (survivors.has(t)) parent?.add(t);
-    else t.h.dispose();
+    else native.dispose(t.h);
   }
   return result;
 }
