@@ -19,7 +19,10 @@
         "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]
       }, {
         "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
-        "libraries": ["-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib", "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"]
+        # A CUDA build adds torch_cuda/c10_cuda; --no-as-needed keeps them linked although no symbol
+        # of ours references them (they register the CUDA kernels at load time).
+        "libraries": ["-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib", "-Wl,--no-as-needed",
+                      "<!@(node -p \"['torch','torch_cpu','c10','torch_cuda','c10_cuda'].filter(l => require('fs').existsSync(process.env.LIBTORCH + '/lib/lib' + l + '.so')).map(l => '-l' + l).join(' ')\")"]
       }]
     ]
   }]
