@@ -66,11 +66,13 @@ export class HalfHuber extends Module {
   }
   get d(): number { return this.#d; }
   protected override afterLoad(): void { this.#d = this.dBuffer.item(); }
-  protected forward(x: Tensor): Tensor {
-    const d = this.#d;
-    const c = x.clamp(0, d);
-    return c.mul(c).mul(1 / (2 * d)).add(x.sub(d).relu());
-  }
+  protected forward(x: Tensor): Tensor { return halfHuber(x, this.#d); }
+}
+
+/** The half-Huber function itself (see HalfHuber). */
+export function halfHuber(x: Tensor, d = 0.5): Tensor {
+  const c = x.clamp(0, d);
+  return c.mul(c).mul(1 / (2 * d)).add(x.sub(d).relu());
 }
 
 export class GlobalAvgPool extends Module {
