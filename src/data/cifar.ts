@@ -148,6 +148,11 @@ export function readCifarClassNames(dir: string): string[] {
   } catch (e) {
     throw new Error(`${file}: cannot read class names (${errno(e)})`);
   }
+  return parseCifarClassNames(text, file);
+}
+
+/** Parses the text of a batches.meta.txt (see readCifarClassNames); errors start with `file`. */
+export function parseCifarClassNames(text: string, file: string): string[] {
   const lines = text.split('\n').map((l) => l.trimEnd());
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const blank = lines.indexOf('');

@@ -1,0 +1,188 @@
+// advexp train: the paper's training (METHOD.md §3) with checkpoints, exact resume and a JSONL log.
+import * as path from 'node:path';
+import { parse, intArg, numArg } from './args.js';
+import { applyThreads } from './common.js';
+import { UserError } from './errors.js';
+import { Progress } from '../report/progress.js';
+import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
+import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options.js';
+import type { Activation } from '../nn/index.js';
+
+const HELP = `usage: advexp train --data PATH --out DIR [options]
+       advexp train --resume DIR [--epochs N] [--threads T] [--data PATH]
+
+Trains a pre-activation ResNet the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
+(DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}) and a line of DIR/${LOG_FILE}.
+Ctrl-C / SIGTERM: the current batch finishes, a checkpoint is written, and --resume continues bit-identically.
+
+data:
+  --data PATH           CIFAR-10 batch file(s) (comma-separated), a directory of data_batch_*.bin,
+                        cifar-10-binary.tar.gz, or an image folder (one sub-folder per class, PNG/JPEG)
+  --val N               images held out for validation, drawn with --seed (default 5000)
+  --limit N             use only the first N images of the data (before the split)
+  --size N              image folders: resize images to N×N (default 32)
+  --no-augment          no pad-4 replicate / random crop / flip augmentation
+training:
+  --mode M              standard | lipschitz | adversarial | all (default lipschitz: the robust additions)
+  --l2-min              adversarial modes: the L2,min variant (ε 0.1, smallest misclassifying iterate)
+  --adv-eps E           adversarial modes: attack ε (RMS; default 0.01, with --l2-min 0.1)
+  --adv-steps T         adversarial modes: attack steps (default 7)
+  --noise-std S         add Gaussian noise N(0, S²) to training inputs (default 0: off)
+  --epochs N            (default 200)   --lr R (0.1)   --batch B (128)   --milestones A,B (170,195; 'none')
+  --weight-decay W      (1e-4)          --momentum M (0.9)             --seed S (0)
+model:
+  --depth D             6n+2 (default 44)   --widths A,B,C (16,32,64)
+  --activation A        relu | half-huber (default: half-huber with robust additions, else relu)
+run:
+  --out DIR             the run directory (must not hold a run already)
+  --resume DIR          continue the run in DIR (its stored options; --epochs may extend it)
+  --threads T           libtorch threads (default: all cores)
+  --log-every N         a JSONL step line every N steps (default 50; 0: epochs only)
+  --quiet               no progress bar or epoch lines`;
+
+const RESUMABLE = new Set(['resume', 'epochs', 'threads', 'data', 'quiet', 'log-every']);
+
+function intList(v: string | undefined, name: string): number[] | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'none' || v === '') return [];
+  const parts = v.split(',').map((s) => Number(s.trim()));
+  if (!parts.every((n) => Number.isInteger(n))) throw new UserError(`--${name}: expected comma-separated integers, got '${v}'`);
+  return parts;
+}
+
+const flag = (v: unknown): boolean => v === true;
+
+function fmtNum(v: number): string {
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(3) : v.toPrecision(3);
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
+    mode: { type: 'string' }, 'l2-min': { type: 'boolean' }, 'noise-std': { type: 'string' },
+    activation: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
+    epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
+    'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
+    val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
+    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, quiet: { type: 'boolean' },
+  });
+  if (values.help) { console.log(HELP); return; }
+
+  const resumeDir = values.resume as string | undefined;
+  const given = Object.keys(values).filter((k) => values[k] !== undefined && k !== 'help');
+  let dir: string;
+  let options: TrainOptions | undefined;
+  if (resumeDir !== undefined) {
+    if (resumeDir === '') throw new UserError('--resume: expected a run directory');
+    const fixed = given.filter((k) => !RESUMABLE.has(k));
+    if (fixed.length > 0) {
+      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --threads, --data, --log-every, --quiet`);
+    }
+    dir = resumeDir;
+  } else {
+    if (values.data === undefined || values.data === '') throw new UserError('--data is required (or --resume DIR)');
+    if (values.out === undefined || values.out === '') throw new UserError('--out is required: the run directory');
+    dir = values.out as string;
+    const mode = (values.mode as string | undefined) ?? 'lipschitz';
+    if (!TRAIN_MODES.includes(mode as TrainMode)) throw new UserError(`--mode: expected one of ${TRAIN_MODES.join('|')}, got '${mode}'`);
+    const activation = values.activation as string | undefined;
+    if (activation !== undefined && activation !== 'relu' && activation !== 'half-huber') {
+      throw new UserError(`--activation: expected relu|half-huber, got '${activation}'`);
+    }
+    const widths = intList(values.widths as string | undefined, 'widths');
+    if (widths !== undefined && (widths.length !== 3 || widths.some((w) => w < 1))) {
+      throw new UserError(`--widths: expected three positive integers like 16,32,64, got '${values.widths}'`);
+    }
+    const partial: Partial<TrainOptions> & { data: string } = {
+      data: values.data as string,
+      mode: mode as TrainMode,
+      l2Min: flag(values['l2-min']),
+      noiseStd: numArg(values['noise-std'] as string | undefined, 'noise-std', 0),
+      depth: intArg(values.depth as string | undefined, 'depth', 44, 8),
+      epochs: intArg(values.epochs as string | undefined, 'epochs', 200, 1),
+      lr: numArg(values.lr as string | undefined, 'lr', 0.1),
+      batch: intArg(values.batch as string | undefined, 'batch', 128, 2),
+      weightDecay: numArg(values['weight-decay'] as string | undefined, 'weight-decay', 1e-4),
+      momentum: numArg(values.momentum as string | undefined, 'momentum', 0.9),
+      seed: intArg(values.seed as string | undefined, 'seed', 0, 0),
+      val: intArg(values.val as string | undefined, 'val', 5000, 0),
+      limit: values.limit === undefined ? null : intArg(values.limit as string, 'limit', 0, 1),
+      imageSize: intArg(values.size as string | undefined, 'size', 32, 1),
+      augment: !flag(values['no-augment']),
+      advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'] as string, 'adv-eps', 0),
+      advSteps: intArg(values['adv-steps'] as string | undefined, 'adv-steps', 7, 1),
+    };
+    if (activation !== undefined) partial.activation = activation as Activation;
+    if (widths !== undefined) partial.widths = widths as [number, number, number];
+    const milestones = intList(values.milestones as string | undefined, 'milestones');
+    if (milestones !== undefined) partial.milestones = milestones;
+    options = defaultTrainOptions(partial);
+    const problem = checkOptions(options);
+    if (problem !== null) throw new UserError(`--${problem}`);
+  }
+  const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs as string, 'epochs', 1, 1) : undefined;
+  const logEvery = intArg(values['log-every'] as string | undefined, 'log-every', 50, 0);
+  const threads = applyThreads(values.threads as string | undefined);
+  const quiet = flag(values.quiet);
+
+  // SIGINT/SIGTERM: finish the batch, write a checkpoint, exit. A second signal exits at once.
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (s: NodeJS.Signals): void => {
+    if (signal !== null) process.exit(s === 'SIGINT' ? 130 : 143);
+    signal = s;
+    process.stderr.write(`\n${s}: finishing the current batch and writing a checkpoint (again to quit now)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let bar: Progress | null = null;
+  let barEpoch = -1;
+  let totalEpochs = 0;
+  const err = (s: string): void => { if (!quiet) process.stderr.write(s + '\n'); };
+  try {
+    const result = await runTraining({
+      dir, options, resume: resumeDir !== undefined, threads, logEvery,
+      overrides: resumeDir !== undefined ? { epochs: epochsOverride, data: values.data as string | undefined } : undefined,
+      shouldStop: () => signal !== null,
+      onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {
+        const o = state.options;
+        totalEpochs = o.epochs;
+        err(`${resumed ? `resuming ${dir} at epoch ${state.epoch + 1}${state.batchInEpoch ? ` batch ${state.batchInEpoch + 1}` : ''} (step ${state.step})` : `training into ${dir}`}: ` +
+          `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation} ` +
+          `(${parameters.toLocaleString('en-US')} parameters), ${nTrain} training / ${nVal} validation images, batch ${o.batch} (${batches} a epoch), ` +
+          `${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ${threads} thread${threads > 1 ? 's' : ''}`);
+      },
+      onBatch: (b) => {
+        if (quiet) return;
+        if (bar === null || barEpoch !== b.epoch) {
+          bar?.finish();
+          barEpoch = b.epoch;
+          bar = new Progress({ label: `epoch ${b.epoch + 1}/${totalEpochs}`, total: b.epochImages - b.batch * b.batchSize, unit: 'img' });
+        }
+        bar.tick(b.images, `loss ${fmtNum(b.loss)}${b.psi !== null ? ` ψ ${fmtNum(b.psi)}` : ''}`);
+      },
+      onEpoch: (r) => {
+        bar?.finish();
+        bar = null;
+        err(`epoch ${r.epoch}/${totalEpochs}: loss ${fmtNum(r.trainLoss)} train acc ${r.trainAcc.toFixed(4)}` +
+          `${r.valAcc !== null ? ` val acc ${r.valAcc.toFixed(4)} val loss ${fmtNum(r.valLoss!)}` : ''}${r.psi !== null ? ` ψ ${fmtNum(r.psi)}` : ''}` +
+          ` lr ${r.lr} ${r.imgPerSec.toFixed(1)} img/s ${r.seconds.toFixed(0)} s`);
+      },
+    });
+    (bar as Progress | null)?.finish();
+    if (result.stopped) {
+      const s = result.state;
+      err(`stopped at epoch ${s.epoch + (s.batchInEpoch ? 1 : 0)}${s.batchInEpoch ? ` batch ${s.batchInEpoch}` : ''} (step ${s.step}); checkpoint in ${dir}; continue with: advexp train --resume ${dir}`);
+      process.exitCode = signal === 'SIGTERM' ? 143 : 130;
+    } else {
+      const last = result.state.history[result.state.history.length - 1];
+      console.log(`${path.join(dir, MODEL_FILE)}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
+    }
+  } catch (e) {
+    if (e instanceof TrainInputError) throw new UserError(e.message);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

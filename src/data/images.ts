@@ -1,0 +1,105 @@
+// Image folders (one sub-folder per class, like torchvision's ImageFolder) and PNG/JPEG decoding.
+// Every image is resized to the model's input: box-filter (area) averaging where it shrinks, bilinear where it
+// grows, then rounded back to bytes as 8-bit image libraries do. This runs once at load time, not per batch.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import pngjs from 'pngjs';
+import jpeg from 'jpeg-js';
+import { tensor, tidy, adaptiveAvgPool2d, interpolate } from '../engine/index.js';
+import type { ByteImageSet, LoadOptions } from './dataset.js';
+
+export interface DecodedImage { width: number; height: number; /** RGB, row-major, 3 bytes a pixel. */ rgb: Uint8Array }
+
+const IMAGE_EXT = /\.(png|jpe?g)$/i;
+
+function rgbaToRgb(rgba: Uint8Array, w: number, h: number): Uint8Array {
+  const out = new Uint8Array(w * h * 3);
+  for (let i = 0, j = 0; i < w * h; i++, j += 4) {
+    out[i * 3] = rgba[j]!; out[i * 3 + 1] = rgba[j + 1]!; out[i * 3 + 2] = rgba[j + 2]!;
+  }
+  return out;
+}
+
+/** Decodes PNG or JPEG bytes (told apart by their signature). Errors are one line starting with `file`. */
+export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
+  const isPng = bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  if (!isPng && !isJpeg) throw new Error(`${file}: not a PNG or JPEG image`);
+  try {
+    if (isPng) {
+      const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+      return { width: png.width, height: png.height, rgb: rgbaToRgb(png.data, png.width, png.height) };
+    }
+    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: 1024 });
+    if (!(img.width > 0 && img.height > 0)) throw new Error('no image data');
+    return { width: img.width, height: img.height, rgb: rgbaToRgb(img.data, img.width, img.height) };
+  } catch (e) {
+    const msg = String((e as Error).message ?? e).split('\n')[0];
+    throw new Error(`${file}: cannot decode ${isPng ? 'PNG' : 'JPEG'} image (${msg})`);
+  }
+}
+
+/**
+ * Resizes an RGB image to [height, width], returning CHW bytes. Shrinking averages whole source areas
+ * (adaptive average pooling), growing interpolates bilinearly (half-pixel centres); equal sizes copy exactly.
+ */
+export function resizeToChw(img: DecodedImage, height: number, width: number): Uint8Array {
+  const { width: w, height: h, rgb } = img;
+  const plane = w * h;
+  const chw = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    chw[i] = rgb[i * 3]!; chw[plane + i] = rgb[i * 3 + 1]!; chw[2 * plane + i] = rgb[i * 3 + 2]!;
+  }
+  if (h === height && w === width) return Uint8Array.from(chw);
+  const values = tidy(() => {
+    let x = tensor(chw, [1, 3, h, w]);
+    const mh = Math.min(h, height), mw = Math.min(w, width);
+    if (mh !== h || mw !== w) x = adaptiveAvgPool2d(x, [mh, mw]);
+    if (mh !== height || mw !== width) x = interpolate(x, [height, width], 'bilinear', false);
+    return x.round().clamp(0, 255).data();
+  });
+  return Uint8Array.from(values);
+}
+
+function list(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new Error(`${dir}: cannot read directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * An image folder: every non-hidden sub-folder of `dir` is a class (sorted by name: label i = i-th name);
+ * its .png/.jpg/.jpeg files (sorted) are the images, resized to opts.size (default 32×32), RGB.
+ * Other files are ignored; a file with an image extension that does not decode is an error naming it.
+ */
+export function loadImageFolder(dir: string, opts: LoadOptions = {}): ByteImageSet {
+  const [height, width] = opts.size ?? [32, 32];
+  const classes = list(dir).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(byName);
+  if (classes.length === 0) throw new Error(`${dir}: no class sub-folders`);
+  const files: { file: string; label: number }[] = [];
+  classes.forEach((c, label) => {
+    const names = list(path.join(dir, c)).filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXT.test(e.name)).map((e) => e.name).sort(byName);
+    for (const f of names) files.push({ file: path.join(dir, c, f), label });
+  });
+  if (files.length === 0) throw new Error(`${dir}: no .png/.jpg/.jpeg images in its class sub-folders`);
+  const n = Math.min(files.length, opts.limit ?? files.length);
+  const per = 3 * height * width;
+  const pixels = new Uint8Array(n * per);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const { file, label } = files[i]!;
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`${file}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    pixels.set(resizeToChw(decodeImage(bytes, file), height, width), i * per);
+    labels[i] = label;
+  }
+  return { pixels, labels, n, channels: 3, height, width, classNames: classes, source: dir };
+}
