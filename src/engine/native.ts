@@ -123,6 +123,7 @@ export interface NativeBinding {
   cudaAvailable(): boolean;
   parallelInfo(): string;
   version(): string;
+  mallocTuned(): boolean;
 }
 
 function locate(): string {

@@ -26,3 +26,5 @@ export function setRngState(state: Tensor): void { native.setRngState(state.h); 
 export function cudaAvailable(): boolean { return native.cudaAvailable(); }
 export function torchVersion(): string { return native.version(); }
 export function parallelInfo(): string { return native.parallelInfo(); }
+/** Whether the addon raised glibc's mmap/trim thresholds at load (ADVEXP_MALLOC_TUNE=0 turns it off). */
+export function mallocTuned(): boolean { return native.mallocTuned(); }

@@ -125,7 +125,14 @@ export class Sequential extends Module {
   }
   protected forward(x: Tensor): Tensor {
     let h = x;
-    for (const m of this.layers) h = m.call(h);
+    for (const m of this.layers) {
+      const next = m.call(h);
+      // Free each intermediate as soon as the next exists (Python's refcounting does the same); the
+      // autograd graph keeps its own reference when backward needs it. Fewer live buffers means
+      // fewer fresh pages to fault in.
+      if (h !== x) h.dispose();
+      h = next;
+    }
     return h;
   }
 }

@@ -1,0 +1,58 @@
+// advexp side of the benchmark: the same workloads as bench/torch_bench.py, same CLI, same JSON line.
+//   node dist/bench/ts_bench.js --workload {plain,lipschitz,infer,attack} --threads N [--batch B] [--iters I] [--warmup W]
+import { parseArgs } from 'node:util';
+import { tidy, noGrad, gradOf, backward, rand, randint, manualSeed, setNumThreads, getNumThreads, crossEntropy } from '../src/engine/index.js';
+import { PreActResNet } from '../src/nn/index.js';
+import { lipschitzLoss } from '../src/train/lipschitz.js';
+import { Sgd } from '../src/train/sgd.js';
+
+const DEFAULT_BATCH: Record<string, number> = { plain: 128, lipschitz: 128, infer: 256, attack: 128 };
+const PSI = 220;
+
+function build(workload: string, batch: number, seed: number): () => void {
+  manualSeed(seed);
+  const halfHuber = workload === 'lipschitz' || workload === 'attack';
+  const model = new PreActResNet({ depth: 44, activation: halfHuber ? 'half-huber' : 'relu' });
+  const x = rand([batch, 3, 32, 32]);
+  const y = randint(0, 10, [batch]);
+  if (workload === 'plain' || workload === 'lipschitz') {
+    model.train();
+    const opt = new Sgd(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+    return () => tidy(() => {
+      const loss = workload === 'plain' ? crossEntropy(model.call(x), y) : lipschitzLoss(model, x, y, PSI).loss;
+      opt.zeroGrad();
+      backward(loss);
+      opt.step();
+    });
+  }
+  if (workload === 'infer') {
+    model.eval();
+    return () => tidy(() => noGrad(() => { model.call(x); }));
+  }
+  if (workload === 'attack') {
+    model.eval().requiresGrad_(false);
+    return () => tidy(() => {
+      const xa = x.detach().requiresGrad_(true);
+      gradOf(crossEntropy(model.call(xa), y, 'sum'), [xa]);
+    });
+  }
+  throw new Error(`unknown workload ${workload}`);
+}
+
+const { values: a } = parseArgs({
+  options: {
+    workload: { type: 'string' }, threads: { type: 'string', default: '1' }, batch: { type: 'string' },
+    iters: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' }, seed: { type: 'string', default: '0' },
+  },
+});
+const workload = a.workload ?? '';
+if (!(workload in DEFAULT_BATCH)) throw new Error(`--workload must be one of ${Object.keys(DEFAULT_BATCH).join(', ')}`);
+setNumThreads(Number(a.threads));
+const batch = a.batch ? Number(a.batch) : DEFAULT_BATCH[workload]!;
+const step = build(workload, batch, Number(a.seed));
+for (let i = 0; i < Number(a.warmup); i++) step();
+const iters = Math.max(1, Number(a.iters));
+const t0 = performance.now();
+for (let i = 0; i < iters; i++) step();
+const dt = (performance.now() - t0) / 1000 / iters;
+console.log(JSON.stringify({ workload, threads: getNumThreads(), batch, img_per_s: batch / dt, sec_per_iter: dt }));
