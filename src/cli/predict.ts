@@ -5,12 +5,12 @@ import { predict, accuracy } from '../metrics/predict.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
 
-const HELP = `usage: advexp predict [--model FILE] --data PATH [--limit N] [--batch B] [--threads T] [--json OUT]
+const HELP = `usage: advexp predict [--model FILE] --data PATH [--offset K] [--limit N] [--batch B] [--threads T] [--json OUT]
 Runs the model (default: the shipped one) over a CIFAR-10 binary batch file in file order and prints accuracy.`;
 
 export function run(argv: string[]): void {
   const { values } = parse(argv, {
-    model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' },
+    model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' },
     batch: { type: 'string' }, threads: { type: 'string' }, json: { type: 'string' },
   });
   if (values.help) { console.log(HELP); return; }
@@ -19,13 +19,14 @@ export function run(argv: string[]): void {
   const batch = intArg(values.batch, 'batch', 256, 1);
   applyThreads(values.threads);
   const { model, file } = openModel(values.model);
-  const set = openCifar(dataPath, { limit });
+  const offset = intArg(values.offset, 'offset', 0, 0);
+  const set = openCifar(dataPath, { limit, offset });
   const bar = new Progress({ label: 'predict', total: set.n, unit: 'img' });
   let last = 0;
   const { classes } = predict(model, set, { batch, onBatch: (d) => { bar.tick(d - last); last = d; } });
   bar.finish();
   const acc = accuracy(classes, set.labels);
-  console.log(`${file}: accuracy ${acc.toFixed(4)} on ${set.n} records of ${dataPath}`);
+  console.log(`${file}: accuracy ${acc.toFixed(4)} on ${set.n} records of ${dataPath}${offset ? ` from record ${offset}` : ''}`);
   if (values.json) writeJsonAtomic(values.json, { n: set.n, accuracy: acc, predictions: Array.from(classes) });
   model.dispose();
 }
