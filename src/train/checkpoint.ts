@@ -51,8 +51,8 @@ export interface TrainState {
   options: TrainOptions;
   /** The weights + momentum file this state belongs to (in the same directory). */
   weights: string;
-  /** The validation split as drawn: sizes and a checksum of the held-out indices. */
-  split: { n: number; val: number; seed: number; checksum: string };
+  /** The validation split as drawn: sizes, a checksum of the held-out indices, a hash of the data. */
+  split: { n: number; val: number; seed: number; checksum: string; data: string };
   classNames: string[];
   threads: number;
   elapsedSeconds: number;

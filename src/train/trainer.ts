@@ -3,8 +3,9 @@
 // the model file and a JSONL log line. A run resumes bit-identically from its checkpoint, also mid-epoch.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import {
-  Tensor, tidy, keep, noGrad, backward, crossEntropy, randn, randperm, getRngState, setRngState, manualSeed, tensor,
+  Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
 import { PreActResNet } from '../nn/index.js';
 import { loadDataset, splitValidation, subset, type ByteImageSet } from '../data/dataset.js';
@@ -94,6 +95,14 @@ function checksum(a: ArrayLike<number>): string {
   return `fnv1a:${h.toString(16).padStart(8, '0')}:${a.length}`;
 }
 
+/** sha256 of an image set's labels and pixels: a resumed run must see the same data. */
+function fingerprint(set: ByteImageSet): string {
+  const h = createHash('sha256');
+  h.update(new Uint8Array(set.labels.buffer, set.labels.byteOffset, set.labels.byteLength));
+  h.update(set.pixels);
+  return `sha256:${h.digest('hex')}`;
+}
+
 function rngNow(): Uint8Array {
   const t = getRngState();
   try { return t.data<Uint8Array>(); } finally { t.dispose(); }
@@ -111,7 +120,7 @@ export function prepareData(o: TrainOptions): PreparedData {
   return {
     train: o.val === 0 ? all : subset(all, s.train, `${all.source} (training split)`),
     val: o.val === 0 ? null : subset(all, s.val, `${all.source} (validation split)`),
-    split: { n: all.n, val: o.val, seed: o.seed, checksum: checksum(s.val) },
+    split: { n: all.n, val: o.val, seed: o.seed, checksum: checksum(s.val), data: fingerprint(all) },
     classNames: all.classNames,
   };
 }
@@ -184,8 +193,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   asInput(() => fs.mkdirSync(dir, { recursive: true }));
 
   const data = asInput(() => prepareData(o));
-  if (loaded !== null && data.split.checksum !== loaded.state.split.checksum) {
-    throw new TrainInputError(`${o.data}: the data differ from the run's (validation split ${data.split.checksum}, checkpoint ${loaded.state.split.checksum})`);
+  if (loaded !== null && (data.split.checksum !== loaded.state.split.checksum || data.split.data !== loaded.state.split.data)) {
+    throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, the checkpoint's ${loaded.state.split.n} images ${String(loaded.state.split.data).slice(0, 19)}…)`);
   }
   if (loaded === null) {
     fs.writeFileSync(path.join(dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: data.split.n, seed: o.seed, val: Array.from(splitValidation(data.split.n, o.val, o.seed).val) }) + '\n');
@@ -207,7 +216,12 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const logEvery = opts.logEvery ?? 50;
 
   let state: TrainState;
-  const persist = (s: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState => saveCheckpoint(dir, model, sgd, s);
+  let saved = { epoch: 0, batchInEpoch: 0, step: 0 };
+  const persist = (s: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState => {
+    const full = saveCheckpoint(dir, model, sgd, s);
+    saved = { epoch: full.epoch, batchInEpoch: full.batchInEpoch, step: full.step };
+    return full;
+  };
   const writeModel = (s: TrainState): void => {
     const last = s.history[s.history.length - 1];
     saveModel(path.join(dir, MODEL_FILE), model, {
@@ -232,6 +246,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       });
       psiCtl.r = loaded.state.psiR;
       state = { ...loaded.state, options: o };
+      saved = { epoch: state.epoch, batchInEpoch: state.batchInEpoch, step: state.step };
       trimLog(logFile, state.step);
       if (opts.threads !== undefined && state.threads !== opts.threads) {
         process.emitWarning(`resuming with ${opts.threads} threads, the run used ${state.threads}: results may differ in the last bits`);
@@ -255,18 +270,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       if (o.noiseStd > 0) x = x.add(randn(x.shape).mul(o.noiseStd));
       const b = x.shape[0]!;
       if (attack !== null) {
-        model.requiresGrad_(false);
-        try {
-          if (robust) {
-            // Robust additions on: only a random half of the batch is attacked.
-            const half = randperm(b).slice(0, 0, Math.floor(b / 2));
-            x = x.indexPut(half, attack(model, x.indexSelect(0, half), y.indexSelect(0, half)));
-          } else {
-            x = attack(model, x, y);
-          }
-        } finally {
-          model.requiresGrad_(true);
-        }
+        // With the robust additions only a random half is attacked: each sample with probability 1/2, as the
+        // reference's half-and-half training draws it; the whole batch goes through the attack (batch norm).
+        const affected = robust ? rand([b]).lt(0.5).cast('uint8').data<Uint8Array>() : null;
+        x = attack(model, x, y, affected);
       }
       let loss: Tensor, logits: Tensor, lossCls: number, lossAdv: number | null = null, psi: number | null = null;
       if (robust) {
@@ -323,7 +330,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
           if (!Number.isFinite(r.loss)) {
             log({ event: 'diverged', epoch: e, batch: k, step: state.step + 1, loss: r.loss, lossCls: r.lossCls });
             throw new TrainingError(`non-finite loss (${r.loss}) at epoch ${e + 1} batch ${k + 1} (step ${state.step + 1}); stopped. ` +
-              `The last good checkpoint (epoch ${state.epoch}, step ${state.step}) is kept in ${dir}; try a lower --lr`);
+              `The last good checkpoint (epoch ${saved.epoch}${saved.batchInEpoch ? ` + ${saved.batchInEpoch} batches` : ''}, step ${saved.step}) is kept in ${dir}; try a lower --lr`);
           }
           state.step++;
           accum.lossSum += r.loss * r.b; accum.correct += r.correct; accum.seen += r.b;
