@@ -76,7 +76,7 @@ export class PGD extends Attack<PgdState> {
     } else {
       const gn = grad.div(perSampleNorm(grad, 'l2').add(1e-12).reshape([-1, 1, 1, 1]));
       const d = s.adv.add(gn.mul(alpha)).sub(ctx.x);
-      const scale = perSampleNorm(d, 'l2').add(1e-12).reciprocal().mul(ctx.eps).clamp(null, 1);
+      const scale = perSampleNorm(d, 'l2').add(1e-12).reciprocal().mul(ctx.eps).clamp(0, 1);
       delta = d.mul(scale.reshape([-1, 1, 1, 1]));
     }
     return { adv: ctx.clip(ctx.x.add(delta)) };

@@ -1,0 +1,64 @@
+// A tiny linear classifier z = W·flatten(x) + b, and a float64 plain-JS oracle of its cross-entropy input
+// gradient, so attack steps can be checked against arithmetic done independently of libtorch.
+import { Tensor, tensor, linear } from '../../src/engine/index.js';
+import { Module } from '../../src/nn/index.js';
+
+export class LinearNet extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(readonly W: Float64Array, readonly b: Float64Array, readonly K: number, readonly D: number) {
+    super();
+    this.weight = this.registerParameter('weight', tensor(Float32Array.from(W), [K, D]));
+    this.bias = this.registerParameter('bias', tensor(Float32Array.from(b), [K]));
+  }
+  protected forward(x: Tensor): Tensor { return linear(x.flatten(1), this.weight, this.bias); }
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Weights rounded to float32 so the oracle and the engine see the same model. */
+export function makeLinear(K: number, D: number, seed: number, scale = 1): LinearNet {
+  const r = rng(seed);
+  const W = Float64Array.from({ length: K * D }, () => Math.fround((r() * 2 - 1) * scale));
+  const b = Float64Array.from({ length: K }, () => Math.fround((r() * 2 - 1) * 0.1));
+  return new LinearNet(W, b, K, D);
+}
+
+export function logits64(m: LinearNet, x: ArrayLike<number>): number[] {
+  const z: number[] = [];
+  for (let k = 0; k < m.K; k++) {
+    let s = m.b[k]!;
+    for (let j = 0; j < m.D; j++) s += m.W[k * m.D + j]! * x[j]!;
+    z.push(s);
+  }
+  return z;
+}
+
+export function softmax64(z: number[]): number[] {
+  const mx = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - mx));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+/** ∂CE(z(x), t)/∂x = Wᵀ(softmax(z) − onehot(t)). */
+export function ceGrad64(m: LinearNet, x: ArrayLike<number>, t: number): number[] {
+  const p = softmax64(logits64(m, x));
+  p[t]! -= 1;
+  const g = new Array<number>(m.D).fill(0);
+  for (let k = 0; k < m.K; k++) for (let j = 0; j < m.D; j++) g[j]! += m.W[k * m.D + j]! * p[k]!;
+  return g;
+}
+
+export const argmax = (v: number[]): number => v.reduce((bi, x, i) => (x > v[bi]! ? i : bi), 0);
+export const rms = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
