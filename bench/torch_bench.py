@@ -1,0 +1,133 @@
+"""PyTorch (CPU) reference timings for the ResNet-44 workloads of the advexp benchmark.
+
+Usage:
+  /usr/bin/python3 bench/torch_bench.py --workload {plain,lipschitz,infer,attack} \
+      --threads N [--batch B] [--iters I] [--warmup W] [--seed S]
+
+  --tune-malloc   raise glibc's mmap/trim thresholds in-process (mallopt) so large activation buffers are
+                  reused instead of being mmap'ed and page-faulted on every op; equivalent to running with
+                  MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=134217728 in the environment. Off by
+                  default; for a fair comparison apply the same setting (env vars) to the libtorch/TS side.
+
+Prints one JSON line: {"workload","threads","batch","img_per_s","sec_per_iter"}.
+
+Workloads (pre-activation ResNet-44, random inputs in [0,1], random labels, fixed seed):
+  plain      ReLU net, train mode, SGD(lr 0.1, momentum 0.9, wd 1e-4): forward, CE, zero_grad, backward, step (batch 128)
+  lipschitz  half-Huber net, train mode, L = CE + 220 * mean(G^2) with double backprop, same SGD step (batch 128)
+  infer      ReLU net, eval mode, torch.no_grad forward (batch 256)
+  attack     half-Huber net, eval mode, gradient of summed CE w.r.t. the input only (batch 128)
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_model import resnet44, lipschitz_loss  # noqa: E402
+
+DEFAULT_BATCH = {'plain': 128, 'lipschitz': 128, 'infer': 256, 'attack': 128}
+PSI = 220.0
+
+
+def build(workload, batch, seed):
+    torch.manual_seed(seed)
+    half_huber = workload in ('lipschitz', 'attack')
+    model = resnet44(half_huber)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.rand(batch, 3, 32, 32, generator=gen)
+    y = torch.randint(0, 10, (batch,), generator=gen)
+
+    if workload in ('plain', 'lipschitz'):
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        if workload == 'plain':
+            def step():
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        else:
+            def step():
+                loss, _, _ = lipschitz_loss(model, x, y, PSI, generator=gen)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    elif workload == 'infer':
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+    elif workload == 'attack':
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+        def step():
+            xa = x.detach().requires_grad_(True)
+            loss = F.cross_entropy(model(xa), y, reduction='sum')
+            (g,) = torch.autograd.grad(loss, xa)
+            return g
+    else:
+        raise ValueError(workload)
+    return step
+
+
+def tune_malloc(mmap_threshold=64 << 20, trim_threshold=128 << 20):
+    """glibc only: M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3. Returns True on success."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        return bool(libc.mallopt(-3, mmap_threshold)) and bool(libc.mallopt(-1, trim_threshold))
+    except Exception:
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--workload', required=True, choices=sorted(DEFAULT_BATCH))
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--batch', type=int, default=None)
+    ap.add_argument('--iters', type=int, default=10)
+    ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--tune-malloc', action='store_true')
+    a = ap.parse_args()
+    if a.tune_malloc and not tune_malloc():
+        print('tune-malloc: mallopt unavailable', file=sys.stderr)
+    batch = a.batch or DEFAULT_BATCH[a.workload]
+
+    try:
+        torch.set_num_threads(a.threads)
+    except Exception as e:  # pragma: no cover
+        print(f'set_num_threads failed: {e}', file=sys.stderr)
+    try:
+        torch.set_num_interop_threads(1)
+    except Exception as e:  # pragma: no cover (fails if already set / parallel work started)
+        print(f'set_num_interop_threads failed: {e}', file=sys.stderr)
+
+    step = build(a.workload, batch, a.seed)
+    for _ in range(a.warmup):
+        step()
+    iters = max(1, a.iters)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    dt = wall / iters
+    # Contention diagnostic (stderr only): with N busy threads, process CPU time should be ~N x wall time.
+    util = cpu / (wall * max(1, a.threads))
+    print(f'cpu/wall per thread = {util:.2f}' + ('  (WARNING: CPU contention likely)' if util < 0.8 else ''),
+          file=sys.stderr)
+    print(json.dumps({'workload': a.workload, 'threads': torch.get_num_threads(), 'batch': batch,
+                      'img_per_s': batch / dt, 'sec_per_iter': dt}), flush=True)
+
+
+if __name__ == '__main__':
+    main()
