@@ -192,20 +192,24 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   if (problem !== null) throw new TrainInputError(problem);
   asInput(() => fs.mkdirSync(dir, { recursive: true }));
 
-  const data = asInput(() => prepareData(o));
-  if (loaded !== null && (data.split.checksum !== loaded.state.split.checksum || data.split.data !== loaded.state.split.data)) {
-    throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, the checkpoint's ${loaded.state.split.n} images ${String(loaded.state.split.data).slice(0, 19)}…)`);
-  }
+  // The byte arrays are dropped once their tensors exist: only native memory holds the images during training.
+  const { split, classNames, nTrain, nVal, trainSet, valSet, model } = (() => {
+    const data = asInput(() => prepareData(o));
+    if (loaded !== null && (data.split.checksum !== loaded.state.split.checksum || data.split.data !== loaded.state.split.data)) {
+      throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, ` +
+        `the checkpoint's ${loaded.state.split.n} images ${String(loaded.state.split.data).slice(0, 19)}…)`);
+    }
+    manualSeed(o.seed);
+    return {
+      split: data.split, classNames: data.classNames, nTrain: data.train.n, nVal: data.val?.n ?? 0,
+      model: new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels }),
+      trainSet: new TensorImageSet(data.train),
+      valSet: data.val ? new TensorImageSet(data.val) : null,
+    };
+  })();
   if (loaded === null) {
-    fs.writeFileSync(path.join(dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: data.split.n, seed: o.seed, val: Array.from(splitValidation(data.split.n, o.val, o.seed).val) }) + '\n');
+    fs.writeFileSync(path.join(dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, o.val, o.seed).val) }) + '\n');
   }
-
-  manualSeed(o.seed);
-  const model = new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels });
-  const trainSet = new TensorImageSet(data.train);
-  const valSet = data.val ? new TensorImageSet(data.val) : null;
-  const nTrain = data.train.n;
-  const nVal = data.val?.n ?? 0;
   const params = model.namedParameters();
   const sgd = new Sgd(params.map(([, p]) => p), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
   const psiCtl = new AdaptivePsi();
@@ -229,7 +233,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         ...o, robust_additions: robust, adversarial_training: adversarial, epochs_done: s.epoch, step: s.step,
         psi: robust ? s.psi : null, val_acc: last?.valAcc ?? null, val_images: nVal, split_seed: o.seed,
       }),
-      class_names: JSON.stringify(data.classNames),
+      class_names: JSON.stringify(classNames),
     });
   };
 
@@ -255,7 +259,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     } else {
       state = persist({
         epoch: 0, batchInEpoch: 0, step: 0, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()), rngEpochStart: null,
-        accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, options: o, split: data.split, classNames: data.classNames,
+        accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, options: o, split, classNames,
         threads: opts.threads ?? 0, elapsedSeconds: 0, history: [], finished: false,
       });
     }
