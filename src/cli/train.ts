@@ -38,9 +38,10 @@ run:
   --resume DIR          continue the run in DIR (its stored options; --epochs may extend it)
   --threads T           libtorch threads (default: all cores)
   --log-every N         a JSONL step line every N steps (default 50; 0: epochs only)
+  --checkpoint-minutes M  also checkpoint mid-epoch every M minutes (default 10; 0: only at epoch ends)
   --quiet               no progress bar or epoch lines`;
 
-const RESUMABLE = new Set(['resume', 'epochs', 'threads', 'data', 'quiet', 'log-every']);
+const RESUMABLE = new Set(['resume', 'epochs', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes']);
 
 function intList(v: string | undefined, name: string): number[] | undefined {
   if (v === undefined) return undefined;
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<void> {
     epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
-    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, quiet: { type: 'boolean' },
+    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
 
@@ -76,7 +77,7 @@ export async function run(argv: string[]): Promise<void> {
     if (resumeDir === '') throw new UserError('--resume: expected a run directory');
     const fixed = given.filter((k) => !RESUMABLE.has(k));
     if (fixed.length > 0) {
-      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --threads, --data, --log-every, --quiet`);
+      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --threads, --data, --log-every, --checkpoint-minutes, --quiet`);
     }
     dir = resumeDir;
   } else {
@@ -122,6 +123,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs as string, 'epochs', 1, 1) : undefined;
   const logEvery = intArg(values['log-every'] as string | undefined, 'log-every', 50, 0);
+  const checkpointMinutes = numArg(values['checkpoint-minutes'] as string | undefined, 'checkpoint-minutes', 10);
+  if (checkpointMinutes < 0) throw new UserError(`--checkpoint-minutes: expected a number ≥ 0, got '${values['checkpoint-minutes']}'`);
   const threads = applyThreads(values.threads as string | undefined);
   const quiet = flag(values.quiet);
 
@@ -141,7 +144,7 @@ export async function run(argv: string[]): Promise<void> {
   const err = (s: string): void => { if (!quiet) process.stderr.write(s + '\n'); };
   try {
     const result = await runTraining({
-      dir, options, resume: resumeDir !== undefined, threads, logEvery,
+      dir, options, resume: resumeDir !== undefined, threads, logEvery, checkpointSeconds: checkpointMinutes * 60,
       overrides: resumeDir !== undefined ? { epochs: epochsOverride, data: values.data as string | undefined } : undefined,
       shouldStop: () => signal !== null,
       onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {

@@ -78,6 +78,8 @@ export interface RunOptions {
   onStart?: (info: { state: TrainState; nTrain: number; nVal: number; batches: number; parameters: number; resumed: boolean }) => void;
   onBatch?: (info: BatchInfo) => void;
   onEpoch?: (rec: EpochRecord, state: TrainState) => void;
+  /** Also write a mid-epoch checkpoint when this many seconds passed since the last one (0: epoch ends only). */
+  checkpointSeconds?: number;
   /** A JSONL step line every this many steps (0: epoch lines only). Default 50. */
   logEvery?: number;
 }
@@ -308,6 +310,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     let stopped = false;
     model.train();
     const firstEpoch = state.epoch;
+    const checkpointMs = (opts.checkpointSeconds ?? 0) * 1000;
+    let lastSave = performance.now();
     for (let e = firstEpoch; e < o.epochs && !stopped; e++) {
       const lr = learningRate(e, o.lr, o.milestones, o.gamma);
       const midEpoch = e === firstEpoch && state.batchInEpoch > 0;
@@ -345,14 +349,19 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
             log({ event: 'step', epoch: e + 1, batch: k + 1, step: state.step, loss: r.loss, lossCls: r.lossCls, lossAdv: r.lossAdv, psi: r.psi, lr, imgPerSec: accum.seen / Math.max(accum.seconds, 1e-9) });
           }
           await yieldToEventLoop();
-          if (k < batches - 1 && opts.shouldStop?.()) {
+          const stop = k < batches - 1 && opts.shouldStop?.() === true;
+          const periodic = k < batches - 1 && checkpointMs > 0 && performance.now() - lastSave >= checkpointMs;
+          if (stop || periodic) {
             state = persist({
               ...state, epoch: e, batchInEpoch: k + 1, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()),
-              rngEpochStart: encodeBytes(epochStartRng), accum, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
+              rngEpochStart: encodeBytes(epochStartRng), accum: { ...accum }, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
             });
-            log({ event: 'stop', reason: 'requested', epoch: e, batchInEpoch: k + 1, step: state.step });
-            stopped = true;
-            break;
+            lastSave = performance.now();
+            log({ event: stop ? 'stop' : 'checkpoint', ...(stop ? { reason: 'requested' } : {}), epoch: e, batchInEpoch: k + 1, step: state.step });
+            if (stop) {
+              stopped = true;
+              break;
+            }
           }
         }
       } finally {
@@ -371,6 +380,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
         history: [...state.history, rec], finished: e + 1 >= o.epochs,
       });
+      lastSave = performance.now();
       writeModel(state);
       log({ event: 'epoch', ...rec });
       opts.onEpoch?.(rec, state);

@@ -77,6 +77,24 @@ for (const mode of ['lipschitz', 'all'] as const) {
   });
 }
 
+test('periodic mid-epoch checkpoints change nothing, and a copy taken mid-run (a crash) resumes bit for bit', async () => {
+  const o = opts({ mode: 'lipschitz' });
+  const straight = await train(o);
+  const crashCopy = newDir();
+  const periodicDir = newDir();
+  const periodic = await train(o, {
+    checkpointSeconds: 1e-9,
+    onBatch: (b) => { if (b.step === 7) fs.cpSync(periodicDir, crashCopy, { recursive: true }); },
+    dir: periodicDir,
+  });
+  assert.equal(periodic.stopped, false);
+  assertSameRun(straight.dir, periodic.dir, 'periodic checkpoints');
+  const copied = loadCheckpoint(crashCopy).state;
+  assert.equal(copied.step, 6); // written after step 6, before step 7's
+  assert.equal(copied.batchInEpoch, 2);
+  await runTraining({ dir: crashCopy, resume: true, threads: 1 });
+  assertSameRun(straight.dir, crashCopy, 'resume after a crash');
+});
 test('every mode trains with finite losses; the attack hook gets the paper\'s half-and-half mask', async () => {
   const seen: { mode: string; affected: Uint8Array | null; b: number }[] = [];
   let current = '';
