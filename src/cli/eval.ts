@@ -1,0 +1,208 @@
+// advexp eval: clean accuracy, Attack and BTR ARA (METHOD.md §6), accuracy-vs-RMS curves, PGD robust accuracy at
+// RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse, intArg, numArg, requireArg } from './args.js';
+import { openModel, openCifar, applyThreads } from './common.js';
+import { UserError } from './errors.js';
+import { manualSeed, randperm } from '../engine/index.js';
+import { CIFAR_RECORD_BYTES, type ImageSet } from '../data/cifar.js';
+import { predict, accuracy } from '../metrics/predict.js';
+import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
+import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
+import { AttackGuardError } from '../attack/paper.js';
+import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
+import { accuracyPlotPng } from '../report/plot-png.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { Progress } from '../report/progress.js';
+
+const HELP = `usage: advexp eval [--model FILE]... --data PATH [options]
+Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact and 1000-bin histogram),
+accuracy-vs-RMS curves and PGD robust accuracy (L-inf 8/255, L2 0.5) of one or more models, in eval mode.
+Without --model the shipped default model is used; repeat --model to compare models on one plot.
+
+  --data PATH        CIFAR-10 binary batch (e.g. data_batch_5.bin, test_batch.bin)
+  --n N              number of records (default 1000), the first N in file order from --offset
+  --offset K         first record (default 0)
+  --seed S           instead: a seeded random subset of N records of the whole file (libtorch randperm; with
+                     test_batch.bin and --seed 1776 these are the reference code's images), reported in file order
+  --ara TYPES        attack,btr (default), attack, btr or none
+  --steps T          steps of the attack routine (default 450)
+  --eps E            the routine's budget (default 20)
+  --momentum M       (default 0.9)
+  --pgd NORMS        linf,l2 (default), linf, l2 or none
+  --pgd-steps S      PGD steps (default 40 for L-inf, 50 for L2, as Foolbox)
+  --batch B          images per batch (default 128)
+  --threads T        libtorch threads (default: all cores)
+  --json OUT         write the results as JSON
+  --plot OUT         accuracy vs RMS perturbation plot; .svg or .png by extension; repeatable
+  --quiet            no progress bar`;
+
+interface ModelEval {
+  model: string;
+  n: number;
+  accuracy: number;
+  ara: Partial<Record<AraType, { exact: number; histogram: number }>>;
+  distances: Partial<Record<AraType, number[]>>;
+  curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
+  pgd: Partial<Record<'linf' | 'l2', { eps: number; steps: number; accuracy: number }>>;
+  seconds: number;
+}
+
+function listArg(v: string | undefined, name: string, allowed: readonly string[], dflt: readonly string[]): string[] {
+  if (v === undefined) return [...dflt];
+  if (v === 'none') return [];
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const it of items) if (!allowed.includes(it)) throw new UserError(`--${name}: unknown value '${it}' (expected ${allowed.join(', ')} or none)`);
+  if (items.length === 0) throw new UserError(`--${name}: empty list`);
+  return [...new Set(items)];
+}
+
+function checkOutput(file: string, flag: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`--${flag} ${file}: directory ${dir} does not exist`);
+}
+
+/** The records to evaluate: [offset, offset+n) in file order, or a seeded random subset (sorted). */
+function loadRecords(file: string, n: number, offset: number, seed: number | undefined): { set: ImageSet; records: number[] | null } {
+  if (seed === undefined) {
+    const set = openCifar(file, { offset, limit: n });
+    if (set.n < n) throw new UserError(`${file}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
+    return { set, records: null };
+  }
+  let total: number;
+  try {
+    total = Math.floor(fs.statSync(file).size / CIFAR_RECORD_BYTES);
+  } catch {
+    openCifar(file, { limit: 1 }); // throws the reader's one-line error
+    throw new UserError(`${file}: cannot read`);
+  }
+  if (n > total) throw new UserError(`${file}: --n ${n} but the file has ${total} records`);
+  manualSeed(seed);
+  const perm = randperm(total);
+  const records = perm.slice(0, 0, n).toArray().sort((a, b) => a - b);
+  perm.dispose();
+  const first = openCifar(file, { offset: records[0] ?? 0, limit: 1 });
+  const per = first.images.length;
+  const images = new Float32Array(n * per);
+  const labels = new Int32Array(n);
+  records.forEach((r, i) => {
+    const one = openCifar(file, { offset: r, limit: 1 });
+    images.set(one.images, i * per);
+    labels[i] = one.labels[0]!;
+  });
+  return { set: { ...first, images, labels, n, source: `${file}[seed ${seed}, ${n} records]` }, records };
+}
+
+export function run(argv: string[]): void {
+  const { values } = parse(argv, {
+    model: { type: 'string', multiple: true }, data: { type: 'string' }, n: { type: 'string' }, offset: { type: 'string' },
+    seed: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
+    momentum: { type: 'string' }, pgd: { type: 'string' }, 'pgd-steps': { type: 'string' }, batch: { type: 'string' },
+    threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' },
+  });
+  if (values.help) { console.log(HELP); return; }
+  const dataPath = requireArg(values.data as string | undefined, 'data');
+  const n = intArg(values.n as string | undefined, 'n', 1000, 1);
+  const offset = intArg(values.offset as string | undefined, 'offset', 0, 0);
+  const seed = values.seed === undefined ? undefined : intArg(values.seed as string, 'seed', 0, 0);
+  if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
+  const types = listArg(values.ara as string | undefined, 'ara', ARA_TYPES, ARA_TYPES) as AraType[];
+  const steps = intArg(values.steps as string | undefined, 'steps', 450, 1);
+  const eps = numArg(values.eps as string | undefined, 'eps', 20);
+  if (!(eps > 0)) throw new UserError(`--eps: must be > 0, got '${values.eps}'`);
+  const momentum = numArg(values.momentum as string | undefined, 'momentum', 0.9);
+  if (!(momentum >= 0 && momentum < 1)) throw new UserError(`--momentum: must be in [0, 1), got '${values.momentum}'`);
+  const norms = listArg(values.pgd as string | undefined, 'pgd', ['linf', 'l2'], ['linf', 'l2']) as ('linf' | 'l2')[];
+  const pgdSteps = values['pgd-steps'] === undefined ? undefined : intArg(values['pgd-steps'] as string, 'pgd-steps', 0, 1);
+  const batch = intArg(values.batch as string | undefined, 'batch', 128, 1);
+  const plots = (values.plot as string[] | undefined) ?? [];
+  for (const p of plots) {
+    if (!/\.(svg|png)$/i.test(p)) throw new UserError(`--plot ${p}: the file name must end in .svg or .png`);
+    checkOutput(p, 'plot');
+  }
+  if (plots.length > 0 && types.length === 0) throw new UserError('--plot needs at least one ARA type (--ara attack,btr)');
+  if (values.json !== undefined) checkOutput(values.json as string, 'json');
+  const modelFiles = (values.model as string[] | undefined) ?? [undefined];
+  const threads = applyThreads(values.threads as string | undefined);
+
+  const { set, records } = loadRecords(dataPath, n, offset, seed);
+  const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
+  const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: (values.quiet as boolean | undefined) === true });
+  let ticked = 0;
+  const onStep = (b: number): void => { ticked += b; bar.tick(b); };
+  const perModel = set.n * (types.length * steps + pgdWork);
+
+  const results: ModelEval[] = [];
+  for (const mf of modelFiles) {
+    const { model, file } = openModel(mf);
+    const t0 = performance.now();
+    try {
+      const acc = accuracy(predict(model, set, { batch: Math.max(batch, 256) }).classes, set.labels);
+      const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
+      for (const type of types) {
+        let d: Float64Array;
+        try {
+          d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
+        } catch (e) {
+          if (e instanceof AttackGuardError) {
+            const recs = e.samples.slice(0, 5).map((i) => (records ? records[i]! : offset + i));
+            throw new UserError(`${path.basename(file)}, ${type} ARA: record(s) ${recs.join(', ')}${e.samples.length > 5 ? ', …' : ''} did not cross the boundary within ${Math.floor(steps / 2)} steps: increase --eps or --steps`);
+          }
+          throw e;
+        }
+        r.ara[type] = araOf(d);
+        r.distances[type] = Array.from(d);
+        r.curves[type] = accuracyCurve(d);
+      }
+      if (norms.length > 0) {
+        const pgd = robustBenchPgd(model, set, set.labels, { norms, batch, seed: 0, onStep, ...(pgdSteps !== undefined ? { steps: pgdSteps } : {}) });
+        for (const nm of norms) r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgd[nm]!.steps, accuracy: pgd[nm]!.accuracy[0]! };
+      }
+      // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
+      const due = perModel * (results.length + 1) - ticked;
+      if (due > 0) onStep(due);
+      r.seconds = (performance.now() - t0) / 1000;
+      results.push(r);
+    } finally {
+      model.dispose();
+    }
+  }
+  bar.finish();
+
+  // Summary.
+  const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
+  console.log(`${set.n} records of ${dataPath}${records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : ''}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
+  console.log('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
+  for (const r of results) {
+    console.log(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
+      + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
+  }
+
+  // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
+  // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
+  const onSignal = (): void => process.exit(130);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(records ? { seed } : { offset }) };
+  const one = (r: ModelEval): Record<string, unknown> => ({
+    model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+    ...(records ? { records } : {}), seconds: r.seconds,
+  });
+  if (values.json !== undefined) {
+    writeJsonAtomic(values.json as string, results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings });
+  }
+  if (plots.length > 0) {
+    const series: CurveSeries[] = [];
+    results.forEach((r, i) => {
+      const name = path.basename(r.model).replace(/\.safetensors$/, '');
+      for (const type of types) {
+        series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
+      }
+    });
+    const opts = { title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(3072), label: 'L2 0.5' }] };
+    for (const p of plots) {
+      writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// Robust accuracy under a fixed-ε attack (RobustBench's measure): the share of images that are classified
+// correctly and stay so under the attack. Only the clean-correct images are attacked (the others count as errors).
+import type { Module } from '../nn/index.js';
+import { manualSeed } from '../engine/index.js';
+import { misclassification, type Attack, type AttackInput } from '../attack/base.js';
+import { PGD } from '../attack/pgd.js';
+import { predict } from './predict.js';
+
+/** RobustBench's CIFAR-10 threat models: L∞ ε = 8/255 and L2 ε = 0.5. */
+export const ROBUSTBENCH_EPS = { linf: 8 / 255, l2: 0.5 } as const;
+
+export interface RobustAccuracy {
+  attack: string;
+  epsilons: number[];
+  /** Clean accuracy. */
+  clean: number;
+  /** Per ε: share of all images correct under the attack. */
+  accuracy: number[];
+}
+
+function asSet(inputs: AttackInput): { images: Float32Array; n: number; channels: number; height: number; width: number } {
+  if ('images' in inputs) return inputs;
+  const [n, c, h, w] = inputs.shape as [number, number, number, number];
+  return { images: inputs.contiguous().data(), n, channels: c, height: h, width: w };
+}
+
+/**
+ * Robust accuracy of the model under `attack` at each ε (eval mode for the run, restored after). `seed` seeds
+ * libtorch's generator first, so random starts are reproducible.
+ */
+export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32Array, attack: Attack, epsilons: readonly number[],
+  opts: { batch?: number; seed?: number; onStep?: (images: number) => void } = {}): RobustAccuracy {
+  const set = asSet(inputs);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const { classes } = predict(model, set, { batch: opts.batch ?? 256 });
+    const correct: number[] = [];
+    for (let i = 0; i < set.n; i++) if (classes[i] === labels[i]) correct.push(i);
+    const per = set.channels * set.height * set.width;
+    const sub = new Float32Array(correct.length * per);
+    correct.forEach((i, j) => sub.set(set.images.subarray(i * per, (i + 1) * per), j * per));
+    const subLabels = Int32Array.from(correct, (i) => labels[i]!);
+    if (opts.seed !== undefined) manualSeed(opts.seed);
+    const accuracy = correct.length === 0 ? epsilons.map(() => 0) : (() => {
+      const r = attack.run(model, { images: sub, n: correct.length, channels: set.channels, height: set.height, width: set.width },
+        misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      return r.success.map((s) => (correct.length - s.reduce((a, v) => a + v, 0)) / set.n);
+    })();
+    return { attack: attack.name, epsilons: [...epsilons], clean: correct.length / Math.max(1, set.n), accuracy };
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** PGD robust accuracy at RobustBench's two points (L∞ 8/255, L2 0.5). */
+export function robustBenchPgd(model: Module, inputs: AttackInput, labels: Int32Array,
+  opts: { steps?: number; batch?: number; seed?: number; norms?: readonly ('linf' | 'l2')[]; onStep?: (images: number) => void } = {}):
+  Partial<Record<'linf' | 'l2', RobustAccuracy & { steps: number }>> {
+  const out: Partial<Record<'linf' | 'l2', RobustAccuracy & { steps: number }>> = {};
+  for (const norm of opts.norms ?? (['linf', 'l2'] as const)) {
+    const pgd = new PGD({ norm, ...(opts.steps !== undefined ? { steps: opts.steps } : {}) });
+    out[norm] = { ...robustAccuracy(model, inputs, labels, pgd, [ROBUSTBENCH_EPS[norm]], { ...opts, seed: opts.seed ?? 0 }), steps: pgd.steps };
+  }
+  return out;
+}

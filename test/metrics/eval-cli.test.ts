@@ -1,0 +1,75 @@
+// advexp eval end to end on a published net (a few images, few steps), and its one-line errors with exit code 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { PNG } from 'pngjs';
+import { repoRoot, skipUnlessShared } from '../helpers/shared.js';
+import { araExact, araHistogram } from '../../src/metrics/ara.js';
+
+const cli = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+const advexp = (args: string[]) => spawnSync(process.execPath, [cli, 'eval', ...args], { encoding: 'utf8' });
+
+test('advexp eval: JSON (ARA exact + histogram, per-record distances, curves, PGD), SVG and PNG plots', (t) => {
+  const shared = skipUnlessShared(t, 'models/reference/resnet44-standard.safetensors', 'data/cifar10/data_batch_5.bin');
+  if (shared === null) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-eval-'));
+  try {
+    const json = path.join(dir, 'out.json');
+    const r = advexp(['--model', path.join(shared, 'models', 'reference', 'resnet44-standard.safetensors'),
+      '--data', path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), '--offset', '5000', '--n', '3', '--steps', '20',
+      '--pgd-steps', '2', '--threads', '1', '--quiet', '--json', json, '--plot', path.join(dir, 'p.svg'), '--plot', path.join(dir, 'p.png')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /resnet44-standard\.safetensors/);
+    const out = JSON.parse(fs.readFileSync(json, 'utf8'));
+    assert.equal(out.n, 3);
+    assert.equal(out.accuracy, 1); // records 5000–5002 are classified correctly by this net
+    for (const type of ['attack', 'btr']) {
+      const d: number[] = out.distances[type];
+      assert.equal(d.length, 3);
+      assert.ok(d.every((v) => v > 0 && v < 0.05), `${type} distances ${d}`);
+      assert.equal(out.ara[type].exact, araExact(d));
+      assert.equal(out.ara[type].histogram, araHistogram(d));
+      assert.equal(out.curves[type].eps.length, new Set(d).size + 1);
+    }
+    assert.equal(out.pgd.linf.eps, 8 / 255);
+    assert.equal(out.pgd.l2.eps, 0.5);
+    assert.ok(out.pgd.linf.accuracy >= 0 && out.pgd.linf.accuracy <= 1);
+    assert.equal(out.settings.steps, 20);
+    assert.match(fs.readFileSync(path.join(dir, 'p.svg'), 'utf8'), /^<svg /);
+    assert.equal(PNG.sync.read(fs.readFileSync(path.join(dir, 'p.png'))).width, 1440);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['out.json', 'p.png', 'p.svg'], 'no temporary files left');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('advexp eval: bad input is one line on stderr and exit code 2', (t) => {
+  const shared = skipUnlessShared(t, 'models/reference/resnet44-standard.safetensors', 'data/cifar10/data_batch_5.bin');
+  if (shared === null) return;
+  const model = path.join(shared, 'models', 'reference', 'resnet44-standard.safetensors');
+  const data = path.join(shared, 'data', 'cifar10', 'data_batch_5.bin');
+  const cases: [string[], RegExp][] = [
+    [['--model', model], /--data is required/],
+    [['--model', model, '--data', data, '--n', '0'], /--n: expected an integer ≥ 1/],
+    [['--model', model, '--data', data, '--ara', 'pgd'], /--ara: unknown value 'pgd'/],
+    [['--model', model, '--data', data, '--plot', 'x.jpg'], /must end in \.svg or \.png/],
+    [['--model', model, '--data', data, '--json', '/nonexistent-dir/x.json'], /does not exist/],
+    [['--model', model, '--data', data, '--momentum', '1'], /--momentum: must be in \[0, 1\)/],
+    [['--model', model, '--data', data, '--seed', '1', '--offset', '3'], /cannot be combined/],
+    [['--model', model, '--data', data, '--offset', '9999', '--n', '5'], /only 1 record\(s\) are there/],
+    [['--model', model, '--data', data, '--bogus'], /Unknown option '--bogus'/],
+    [['--model', '/nonexistent.safetensors', '--data', data, '--n', '1'], /no such file/],
+    [['--model', model, '--data', data, '--offset', '5000', '--n', '2', '--steps', '4', '--eps', '1e-6', '--pgd', 'none', '--threads', '1', '--quiet'],
+      /record\(s\) 5000, 5001 did not cross the boundary within 2 steps: increase --eps or --steps/],
+  ];
+  for (const [args, re] of cases) {
+    const r = advexp(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+    assert.match(lines[0]!, re);
+  }
+});
