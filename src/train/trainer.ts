@@ -12,6 +12,7 @@ import { loadDataset, splitValidation, subset, type ByteImageSet } from '../data
 import { TensorImageSet } from '../data/loader.js';
 import { augmentBatch } from '../data/augment.js';
 import { saveModel } from '../io/model-file.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
 import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
@@ -210,7 +211,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     };
   })();
   if (loaded === null) {
-    fs.writeFileSync(path.join(dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, o.val, o.seed).val) }) + '\n');
+    writeFileAtomic(path.join(dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, o.val, o.seed).val) }) + '\n');
   }
   const params = model.namedParameters();
   const sgd = new Sgd(params.map(([, p]) => p), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
