@@ -3,12 +3,14 @@
 //
 //   node dist/bench/ara_agreement.js [--nets standard,adv-train,robust,all] [--types attack,btr]
 //        [--offset 5000] [--n 100] [--steps 450] [--eps 20] [--momentum 0.9] [--batch 128] [--threads 1]
-//        [--out bench/ara_agreement.json] [--force]
+//        [--pool reference|adaptive] [--out bench/ara_agreement.json] [--force]
 //
 // Each (net, type) pair runs the TypeScript routine in this process and the PyTorch one as a child process, then
 // records per-image distances, both ARA values, the median relative difference of the distances and the relative
 // difference of the ARAs. Pairs already in --out are skipped (unless --force), so a long comparison can be run in
-// pieces; the file is rewritten atomically after each pair.
+// pieces; the file is rewritten atomically after each pair. --pool is passed to torch_attack.py: `reference` (default)
+// pools like the reference model code (AvgPool2d(8)), which makes both forwards bit-identical; `adaptive` keeps
+// torch_model.py's AdaptiveAvgPool2d(1) (last-bit differences), to measure how much the routine amplifies them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -36,7 +38,7 @@ const { values: a } = parseArgs({
     eps: { type: 'string', default: '20' }, momentum: { type: 'string', default: '0.9' }, batch: { type: 'string', default: '128' },
     threads: { type: 'string', default: '1' }, out: { type: 'string', default: path.join(root, 'bench', 'ara_agreement.json') },
     data: { type: 'string', default: path.join(shared, 'data', 'cifar10', 'data_batch_5.bin') },
-    force: { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false }, pool: { type: 'string', default: 'reference' },
   },
 });
 
@@ -52,7 +54,7 @@ const cfg = {
 setNumThreads(cfg.threads);
 
 interface PairResult {
-  net: string; type: AraType; n: number; offset: number; steps: number; eps: number; momentum: number;
+  net: string; type: AraType; pool: string; n: number; offset: number; steps: number; eps: number; momentum: number;
   accuracy: number;
   ts: { distances: number[]; exact: number; histogram: number; seconds: number };
   torch: { distances: number[]; exact: number; histogram: number; seconds: number; accuracy: number };
@@ -76,7 +78,7 @@ const set = readCifarBatch(a.data!, { offset: cfg.offset, limit: cfg.n });
 for (const net of a.nets!.split(',')) {
   const file = path.join(shared, 'models', 'reference', `resnet44-${net}.safetensors`);
   for (const type of a.types!.split(',') as AraType[]) {
-    const key = `${net}/${type}`;
+    const key = `${net}/${type}${a.pool === 'reference' ? '' : `/${a.pool}`}`;
     const prev = store.pairs[key];
     if (prev && !a.force && prev.n === cfg.n && prev.steps === cfg.steps && prev.offset === cfg.offset) {
       console.log(`${key}: already in ${a.out}, skipped`);
@@ -91,7 +93,7 @@ for (const net of a.nets!.split(',')) {
     t0 = performance.now();
     const py = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'torch_attack.py'), '--model', file, '--data', a.data!,
       '--offset', String(cfg.offset), '--n', String(cfg.n), '--type', type, '--steps', String(cfg.steps), '--eps', String(cfg.eps),
-      '--momentum', String(cfg.momentum), '--batch', String(cfg.batch), '--threads', String(cfg.threads)],
+      '--momentum', String(cfg.momentum), '--batch', String(cfg.batch), '--threads', String(cfg.threads), '--pool', a.pool!],
     { encoding: 'utf8', maxBuffer: 64 << 20 });
     if (py.status !== 0) { console.error(`torch_attack.py failed (${py.status}): ${py.stderr.trim().split('\n').pop()}`); process.exit(1); }
     const ref = JSON.parse(py.stdout) as { distances: number[]; ara_exact: number; ara_histogram: number; seconds: number; accuracy: number };
@@ -106,7 +108,7 @@ for (const net of a.nets!.split(',')) {
     });
     const ara = araOf(tsD);
     const res: PairResult = {
-      net, type, n: cfg.n, offset: cfg.offset, steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, accuracy: acc,
+      net, type, pool: a.pool!, n: cfg.n, offset: cfg.offset, steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, accuracy: acc,
       ts: { distances: tsD, exact: ara.exact, histogram: ara.histogram, seconds: tsSec },
       torch: { distances: ref.distances, exact: ref.ara_exact, histogram: ref.ara_histogram, seconds: (performance.now() - t0) / 1000, accuracy: ref.accuracy },
       median_rel_diff: quantile(rel, 0.5), p90_rel_diff: quantile(rel, 0.9), max_rel_diff: Math.max(...rel),
@@ -128,8 +130,8 @@ const rows = Object.values(store.pairs);
 if (rows.length > 0) {
   console.log('\nnet        type    n   acc    ARA exact ts / torch     ΔARA    hist ts / torch         median Δd  p90 Δd');
   for (const r of rows) {
-    console.log(`${r.net.padEnd(10)} ${r.type.padEnd(6)} ${String(r.n).padStart(4)} ${r.accuracy.toFixed(3)}  ${r.ts.exact.toFixed(5)} / ${r.torch.exact.toFixed(5)}  `
+    console.log(`${(r.net + (r.pool === 'reference' ? '' : `/${r.pool}`)).padEnd(10)} ${r.type.padEnd(6)} ${String(r.n).padStart(4)} ${r.accuracy.toFixed(3)}  ${r.ts.exact.toFixed(5)} / ${r.torch.exact.toFixed(5)}  `
       + `${(100 * r.ara_exact_rel_diff).toFixed(2).padStart(5)}%  ${r.ts.histogram.toFixed(5)} / ${r.torch.histogram.toFixed(5)}  `
-      + `${(100 * r.median_rel_diff).toFixed(3).padStart(6)}%  ${(100 * r.p90_rel_diff).toFixed(2).padStart(5)}%`);
+      + `${(100 * r.median_rel_diff).toFixed(3).padStart(6)}%  ${(100 * r.p90_rel_diff).toFixed(2).padStart(5)}%  ${r.ts.seconds.toFixed(0)} s / ${r.torch.seconds.toFixed(0)} s`);
   }
 }

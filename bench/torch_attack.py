@@ -7,9 +7,15 @@ bench/torch_model.py.
 Usage (one JSON document on stdout, or --json OUT):
   /usr/bin/python3 bench/torch_attack.py --model FILE.safetensors --data data_batch_5.bin \
       [--offset 5000] [--n 100] [--type attack|btr] [--steps 450] [--eps 20] [--momentum 0.9] \
-      [--batch 128] [--threads 1] [--json OUT]
+      [--batch 128] [--threads 1] [--pool reference|adaptive] [--json OUT]
 Prints {"model", "type", "offset", "n", "steps", "eps", "momentum", "accuracy", "distances", "ara_exact",
 "ara_histogram", "seconds"}. Records are taken in file order from --offset.
+
+Pooling: the reference model code ends with nn.AvgPool2d(8) (its `in_size // 2 ** (len(block_lens) - 1)`), while
+bench/torch_model.py uses nn.AdaptiveAvgPool2d(1). Both average the 8x8 map but sum in a different order, so logits
+differ in the last float32 bit; over 450 momentum steps such 1-ulp differences grow into percent-level differences
+of single images' distances (the ARA itself moves by a fraction of a percent). `--pool reference` (default) swaps in
+the reference's layer; `--pool adaptive` keeps torch_model.py's.
 """
 import argparse
 import json
@@ -112,6 +118,14 @@ def ara_histogram(distances, k=10, bins=1000):
     return float(gap * (1 - hist.cumsum(0) / n).add_(-1.0 / k).clamp_(min=0).sum())
 
 
+def use_reference_pooling(model):
+    """Replaces torch_model.py's AdaptiveAvgPool2d(1) by the reference code's AvgPool2d(8) (same value up to
+    summation order)."""
+    assert isinstance(model.pipe[6], torch.nn.AdaptiveAvgPool2d), model.pipe[6]
+    model.pipe[6] = torch.nn.AvgPool2d(8)
+    return model
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', required=True)
@@ -124,10 +138,13 @@ def main():
     ap.add_argument('--momentum', type=float, default=0.9)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--pool', choices=['reference', 'adaptive'], default='reference')
     ap.add_argument('--json')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, _ = load_reference(a.model)
+    if a.pool == 'reference':
+        use_reference_pooling(model)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -143,7 +160,7 @@ def main():
         dists.extend(delta.pow(2).mean((1, 2, 3)).sqrt().tolist())
     out = {
         'model': os.path.basename(a.model), 'type': a.type, 'offset': a.offset, 'n': a.n, 'steps': a.steps,
-        'eps': a.eps, 'momentum': a.momentum, 'accuracy': correct / a.n, 'distances': dists,
+        'eps': a.eps, 'momentum': a.momentum, 'pool': a.pool, 'accuracy': correct / a.n, 'distances': dists,
         'ara_exact': ara_exact(dists), 'ara_histogram': ara_histogram(dists), 'seconds': time.time() - t0,
     }
     text = json.dumps(out)
