@@ -8,6 +8,7 @@ const commands: Record<string, Command> = {
   predict: { summary: 'run a model over a CIFAR-10 batch file and report accuracy', load: () => import('./predict.js') },
   eval: { summary: 'clean accuracy, Attack/BTR ARA, accuracy-vs-RMS curves and plots, PGD robust accuracy', load: () => import('./eval.js') },
   train: { summary: 'train a network the paper\'s way (standard, Lipschitz, adversarial), with checkpoints and resume', load: () => import('./train.js') },
+  serve: { summary: 'web explorer: drop an image, see probabilities and every class\'s adversarial explanation', load: () => import('./serve.js') },
 };
 
 function usage(): string {

@@ -1,0 +1,169 @@
+// Images in and out of the API. In: only PNG and JPEG, told apart by their bytes (never by the name or the
+// client's content type), their size read from the header before anything is decoded (a small file can claim a
+// huge picture), then decoded by data/images.ts, cropped to the centre square and resized to the model's input.
+// Out: small PNGs as data: URLs, which the page scales up with nearest-neighbour.
+import pngjs from 'pngjs';
+import { decodeImage, resizeToChw, type DecodedImage } from '../data/images.js';
+import { badRequest } from './errors.js';
+
+/** Largest picture decoded, per side and in pixels (a 16-megapixel photo fits). */
+export const MAX_SIDE = 8192;
+export const MAX_PIXELS = 4096 * 4096;
+
+export type ImageKind = 'png' | 'jpeg';
+
+export function sniffImage(b: Uint8Array): ImageKind | null {
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  return null;
+}
+
+const be16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
+const be32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
+
+/** Width and height from the header, without decoding; null when the header is missing or malformed. */
+export function imageSize(b: Uint8Array, kind: ImageKind): { width: number; height: number } | null {
+  if (kind === 'png') {
+    // Signature, then the IHDR chunk: length (13), type, width, height.
+    if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return null;
+    return { width: be32(b, 16), height: be32(b, 20) };
+  }
+  // JPEG: walk the marker segments up to the first start-of-frame (SOF0–SOF15 but DHT C4, JPG C8, DAC CC).
+  let i = 2;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return null;
+    const m = b[i + 1]!;
+    if (m === 0xff) { i++; continue; } // fill byte
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no length
+    if (m === 0xd9 || m === 0xda) return null; // end of image / start of scan before any frame header
+    const len = be16(b, i + 2);
+    if (len < 2) return null;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (i + 9 > b.length) return null;
+      return { width: be16(b, i + 7), height: be16(b, i + 5) };
+    }
+    i += 2 + len;
+  }
+  return null;
+}
+
+export interface ModelInput {
+  /** CHW floats in [0, 1], the model's input size. */
+  chw: Float32Array;
+  /** What was done to the picture, for the page. */
+  original: { width: number; height: number; format: ImageKind };
+  note: string;
+}
+
+/** The centre square of an image (the whole image when it is square). */
+export function centreSquare(img: DecodedImage): DecodedImage {
+  const s = Math.min(img.width, img.height);
+  if (img.width === s && img.height === s) return img;
+  const x0 = Math.floor((img.width - s) / 2), y0 = Math.floor((img.height - s) / 2);
+  const rgb = new Uint8Array(s * s * 3);
+  for (let y = 0; y < s; y++) rgb.set(img.rgb.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + s) * 3), y * s * 3);
+  return { width: s, height: s, rgb };
+}
+
+/** The cheap checks, before any decoding: PNG/JPEG signature, a readable header, a sane size (HttpError 400). */
+export function checkImage(bytes: Uint8Array): { kind: ImageKind; size: { width: number; height: number } } {
+  if (bytes.length === 0) throw badRequest("the uploaded file 'image' is empty");
+  const kind = sniffImage(bytes);
+  if (kind === null) throw badRequest('the upload is not a PNG or JPEG image');
+  const size = imageSize(bytes, kind);
+  if (size === null) throw badRequest(`the upload is not a valid ${kind.toUpperCase()} image (no readable size in its header)`);
+  if (size.width < 1 || size.height < 1) throw badRequest(`the ${kind.toUpperCase()} image has no pixels (${size.width}×${size.height})`);
+  if (size.width > MAX_SIDE || size.height > MAX_SIDE || size.width * size.height > MAX_PIXELS) {
+    throw badRequest(`the image is ${size.width}×${size.height} pixels; at most ${MAX_SIDE} a side and ${MAX_PIXELS / 1048576} megapixels are accepted`);
+  }
+  return { kind, size };
+}
+
+/**
+ * Uploaded bytes → the model's input (HttpError 400 for anything that is not a decodable PNG/JPEG of a sane size).
+ * Non-square pictures are cropped to their centre square, then resized (area average down, bilinear up).
+ */
+export function imageToInput(bytes: Uint8Array, height: number, width: number): ModelInput {
+  const { kind, size } = checkImage(bytes);
+  let img: DecodedImage;
+  try {
+    img = decodeImage(bytes, 'upload');
+  } catch (e) {
+    throw badRequest(`the upload: ${(e as Error).message.replace(/^upload: /, '')}`);
+  }
+  if (img.width !== size.width || img.height !== size.height) throw badRequest(`the ${kind.toUpperCase()} image header says ${size.width}×${size.height} but it decodes to ${img.width}×${img.height}`);
+  const sq = centreSquare(img);
+  const bytesChw = resizeToChw(sq, height, width);
+  const chw = new Float32Array(bytesChw.length);
+  for (let i = 0; i < chw.length; i++) chw[i] = bytesChw[i]! / 255;
+  const steps: string[] = [`${img.width}×${img.height} ${kind.toUpperCase()}`];
+  if (sq !== img) steps.push(`centre ${sq.width}×${sq.height}`);
+  if (sq.width !== width || sq.height !== height) steps.push(`resized to ${width}×${height}`);
+  return { chw, original: { width: img.width, height: img.height, format: kind }, note: steps.join(' → ') };
+}
+
+/** RGBA bytes → PNG data: URL. */
+export function rgbaToDataUrl(rgba: Uint8Array, width: number, height: number): string {
+  const png = new pngjs.PNG({ width, height });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  return `data:image/png;base64,${pngjs.PNG.sync.write(png).toString('base64')}`;
+}
+
+/** A CHW image (values clamped to [0, 1], 1 or 3 channels) → RGBA bytes. */
+export function chwToRgba(chw: Float32Array, channels: number, height: number, width: number): Uint8Array {
+  const plane = height * width;
+  const out = new Uint8Array(plane * 4);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = chw[(channels === 1 ? 0 : c) * plane + i]!;
+      out[i * 4 + c] = Math.round(Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * 255);
+    }
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+export function chwToDataUrl(chw: Float32Array, channels: number, height: number, width: number): string {
+  return rgbaToDataUrl(chwToRgba(chw, channels, height, width), width, height);
+}
+
+/** A perturbation shown around mid-grey: 0.5 + δ / (2·scale), so ±scale spans the full range. */
+export function deltaToDataUrl(delta: Float32Array, channels: number, height: number, width: number, scale: number): string {
+  const s = scale > 0 ? scale : 1;
+  const shown = Float32Array.from(delta, (d) => 0.5 + d / (2 * s));
+  return chwToDataUrl(shown, channels, height, width);
+}
+
+/** A colour map from blue (0) through white-ish yellow to red (1), as [r, g, b] bytes. */
+function heatColour(t: number): [number, number, number] {
+  const x = Math.min(1, Math.max(0, t));
+  // Piecewise-linear "jet"-like map, kept readable over photos.
+  const r = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - 3)));
+  const g = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - 2)));
+  const b = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - 1)));
+  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
+}
+
+/**
+ * A heat map (H×W, any range; normalised to [0, 1] by its min and max, or by [−m, m] when `signed`) blended over a
+ * CHW image with weight `alpha`.
+ */
+export function overlayDataUrl(image: Float32Array, channels: number, height: number, width: number, map: Float32Array,
+  opts: { alpha?: number; signed?: boolean } = {}): string {
+  const plane = height * width;
+  if (map.length !== plane) throw new Error(`heat map has ${map.length} values, expected ${height}×${width}`);
+  const alpha = opts.alpha ?? 0.5;
+  let lo = Infinity, hi = -Infinity;
+  for (const v of map) { if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }
+  if (opts.signed) { const m = Math.max(Math.abs(lo), Math.abs(hi)); lo = -m; hi = m; }
+  const span = hi > lo ? hi - lo : 1;
+  const base = chwToRgba(image, channels, height, width);
+  for (let i = 0; i < plane; i++) {
+    const v = map[i]!;
+    const [r, g, b] = heatColour(Number.isFinite(v) ? (v - (Number.isFinite(lo) ? lo : 0)) / span : 0);
+    base[i * 4] = Math.round((1 - alpha) * base[i * 4]! + alpha * r);
+    base[i * 4 + 1] = Math.round((1 - alpha) * base[i * 4 + 1]! + alpha * g);
+    base[i * 4 + 2] = Math.round((1 - alpha) * base[i * 4 + 2]! + alpha * b);
+  }
+  return rgbaToDataUrl(base, width, height);
+}
