@@ -14,8 +14,19 @@ export abstract class Module {
   /** The computation. Call modules with call(), which frees intermediates as soon as they are dead. */
   protected abstract forward(x: Tensor): Tensor;
 
+  /**
+   * Optional forward hook (like PyTorch's register_forward_hook): call() hands it this module's output and returns
+   * what the hook returns, so a hook can read an inner activation (Grad-CAM) or replace it. It runs in the caller's
+   * scope; a Sequential parent disposes the returned tensor once the next layer has run, so a hook that keeps the
+   * activation must return a different tensor (e.g. a view). Null by default: one check per call.
+   */
+  forwardHook: ((output: Tensor) => Tensor) | null = null;
+
   /** Runs forward in its own scope: only the output survives (autograd keeps what backward needs). */
-  call(x: Tensor): Tensor { return tidy(() => this.forward(x)); }
+  call(x: Tensor): Tensor {
+    const out = tidy(() => this.forward(x));
+    return this.forwardHook === null ? out : this.forwardHook(out);
+  }
 
   protected registerParameter(name: string, t: Tensor): Tensor {
     keep(t).requiresGrad_(true);

@@ -1,0 +1,172 @@
+// advexp explain-eval: how faithful each explanation method is, over N records, per model. For adversarial
+// explanations: the share of targets whose probability passes 0.5 within ρ (target reach). For every method that
+// gives a map: deletion and insertion AUC (Petsiuk et al. 2018) of the map of the predicted class; the AE map is
+// |δ| summed over channels of the AE for the predicted class. "random" (seeded random maps) is the chance level.
+import path from 'node:path';
+import { parse, intArg, requireArg } from './args.js';
+import { openModel, openCifar, applyThreads } from './common.js';
+import { UserError } from './errors.js';
+import { tensor, tidy } from '../engine/index.js';
+import { expandTargets, parseTargetSpecs, probabilities, argmaxExcept, METHODS, type MethodName, type ExplainOptions } from '../explain/index.js';
+import { deletionInsertion, randomMaps } from '../metrics/faithfulness.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { Progress } from '../report/progress.js';
+import { listArg, methodOptions, attribute, shortModelName, prepareOutDir } from './explain.js';
+
+const HELP = `usage: advexp explain-eval [--model FILE]... --data PATH [options]
+Faithfulness of explanations over N records of a CIFAR-10 batch file (file order from --offset), per model:
+AE target reach (share of AE targets whose probability passes 0.5 within RMS ρ) and, for every method, deletion
+AUC (lower = more faithful) and insertion AUC (higher = more faithful) of its map for the predicted class.
+
+  --data PATH          CIFAR-10 binary batch (e.g. data_batch_5.bin)
+  --offset K           first record (default 0)       --n N   records (default 100)
+  --model FILE         repeatable (default: the shipped model)
+  --methods LIST       ae,gradcam,lime,saliency,smoothgrad,ig,random (default: all)
+  --ae-targets LIST    targets whose reach is measured: all, true, second or class numbers (default all)
+  --rho R  --steps T  --overshoot O   AE settings (default 0.1, 35, 5)
+  --layer NAME  --lime-samples N  --segments K  --smoothgrad-samples N  --ig-steps M   as in advexp explain
+  --step P             pixels removed/inserted per point (default 32 of 1024: 33 points)
+  --threads T          libtorch threads (default: all cores)
+  --json OUT           every number, per image          --md OUT   the table as markdown
+  --quiet              no progress bar`;
+
+type EvalMethod = MethodName | 'random';
+const EVAL_METHODS: readonly EvalMethod[] = [...METHODS, 'random'];
+
+export interface MethodRow {
+  model: string;
+  method: EvalMethod;
+  n: number;
+  /** AE only: share of target pairs with p_after > 0.5, over all pairs and over targets ≠ the predicted class. */
+  reach?: number;
+  reachWrong?: number;
+  pairs?: number;
+  meanRms?: number;
+  deletion: number;
+  deletionSe: number;
+  insertion: number;
+  insertionSe: number;
+  seconds: number;
+}
+
+const mean = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0) / Math.max(1, a.length);
+const stderr = (a: ArrayLike<number>): number => {
+  const m = mean(a);
+  const v = Array.from(a).reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, a.length - 1);
+  return Math.sqrt(v / Math.max(1, a.length));
+};
+
+export function markdownTable(rows: readonly MethodRow[]): string {
+  const f = (v: number | undefined, d = 3): string => (v === undefined ? '–' : v.toFixed(d));
+  const lines = [
+    '| model | method | N | AE reach (all targets) | AE reach (wrong targets) | deletion AUC ↓ | insertion AUC ↑ | seconds |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${shortModelName(r.model)} | ${r.method} | ${r.n} | ${f(r.reach)} | ${f(r.reachWrong)} | `
+      + `${f(r.deletion)} ± ${f(r.deletionSe)} | ${f(r.insertion)} ± ${f(r.insertionSe)} | ${r.seconds.toFixed(0)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function run(argv: string[]): void {
+  const { values } = parse(argv, {
+    model: { type: 'string', multiple: true }, data: { type: 'string' }, offset: { type: 'string' }, n: { type: 'string' },
+    methods: { type: 'string' }, 'ae-targets': { type: 'string' }, rho: { type: 'string' }, steps: { type: 'string' },
+    overshoot: { type: 'string' }, layer: { type: 'string' }, 'lime-samples': { type: 'string' }, segments: { type: 'string' },
+    'smoothgrad-samples': { type: 'string' }, 'ig-steps': { type: 'string' }, step: { type: 'string' },
+    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' },
+  });
+  if (values.help) { console.log(HELP); return; }
+  const v = values as Record<string, string | undefined>;
+  const dataPath = requireArg(v.data, 'data');
+  const n = intArg(v.n, 'n', 100, 1);
+  const offset = intArg(v.offset, 'offset', 0, 0);
+  const step = intArg(v.step, 'step', 32, 1);
+  const methods = listArg(v.methods, 'methods', EVAL_METHODS, EVAL_METHODS);
+  const opts = new Map(methods.filter((m): m is MethodName => m !== 'random').map((m) => [m, methodOptions(m, v)] as const));
+  for (const f of [v.json, v.md]) if (f !== undefined) prepareOutDir(path.dirname(path.resolve(f)));
+  const modelFiles = (values.model as string[] | undefined) ?? [undefined];
+  applyThreads(v.threads);
+  const set = openCifar(dataPath, { offset, limit: n });
+  if (set.n < n) throw new UserError(`${dataPath}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
+  const steps = intArg(v.steps, 'steps', 35, 1);
+
+  const rows: MethodRow[] = [];
+  const perImage: Record<string, unknown>[] = [];
+  for (const mf of modelFiles) {
+    const { model, file } = openModel(mf);
+    try {
+      const K = model.config.classes;
+      const specs = (() => {
+        try { return parseTargetSpecs(v['ae-targets'] ?? 'all', K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
+      })();
+      tidy(() => {
+        const x = tensor(set.images, [set.n, 3, set.height, set.width]);
+        const probs = tidy(() => probabilities(model, x).data());
+        const pred = Int32Array.from({ length: set.n }, (_, i) => argmaxExcept(probs.subarray(i * K, (i + 1) * K), -1));
+        let correct = 0;
+        pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
+        console.log(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
+        const record: Record<string, unknown> = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods: {} };
+        for (const m of methods) {
+          const t0 = performance.now();
+          let maps: Float32Array;
+          const row: Partial<MethodRow> = { model: file, method: m, n: set.n };
+          const extra: Record<string, unknown> = {};
+          if (m === 'random') {
+            maps = randomMaps(set.n, set.height * set.width, 12345);
+          } else if (m === 'ae') {
+            // The measured targets, plus the predicted class of each image (its AE gives the map).
+            const pairs = expandTargets(probs, K, set.labels, specs);
+            const measured = pairs.length;
+            for (let i = 0; i < set.n; i++) if (!pairs.some((p) => p.image === i && p.target === pred[i])) pairs.push({ image: i, target: pred[i]!, kind: 'given' });
+            const bar = new Progress({ label: `${shortModelName(file)} ae`, total: pairs.length * steps, unit: 'img-step', quiet: (values.quiet as unknown) === true });
+            const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
+            const a = attribute(model, xs, Int32Array.from(pairs, (p) => p.target), { ...opts.get('ae')!, onStep: (k: number) => bar.tick(k) } as ExplainOptions);
+            bar.finish();
+            const ae = a.ae!;
+            let hit = 0, wrong = 0, wrongHit = 0, rms = 0;
+            for (let j = 0; j < measured; j++) {
+              const ok = ae.pAfter[j]! > 0.5;
+              hit += ok ? 1 : 0;
+              rms += ae.rms[j]!;
+              if (pairs[j]!.target !== pred[pairs[j]!.image]) { wrong++; wrongHit += ok ? 1 : 0; }
+            }
+            row.reach = hit / measured;
+            row.reachWrong = wrong > 0 ? wrongHit / wrong : undefined;
+            row.pairs = measured;
+            row.meanRms = rms / measured;
+            const P = set.height * set.width;
+            maps = new Float32Array(set.n * P);
+            pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
+            extra.pairs = pairs.slice(0, measured).map((p, j) => ({ image: p.image, target: p.target, p_before: a.pBefore[j], p_after: ae.pAfter[j], rms: ae.rms[j] }));
+          } else {
+            maps = attribute(model, x, pred, opts.get(m)!).maps;
+          }
+          const f = deletionInsertion(model, x, pred, maps, { step });
+          Object.assign(row, {
+            deletion: mean(f.deletion), deletionSe: stderr(f.deletion), insertion: mean(f.insertion), insertionSe: stderr(f.insertion),
+            seconds: (performance.now() - t0) / 1000,
+          });
+          rows.push(row as MethodRow);
+          (record.methods as Record<string, unknown>)[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
+          const r = row as MethodRow;
+          console.log(`  ${m.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
+            + `deletion ${r.deletion.toFixed(3)} ± ${r.deletionSe.toFixed(3)}  insertion ${r.insertion.toFixed(3)} ± ${r.insertionSe.toFixed(3)}  ${r.seconds.toFixed(0)} s`);
+        }
+        perImage.push(record);
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+  const table = markdownTable(rows);
+  console.log('\n' + table);
+  const settings = {
+    data: path.resolve(dataPath), offset, n: set.n, step, ae_targets: v['ae-targets'] ?? 'all',
+    ...Object.fromEntries([...opts].map(([m, o]) => [m, Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'onStep' && k !== 'method'))])),
+  };
+  if (v.md !== undefined) writeFileAtomic(v.md, table);
+  if (v.json !== undefined) writeJsonAtomic(v.json, { settings, rows, models: perImage });
+}

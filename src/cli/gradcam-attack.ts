@@ -1,0 +1,196 @@
+// advexp gradcam-attack: the paper's Fig. 1 argument as a command. The smallest perturbation the paper's routine
+// finds (METHOD.md §4, misclassify mode: follow +∇CE of the predicted class until the decision flips, keep the
+// smallest crossing iterate) changes the predicted class; Grad-CAM of the new decision is then compared with
+// Grad-CAM of the old one. On a standard network the class flips with an invisible perturbation and the map barely
+// moves (high correlation): the map did not explain the decision. On a robust network the flip needs a visible
+// change, and the map moves with it.
+import path from 'node:path';
+import { parse, intArg, numArg } from './args.js';
+import { openModel, openCifar, applyThreads } from './common.js';
+import { UserError } from './errors.js';
+import { tensor, tidy } from '../engine/index.js';
+import { PaperAttack } from '../attack/index.js';
+import { probabilities, argmaxExcept } from '../explain/index.js';
+import { renderPanel, heatmapRgb, blend, deltaRgb, type PanelTile } from '../report/panel.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { loadInputs, classNamesFor, prepareOutDir, shortModelName, attribute } from './explain.js';
+
+const HELP = `usage: advexp gradcam-attack [--model FILE]... (IMAGE... | --data PATH (--index I[,J..] | --offset K --n N)) --out DIR [options]
+Finds the smallest perturbation (RMS, the paper's routine in misclassify mode) that changes the predicted class,
+and compares the Grad-CAM map of the new class on the perturbed image with that of the old class on the original:
+class before/after, RMS of the perturbation, Pearson correlation of the two maps (upsampled, normalised).
+
+  --model FILE        repeatable (default: the shipped model), e.g. the standard and the robust published nets
+  --data PATH         CIFAR-10 batch; --index I[,J..] picks records, or --offset K --n N a range (default 0, 8)
+  --steps T           routine steps (default 100)     --eps E   budget (default 1)     --momentum M (default 0.9)
+  --layer NAME        Grad-CAM layer (default pipe.3)
+  --scale S           panel enlargement (default 4)   --panel-rows R   images shown in the panel (default 6)
+  --threads T         libtorch threads (default: all cores)
+  --out DIR           writes DIR/gradcam-attack.png and DIR/gradcam-attack.json`;
+
+/** Pearson correlation of two equally long arrays (NaN when either is constant). */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0, mb = 0;
+  for (let i = 0; i < n; i++) { ma += a[i]!; mb += b[i]!; }
+  ma /= n; mb /= n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i]! - ma, db = b[i]! - mb;
+    sab += da * db; saa += da * da; sbb += db * db;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
+}
+
+export interface FlipResult {
+  image: number;
+  classBefore: number;
+  pBefore: number;
+  classAfter: number;
+  pAfter: number;
+  flipped: boolean;
+  rms: number;
+  /** Pearson correlation of Grad-CAM(x, class before) and Grad-CAM(x + δ, class after), 32×32 normalised maps. */
+  correlation: number;
+  /** The same for Grad-CAM(x + δ, class before): does the old class's map move? */
+  correlationSameClass: number;
+}
+
+const median = (a: number[]): number => {
+  const s = a.filter((v) => Number.isFinite(v)).sort((x, y) => x - y);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export function run(argv: string[]): void {
+  const { values, positionals } = parse(argv, {
+    model: { type: 'string', multiple: true }, data: { type: 'string' }, index: { type: 'string' }, offset: { type: 'string' },
+    n: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' }, momentum: { type: 'string' }, layer: { type: 'string' },
+    scale: { type: 'string' }, 'panel-rows': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' },
+  }, true);
+  if (values.help) { console.log(HELP); return; }
+  const v = values as Record<string, string | undefined>;
+  if (v.out === undefined || v.out === '') throw new UserError('--out DIR is required');
+  const steps = intArg(v.steps, 'steps', 100, 1);
+  const eps = numArg(v.eps, 'eps', 1);
+  if (!(eps > 0)) throw new UserError(`--eps: must be > 0, got '${v.eps}'`);
+  const momentum = numArg(v.momentum, 'momentum', 0.9);
+  if (!(momentum >= 0 && momentum < 1)) throw new UserError(`--momentum: must be in [0, 1), got '${v.momentum}'`);
+  const scale = intArg(v.scale, 'scale', 4, 1);
+  const panelRows = intArg(v['panel-rows'], 'panel-rows', 6, 0);
+  if ((v.offset !== undefined || v.n !== undefined) && v.index !== undefined) throw new UserError('give --index or --offset/--n, not both');
+  if ((v.offset !== undefined || v.n !== undefined) && v.data === undefined) throw new UserError('--offset/--n need --data');
+  const modelFiles = (values.model as string[] | undefined) ?? [undefined];
+  applyThreads(v.threads);
+  let inputs;
+  if (v.data !== undefined && v.index === undefined) {
+    const offset = intArg(v.offset, 'offset', 0, 0);
+    const n = intArg(v.n, 'n', 8, 1);
+    const set = openCifar(v.data, { offset, limit: n });
+    if (set.n < n) throw new UserError(`${v.data}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
+    const records = Array.from({ length: set.n }, (_, i) => offset + i);
+    inputs = {
+      images: set.images, n: set.n, height: set.height, width: set.width, labels: set.labels, records,
+      names: records.map((r) => `${path.basename(v.data!)}[${r}]`), classNames: set.classNames ?? null, notes: [],
+    };
+  } else {
+    inputs = loadInputs(positionals, v.data, v.index);
+  }
+  prepareOutDir(v.out);
+  for (const note of inputs.notes) console.log(note);
+  const { n, height: H, width: W } = inputs;
+  const P = H * W;
+  const attack = new PaperAttack({ mode: 'minimize', steps, eps, momentum, guard: false });
+  const cam = { method: 'gradcam' as const, ...(v.layer !== undefined ? { layer: v.layer } : {}) };
+
+  const perModel: { model: string; results: FlipResult[]; adv: Float32Array; camBefore: Float32Array; camAfter: Float32Array; names: string[] }[] = [];
+  for (const mf of modelFiles) {
+    const { model, file } = openModel(mf);
+    try {
+      const K = model.config.classes;
+      const names = classNamesFor(K, inputs.classNames);
+      const out = tidy(() => {
+        const x = tensor(inputs.images, [n, 3, H, W]);
+        const p0 = probabilities(model, x).data();
+        const c0 = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p0.subarray(i * K, (i + 1) * K), -1));
+        const r = attack.run(model, x, { kind: 'misclassification', labels: c0 }, { keepImages: true });
+        const adv = r.minimal!.raw!;
+        const xa = tensor(adv, [n, 3, H, W]);
+        const p1 = probabilities(model, xa).data();
+        const c1 = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p1.subarray(i * K, (i + 1) * K), -1));
+        const before = attribute(model, x, c0, cam).maps;
+        const after = attribute(model, xa, c1, cam).maps;
+        const sameClass = attribute(model, xa, c0, cam).maps;
+        const results: FlipResult[] = Array.from({ length: n }, (_, i) => ({
+          image: i, classBefore: c0[i]!, pBefore: p0[i * K + c0[i]!]!, classAfter: c1[i]!, pAfter: p1[i * K + c1[i]!]!,
+          flipped: c1[i] !== c0[i], rms: r.minimal!.distances[i]!,
+          correlation: pearson(before.subarray(i * P, (i + 1) * P), after.subarray(i * P, (i + 1) * P)),
+          correlationSameClass: pearson(before.subarray(i * P, (i + 1) * P), sameClass.subarray(i * P, (i + 1) * P)),
+        }));
+        return { model: file, results, adv, camBefore: before, camAfter: after, names };
+      });
+      perModel.push(out);
+    } finally {
+      model.dispose();
+    }
+  }
+
+  // Report.
+  const summary = perModel.map((m) => {
+    const ok = m.results.filter((r) => r.flipped);
+    return {
+      model: m.model, n, flipped: ok.length,
+      median_rms: median(ok.map((r) => r.rms)),
+      median_correlation: median(ok.map((r) => r.correlation)),
+      mean_correlation: ok.length ? ok.map((r) => r.correlation).filter(Number.isFinite).reduce((s, c, _, a) => s + c / a.length, 0) : NaN,
+      median_correlation_same_class: median(ok.map((r) => r.correlationSameClass)),
+    };
+  });
+  for (const [k, m] of perModel.entries()) {
+    console.log(`${shortModelName(m.model)}:`);
+    for (const r of m.results) {
+      console.log(`  ${inputs.names[r.image]!.padEnd(22)} ${m.names[r.classBefore]!.padEnd(10)} ${r.pBefore.toFixed(2)} -> `
+        + `${(r.flipped ? m.names[r.classAfter]! : '(no flip)').padEnd(10)} ${r.pAfter.toFixed(2)}  rms ${Number.isFinite(r.rms) ? r.rms.toFixed(4) : '-'}  `
+        + `Grad-CAM r ${Number.isFinite(r.correlation) ? r.correlation.toFixed(3) : 'n/a'} (old class on new image ${Number.isFinite(r.correlationSameClass) ? r.correlationSameClass.toFixed(3) : 'n/a'})`);
+    }
+    const s = summary[k]!;
+    console.log(`  flipped ${s.flipped}/${n}, median RMS ${s.median_rms.toFixed(4)}, Grad-CAM correlation median ${s.median_correlation.toFixed(3)} (mean ${s.mean_correlation.toFixed(3)})`);
+  }
+
+  const rows: (PanelTile | null)[][] = [];
+  const rowLabels: string[][] = [];
+  for (let i = 0; i < Math.min(n, panelRows); i++) {
+    const img = inputs.images.subarray(i * 3 * P, (i + 1) * 3 * P);
+    for (const m of perModel) {
+      const r = m.results[i]!;
+      const adv = m.adv.subarray(i * 3 * P, (i + 1) * 3 * P);
+      const delta = Float32Array.from(adv, (a, j) => a - img[j]!);
+      rows.push([
+        { rgb: img, height: H, width: W, caption: [`${m.names[r.classBefore]} ${r.pBefore.toFixed(2)}`] },
+        { rgb: blend(img, heatmapRgb(m.camBefore.subarray(i * P, (i + 1) * P), H, W)), height: H, width: W, caption: [`CAM ${m.names[r.classBefore]}`] },
+        { rgb: adv, height: H, width: W, caption: [r.flipped ? `${m.names[r.classAfter]} ${r.pAfter.toFixed(2)}` : 'no flip', `rms ${Number.isFinite(r.rms) ? r.rms.toFixed(4) : '-'}`] },
+        { rgb: blend(adv, heatmapRgb(m.camAfter.subarray(i * P, (i + 1) * P), H, W)), height: H, width: W, caption: [`CAM ${m.names[r.classAfter]}`, `r = ${Number.isFinite(r.correlation) ? r.correlation.toFixed(2) : 'n/a'}`] },
+        { rgb: deltaRgb(delta), height: H, width: W, caption: ['delta (scaled)'] },
+      ]);
+      rowLabels.push([shortModelName(m.model).slice(0, 24), inputs.names[i]!.slice(0, 24)]);
+    }
+  }
+  const pngFile = path.join(v.out, 'gradcam-attack.png');
+  const jsonFile = path.join(v.out, 'gradcam-attack.json');
+  if (rows.length > 0) writeFileAtomic(pngFile, renderPanel(rows, { scale, rowLabels }));
+  const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  writeJsonAtomic(jsonFile, {
+    settings: { steps, eps, momentum, overshoot: 1, layer: v.layer ?? 'pipe.3' },
+    inputs: inputs.names.map((name, i) => ({ image: i, name, ...(inputs.records ? { record: inputs.records[i] } : {}), ...(inputs.labels ? { label: inputs.labels[i] } : {}) })),
+    summary: summary.map((s) => Object.fromEntries(Object.entries(s).map(([k, x]) => [k, typeof x === 'number' ? fin(x) : x]))),
+    results: perModel.map((m) => ({
+      model: m.model,
+      images: m.results.map((r) => ({
+        image: r.image, class_before: r.classBefore, class_before_name: m.names[r.classBefore], p_before: r.pBefore,
+        class_after: r.classAfter, class_after_name: m.names[r.classAfter], p_after: r.pAfter, flipped: r.flipped,
+        rms: fin(r.rms), correlation: fin(r.correlation), correlation_same_class: fin(r.correlationSameClass),
+      })),
+    })),
+  });
+  console.log(`wrote ${rows.length > 0 ? `${pngFile} and ` : ''}${jsonFile}`);
+}

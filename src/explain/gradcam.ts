@@ -1,0 +1,131 @@
+// Class activation maps (METHOD.md §7). The base class does the hooking, batching, upsampling and normalising, in
+// the manner of pytorch-grad-cam; a variant overrides one step, `weights(A, G)`. Grad-CAM: α_k = mean over space of
+// ∂z_c/∂A_k, map = ReLU(Σ_k α_k A_k), bilinearly upsampled to the input size and scaled to [0, 1] per image.
+//
+// The activation A is read with a forward hook on the named layer (default: the last stage of a PreActResNet,
+// 'pipe.3', 64×8×8 for ResNet-44). The hook swaps in a detached copy of A that requires grad, so the backward pass
+// stops at the layer: only the head after it is differentiated.
+import { tidy, keep, enableGrad, gradOf, interpolate, type Tensor } from '../engine/index.js';
+import { PreActResNet, type Module } from '../nn/index.js';
+import { freezeParameters } from '../attack/index.js';
+import { type Attribution, type Explainer, checkInputs, checkTargets, chunks, copyInto, inEval, targetTensor } from './types.js';
+
+export interface CamOptions {
+  /** Dotted path of the layer whose output is A (default: the model's last stage, 'pipe.3' for a PreActResNet). */
+  layer?: string;
+  /** Images per batch (default 64). */
+  batch?: number;
+}
+
+/** The module at a dotted path of child names ('pipe.3', 'pipe.3.6.main'). Errors list the children there. */
+export function findLayer(model: Module, name: string): Module {
+  let m = model;
+  let at = '';
+  for (const part of name.split('.')) {
+    const kids = m.children();
+    const next = kids.find(([n]) => n === part);
+    if (next === undefined) {
+      const names = kids.map(([n]) => (at ? `${at}.${n}` : n));
+      throw new Error(`layer '${name}': ${at ? `'${at}'` : 'the model'} has no child '${part}'`
+        + (names.length ? ` (children: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', …' : ''})` : ' (it has no children)'));
+    }
+    m = next[1];
+    at = at ? `${at}.${part}` : part;
+  }
+  return m;
+}
+
+/** The default CAM layer: the last convolutional stage. */
+export function defaultCamLayer(model: Module): string {
+  if (model instanceof PreActResNet) return `pipe.${model.pipe.layers.indexOf(model.stages[model.stages.length - 1]!)}`;
+  throw new Error('gradcam: this model has no default layer; name one (layer option / --layer)');
+}
+
+/**
+ * Runs the model on x with layer's output replaced by a leaf copy A that requires grad; returns the logits (in the
+ * caller's scope) and A, which is kept out of every scope: the caller disposes it. Gradients of the logits with
+ * respect to A stop at the layer.
+ */
+export function forwardWithActivation(model: Module, layer: Module, name: string, x: Tensor): { logits: Tensor; activation: Tensor } {
+  let a: Tensor | null = null;
+  layer.forwardHook = (out) => {
+    if (a !== null) throw new Error(`layer '${name}' runs more than once in a forward pass`);
+    a = keep(out.detach().requiresGrad_(true));
+    // A Sequential parent disposes what the hook returns: hand it a view, keep A itself.
+    return a.reshape(a.shape);
+  };
+  let logits: Tensor;
+  try {
+    logits = enableGrad(() => model.call(x));
+  } catch (e) {
+    (a as Tensor | null)?.dispose();
+    throw e;
+  } finally {
+    layer.forwardHook = null;
+  }
+  if (a === null) throw new Error(`layer '${name}' is not used by the model's forward pass`);
+  return { logits, activation: a };
+}
+
+export abstract class CamExplainer implements Explainer {
+  readonly name = 'gradcam' as const;
+  readonly layer: string | undefined;
+  readonly batch: number;
+  constructor(opts: CamOptions = {}) {
+    this.layer = opts.layer;
+    this.batch = opts.batch ?? 64;
+  }
+
+  /** The one step a variant changes: channel weights [B, K] from activations and gradients [B, K, h, w]. */
+  protected abstract weights(activations: Tensor, gradients: Tensor): Tensor;
+
+  attribute(model: Module, images: Tensor, targets: Int32Array): Attribution {
+    const [n, c, h, w] = checkInputs('gradcam', images, targets);
+    const name = this.layer ?? defaultCamLayer(model);
+    const layer = findLayer(model, name);
+    const maps = new Float32Array(n * h * w);
+    const pBefore = new Float32Array(n);
+    let cam = new Float32Array(0);
+    let camHeight = 0, camWidth = 0;
+    const restore = freezeParameters(model);
+    try {
+      inEval(model, () => chunks(n, this.batch, (s, b) => tidy(() => {
+        const x = images.slice(0, s, s + b).detach();
+        const { logits, activation } = forwardWithActivation(model, layer, name, x);
+        try {
+          checkTargets('gradcam', targets.subarray(s, s + b), logits.shape[1]!);
+          const idx = targetTensor(targets, s, b).reshape([-1, 1]);
+          const [g] = gradOf(logits.gather(1, idx).sum(), [activation]);
+          const a = activation.detach();
+          if (a.rank !== 4) throw new Error(`layer '${name}' gives [${a.shape.join(', ')}], Grad-CAM needs a [B, K, h, w] feature map`);
+          const [, k, ch, cw] = a.shape as [number, number, number, number];
+          if (s === 0) { camHeight = ch; camWidth = cw; cam = new Float32Array(n * ch * cw); }
+          const raw = a.mul(this.weights(a, g!.detach()).reshape([b, k, 1, 1])).sum(1, true).relu();
+          copyInto(cam, raw, s);
+          copyInto(maps, normalise(interpolate(raw, [h, w], 'bilinear')), s);
+          pBefore.set(logits.detach().softmax(1).gather(1, idx).squeeze(1).data(), s);
+        } finally {
+          activation.dispose();
+        }
+      })));
+    } finally {
+      restore();
+    }
+    return {
+      method: 'gradcam', n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore,
+      gradcam: { layer: name, cam, camHeight, camWidth },
+    };
+  }
+}
+
+/** Per sample of [B, 1, H, W]: (m − min) / (max − min), 0 where the map is constant. */
+function normalise(m: Tensor): Tensor {
+  const lo = m.amin([1, 2, 3], true);
+  const span = m.amax([1, 2, 3], true).sub(lo);
+  return m.sub(lo).div(span.add(1e-12));
+}
+
+/** Grad-CAM (Selvaraju et al. 2017): α_k = spatial mean of ∂z_c/∂A_k. */
+export class GradCAM extends CamExplainer {
+  protected weights(_a: Tensor, g: Tensor): Tensor { return g.mean([2, 3]); }
+}
