@@ -82,6 +82,7 @@ export interface ExplainResponse extends PredictResponse {
   gradcam?: MapJson;
   lime?: MapJson;
   saliency?: MapJson;
+  smoothgrad?: MapJson;
   ig?: MapJson;
 }
 

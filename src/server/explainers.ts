@@ -1,16 +1,15 @@
-// The one place the server meets the explanation methods. Everything else in src/server talks to this file's
-// small interface, so when src/explain (issue 5: `explain(model, images, targets, options)`) lands, switching to it
-// is a change here only.
+// The one place the server meets the explanation methods (src/explain, `explain(model, images, targets, options)`).
+// Everything else in src/server talks to this file's small interface: one image at a time, plain arrays out.
 //
-// Until then the adversarial explanation is computed right here with the paper's routine (METHOD.md §5: targeted,
-// "encourage", budget mode, ρ = eps, overshoot 5, 35 steps, no momentum, eval mode), and the map methods report
-// themselves unavailable.
-import { tensor, tidy, noGrad } from '../engine/index.js';
+// AE (METHOD.md §5): targeted, "encourage", budget mode, ρ = eps, overshoot 5, 35 steps, no momentum, eval mode;
+// one per requested class, all from the same image, in one batch. The map methods explain one class (the
+// predicted one) and return an H×W map.
+import { tensor, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { PreActResNet } from '../nn/index.js';
-import { paperRoutine } from '../attack/paper.js';
+import { explain, type Attribution } from '../explain/index.js';
 
-export type MethodName = 'ae' | 'gradcam' | 'lime' | 'saliency' | 'ig';
-export const METHOD_NAMES: readonly MethodName[] = ['ae', 'gradcam', 'lime', 'saliency', 'ig'];
+export type MethodName = 'ae' | 'gradcam' | 'lime' | 'saliency' | 'smoothgrad' | 'ig';
+export const METHOD_NAMES: readonly MethodName[] = ['ae', 'gradcam', 'lime', 'saliency', 'smoothgrad', 'ig'];
 
 export interface MethodInfo {
   name: MethodName;
@@ -21,15 +20,16 @@ export interface MethodInfo {
 }
 
 const LABELS: Record<MethodName, string> = {
-  ae: 'Adversarial explanation', gradcam: 'Grad-CAM', lime: 'LIME', saliency: 'Gradient saliency', ig: 'Integrated gradients',
+  ae: 'Adversarial explanation', gradcam: 'Grad-CAM', lime: 'LIME', saliency: 'Gradient saliency', smoothgrad: 'SmoothGrad',
+  ig: 'Integrated gradients',
 };
 
-const IMPLEMENTED: ReadonlySet<MethodName> = new Set(['ae']);
+const IMPLEMENTED: ReadonlySet<MethodName> = new Set(METHOD_NAMES);
 
 export function methodInfo(): MethodInfo[] {
   return METHOD_NAMES.map((name) => IMPLEMENTED.has(name)
     ? { name, label: LABELS[name], available: true }
-    : { name, label: LABELS[name], available: false, note: 'not in this build yet (src/explain, issue 5)' });
+    : { name, label: LABELS[name], available: false, note: 'not in this build' });
 }
 
 export function isAvailable(name: MethodName): boolean { return IMPLEMENTED.has(name); }
@@ -65,37 +65,28 @@ export function probabilities(model: PreActResNet, x: Float32Array, shape: Image
   return tidy(() => noGrad(() => model.call(tensor(x, [1, shape.channels, shape.height, shape.width])).softmax(1).data()));
 }
 
+/** `count` copies of one CHW image as a batch, the explainers' input. */
+function repeated<T>(x: Float32Array, shape: ImageShape, count: number, fn: (images: Tensor) => T): T {
+  const { channels: c, height: h, width: w } = shape;
+  return tidy(() => fn(tensor(x, [1, c, h, w]).expand([count, c, h, w]).contiguous()));
+}
+
 /** One adversarial explanation per target, all from the same image, in one batch. */
 export function adversarialExplanations(model: PreActResNet, x: Float32Array, shape: ImageShape, targets: readonly number[], opts: AeOptions): AeTarget[] {
-  const { channels: c, height: h, width: w } = shape;
-  const per = c * h * w;
   const k = targets.length;
   if (k === 0) return [];
-  return tidy(() => {
-    const x1 = tensor(x, [1, c, h, w]);
-    const xb = x1.expand([k, c, h, w]).contiguous();
-    const t = tensor(Int32Array.from(targets), [k]).cast('int64');
-    const before = noGrad(() => model.call(x1).softmax(1)).data();
-    const { adv, delta } = paperRoutine(model, xb, t, {
-      mode: 'budget', eps: opts.rho, steps: opts.steps, overshoot: opts.overshoot, momentum: 0, encourage: true, guard: false,
-    });
-    const after = noGrad(() => model.call(adv).softmax(1));
-    const pAfter = after.data();
-    const argAfter = after.argmax(1).cast('int32').data<Int32Array>();
-    const rms = delta.square().mean([1, 2, 3]).sqrt().data();
-    const advData = adv.contiguous().data();
-    const deltaData = delta.contiguous().data();
-    const classes = before.length;
-    return targets.map((target, i) => ({
-      target,
-      pBefore: before[target]!,
-      pAfter: pAfter[i * classes + target]!,
-      predictedAfter: argAfter[i]!,
-      rms: rms[i]!,
-      image: advData.slice(i * per, (i + 1) * per),
-      delta: deltaData.slice(i * per, (i + 1) * per),
-    }));
-  });
+  const per = shape.channels * shape.height * shape.width;
+  const r = repeated(x, shape, k, (images) => explain(model, images, Int32Array.from(targets), { method: 'ae', rho: opts.rho, steps: opts.steps, overshoot: opts.overshoot }));
+  const ae = r.ae!;
+  return targets.map((target, i) => ({
+    target,
+    pBefore: r.pBefore[i]!,
+    pAfter: ae.pAfter[i]!,
+    predictedAfter: ae.classAfter[i]!,
+    rms: ae.rms[i]!,
+    image: ae.images.slice(i * per, (i + 1) * per),
+    delta: ae.deltas.slice(i * per, (i + 1) * per),
+  }));
 }
 
 export interface MapExplanation {
@@ -109,14 +100,37 @@ export interface MapExplanation {
 }
 
 export interface MapOptions {
-  /** LIME: perturbed samples. */
+  /** LIME: perturbed samples (SmoothGrad: noisy samples). */
   samples: number;
   /** LIME: seed of the masks. */
   seed: number;
 }
 
-/** A map-producing explanation of `target` for one CHW image. Throws for a method that is not available. */
-export function mapExplanation(method: Exclude<MethodName, 'ae'>, _model: PreActResNet, _x: Float32Array, _shape: ImageShape,
-  _target: number, _opts: MapOptions): MapExplanation {
-  throw new Error(`explanation method '${method}' is not available in this build`);
+function detailOf(a: Attribution, opts: MapOptions): string | undefined {
+  switch (a.method) {
+    case 'gradcam': return a.gradcam ? `layer ${a.gradcam.layer}, ${a.gradcam.camHeight}×${a.gradcam.camWidth}` : undefined;
+    case 'lime': return a.lime ? `${a.lime.counts[0]} superpixels, ${opts.samples} samples, R² ${a.lime.score[0]!.toFixed(2)}` : undefined;
+    case 'ig': return a.ig ? `completeness gap ${a.ig.delta[0]!.toExponential(1)}` : undefined;
+    default: return undefined;
+  }
+}
+
+/** A map-producing explanation of `target` for one CHW image. */
+export function mapExplanation(method: Exclude<MethodName, 'ae'>, model: PreActResNet, x: Float32Array, shape: ImageShape,
+  target: number, opts: MapOptions): MapExplanation {
+  if (!isAvailable(method)) throw new Error(`explanation method '${method}' is not available in this build`);
+  const t = Int32Array.of(target);
+  const a = repeated(x, shape, 1, (images) => {
+    switch (method) {
+      case 'gradcam': return explain(model, images, t, { method: 'gradcam' });
+      case 'lime': return explain(model, images, t, { method: 'lime', samples: opts.samples, seed: opts.seed });
+      case 'saliency': return explain(model, images, t, { method: 'saliency' });
+      case 'smoothgrad': return explain(model, images, t, { method: 'smoothgrad' });
+      case 'ig': return explain(model, images, t, { method: 'ig' });
+    }
+  });
+  const out: MapExplanation = { method, target, map: a.maps.slice(0, shape.height * shape.width), signed: method === 'lime' || method === 'ig' };
+  const detail = detailOf(a, opts);
+  if (detail !== undefined) out.detail = detail;
+  return out;
 }
