@@ -42,15 +42,16 @@ export function defaultCamLayer(model: Module): string {
 }
 
 /**
- * Runs the model on x with layer's output replaced by a leaf copy A that requires grad; returns the logits (in the
- * caller's scope) and A, which is kept out of every scope: the caller disposes it. Gradients of the logits with
- * respect to A stop at the layer.
+ * Runs the model on x and captures the output A of `layer`; returns the logits (in the caller's scope) and A, which
+ * is kept out of every scope: the caller disposes it. detach (default true): A is a leaf copy that requires grad,
+ * so gradients with respect to A stop at the layer (Grad-CAM); false: A stays connected to the input (attacks on
+ * the map differentiate through it).
  */
-export function forwardWithActivation(model: Module, layer: Module, name: string, x: Tensor): { logits: Tensor; activation: Tensor } {
+export function forwardWithActivation(model: Module, layer: Module, name: string, x: Tensor, detach = true): { logits: Tensor; activation: Tensor } {
   let a: Tensor | null = null;
   layer.forwardHook = (out) => {
     if (a !== null) throw new Error(`layer '${name}' runs more than once in a forward pass`);
-    a = keep(out.detach().requiresGrad_(true));
+    a = keep(detach ? out.detach().requiresGrad_(true) : out);
     // A Sequential parent disposes what the hook returns: hand it a view, keep A itself.
     return a.reshape(a.shape);
   };
@@ -79,6 +80,12 @@ export abstract class CamExplainer implements Explainer {
   /** The one step a variant changes: channel weights [B, K] from activations and gradients [B, K, h, w]. */
   protected abstract weights(activations: Tensor, gradients: Tensor): Tensor;
 
+  /** ReLU(Σ_k w_k A_k): [B, 1, h, w] from activations and gradients [B, K, h, w] (differentiable). */
+  camFrom(activations: Tensor, gradients: Tensor): Tensor {
+    const [b, k] = activations.shape as [number, number];
+    return activations.mul(this.weights(activations, gradients).reshape([b, k, 1, 1])).sum(1, true).relu();
+  }
+
   attribute(model: Module, images: Tensor, targets: Int32Array): Attribution {
     const [n, c, h, w] = checkInputs('gradcam', images, targets);
     const name = this.layer ?? defaultCamLayer(model);
@@ -98,9 +105,9 @@ export abstract class CamExplainer implements Explainer {
           const [g] = gradOf(logits.gather(1, idx).sum(), [activation]);
           const a = activation.detach();
           if (a.rank !== 4) throw new Error(`layer '${name}' gives [${a.shape.join(', ')}], Grad-CAM needs a [B, K, h, w] feature map`);
-          const [, k, ch, cw] = a.shape as [number, number, number, number];
+          const [, , ch, cw] = a.shape as [number, number, number, number];
           if (s === 0) { camHeight = ch; camWidth = cw; cam = new Float32Array(n * ch * cw); }
-          const raw = a.mul(this.weights(a, g!.detach()).reshape([b, k, 1, 1])).sum(1, true).relu();
+          const raw = this.camFrom(a, g!.detach());
           copyInto(cam, raw, s);
           copyInto(maps, normalise(interpolate(raw, [h, w], 'bilinear')), s);
           pBefore.set(logits.detach().softmax(1).gather(1, idx).squeeze(1).data(), s);

@@ -43,3 +43,4 @@ export function explain(model: Module, images: Tensor, targets: Int32Array, opts
 }
 
 export type { MethodName };
+export { camPreservingAttack, type CamAttackOptions, type CamAttackResult } from './cam-attack.js';
