@@ -134,8 +134,10 @@ export function run(argv: string[]): void {
   const perModel = set.n * (types.length * steps + pgdWork);
 
   const results: ModelEval[] = [];
+  let numClasses = 10;
   for (const mf of modelFiles) {
     const { model, file } = openModel(mf);
+    numClasses = model.config.classes;
     const t0 = performance.now();
     try {
       const acc = accuracy(predict(model, set, { batch: Math.max(batch, 256) }).classes, set.labels);
@@ -151,7 +153,7 @@ export function run(argv: string[]): void {
           }
           throw e;
         }
-        r.ara[type] = araOf(d);
+        r.ara[type] = araOf(d, model.config.classes);
         r.distances[type] = Array.from(d);
         r.curves[type] = accuracyCurve(d);
       }
@@ -200,7 +202,7 @@ export function run(argv: string[]): void {
         series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
       }
     });
-    const opts = { title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(3072), label: 'L2 0.5' }] };
+    const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(3072), label: 'L2 0.5' }] };
     for (const p of plots) {
       writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
     }
