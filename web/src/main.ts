@@ -36,18 +36,15 @@ interface State {
   methods: MethodsResponse | null;
   data: DataInfo;
   source: Source | null;
-  sourceSerial: number;
   rho: number;
-  /** `${model}|${sourceSerial}` whose Grad-CAM/LIME panels are on screen. */
-  mapsShownFor: string | null;
   recordsOffset: number;
   predicted: number | null;
   label: number | null;
 }
 
 const state: State = {
-  models: [], model: '', methods: null, data: { available: false }, source: null, sourceSerial: 0, rho: 0.1,
-  mapsShownFor: null, recordsOffset: 0, predicted: null, label: null,
+  models: [], model: '', methods: null, data: { available: false }, source: null, rho: 0.1,
+  recordsOffset: 0, predicted: null, label: null,
 };
 
 const current = (): ModelInfo | undefined => state.models.find((m) => m.id === state.model);
@@ -168,11 +165,14 @@ function renderMaps(r: ExplainResponse | null): void {
   });
   box.replaceChildren(...figs);
   box.hidden = figs.length === 0;
+  box.dataset.state = r === null ? 'busy' : 'ready';
+  if (r !== null) box.dataset.model = r.model;
 }
 
 // ---- requests ----
 let predictCtrl: AbortController | null = null;
-let explainCtrl: AbortController | null = null;
+let aeCtrl: AbortController | null = null;
+let mapsCtrl: AbortController | null = null;
 
 async function runPredict(): Promise<void> {
   const src = state.source;
@@ -190,45 +190,59 @@ async function runPredict(): Promise<void> {
   }
 }
 
-async function runExplain(): Promise<void> {
+/** The AE grid at the current ρ (the only request the slider makes). */
+async function runAe(): Promise<void> {
   const src = state.source;
   if (src === null || state.methods === null) return;
-  const key = `${state.model}|${state.sourceSerial}`;
-  const withMaps = state.mapsShownFor !== key;
-  const methods = ['ae', ...(withMaps ? mapMethods().filter((m) => m.available).map((m) => m.name) : [])];
-  explainCtrl?.abort();
-  const ctrl = (explainCtrl = new AbortController());
+  aeCtrl?.abort();
+  const ctrl = (aeCtrl = new AbortController());
   const grid = $('ae-grid');
   grid.dataset.state = 'busy';
   grid.setAttribute('aria-busy', 'true');
-  if (withMaps) renderMaps(null);
-  const k = classNames().length;
-  busyStart('explain', `Computing ${k} adversarial explanations (ρ = ${fmtRho(state.rho)})${methods.length > 1 ? ' and maps' : ''}…`);
+  busyStart('ae', `Computing ${classNames().length} adversarial explanations (ρ = ${fmtRho(state.rho)})…`);
   try {
-    const r = await explain(src, state.model, methods, state.rho, ctrl.signal);
-    if (ctrl !== explainCtrl) return;
+    const r = await explain(src, state.model, ['ae'], state.rho, ctrl.signal);
+    if (ctrl !== aeCtrl) return;
     renderAe(r);
-    if (withMaps) { renderMaps(r); state.mapsShownFor = key; }
     showError(null);
   } catch (e) {
-    if (!isAbort(e) && ctrl === explainCtrl) {
+    if (!isAbort(e) && ctrl === aeCtrl) {
       grid.dataset.state = 'error';
       showError(e instanceof ApiFailure ? e.message : `request failed: ${(e as Error).message}`);
     }
   } finally {
-    if (ctrl === explainCtrl) { explainCtrl = null; busyEnd('explain'); }
+    if (ctrl === aeCtrl) { aeCtrl = null; busyEnd('ae'); }
   }
 }
 
+/** Grad-CAM and LIME of the predicted class (they do not depend on ρ). */
+async function runMaps(): Promise<void> {
+  const src = state.source;
+  const methods = mapMethods().filter((m) => m.available).map((m) => m.name);
+  renderMaps(null);
+  if (src === null || methods.length === 0) return;
+  mapsCtrl?.abort();
+  const ctrl = (mapsCtrl = new AbortController());
+  busyStart('maps', `Computing ${mapMethods().filter((m) => m.available).map((m) => m.label).join(' and ')}…`);
+  try {
+    const r = await explain(src, state.model, methods, state.rho, ctrl.signal);
+    if (ctrl === mapsCtrl) renderMaps(r);
+  } catch (e) {
+    if (!isAbort(e) && ctrl === mapsCtrl) showError(e instanceof ApiFailure ? e.message : `request failed: ${(e as Error).message}`);
+  } finally {
+    if (ctrl === mapsCtrl) { mapsCtrl = null; busyEnd('maps'); }
+  }
+}
+
+/** A new image or model: probabilities first (quick), then the AE grid, then the maps; the server queues them. */
 function analyse(): void {
   void runPredict();
-  void runExplain();
+  void runAe();
+  void runMaps();
 }
 
 function selectSource(src: Source): void {
   state.source = src;
-  state.sourceSerial++;
-  state.mapsShownFor = null;
   for (const b of document.querySelectorAll('.record.selected')) b.classList.remove('selected');
   if (src.kind === 'record') document.querySelector(`.record[data-index="${src.index}"]`)?.classList.add('selected');
   $('ae-grid').replaceChildren();
@@ -268,7 +282,7 @@ function wireInput(): void {
   rho.addEventListener('change', () => {
     state.rho = Number(rho.value);
     $('rho-value').textContent = fmtRho(state.rho);
-    void runExplain();
+    void runAe();
   });
   $<HTMLInputElement>('show-delta').addEventListener('change', (e) => {
     const d = (e.target as HTMLInputElement).checked;
@@ -276,7 +290,6 @@ function wireInput(): void {
   });
   $<HTMLSelectElement>('model').addEventListener('change', (e) => {
     state.model = (e.target as HTMLSelectElement).value;
-    state.mapsShownFor = null;
     renderModelInfo();
     analyse();
   });
