@@ -107,14 +107,25 @@ export function slic(chw: ArrayLike<number>, height: number, width: number, opts
 }
 
 /**
- * Splits labels into 4-connected regions, merges regions smaller than minSize into the neighbouring region they
- * share the longest border with, and renumbers regions 0.. in raster order of their first pixel.
+ * Splits labels into 4-connected regions, merges every region smaller than minSize into the neighbouring region of at
+ * least minSize it shares the longest border with (repeated until none is left; a cluster of small regions with no
+ * large neighbour merges into its longest-bordering neighbour, smallest first), and renumbers regions 0.. in raster
+ * order of their first pixel. Merging only into large regions keeps small fragments from snowballing.
  */
 export function enforceConnectivity(label: Int32Array, height: number, width: number, minSize: number): Segmentation {
   const P = height * width;
   const region = new Int32Array(P).fill(-1);
   const sizes: number[] = [];
   const stack = new Int32Array(P);
+  const neighbours = (p: number): number[] => {
+    const y = Math.floor(p / width), x = p % width;
+    const out: number[] = [];
+    if (x > 0) out.push(p - 1);
+    if (x < width - 1) out.push(p + 1);
+    if (y > 0) out.push(p - width);
+    if (y < height - 1) out.push(p + width);
+    return out;
+  };
   for (let p0 = 0; p0 < P; p0++) {
     if (region[p0]! >= 0) continue;
     const r = sizes.length;
@@ -124,36 +135,46 @@ export function enforceConnectivity(label: Int32Array, height: number, width: nu
     while (top > 0) {
       const p = stack[--top]!;
       size++;
-      const y = Math.floor(p / width), x = p % width;
-      for (const q of [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, y > 0 ? p - width : -1, y < height - 1 ? p + width : -1]) {
-        if (q >= 0 && region[q]! < 0 && label[q] === label[p]) { region[q] = r; stack[top++] = q; }
-      }
+      for (const q of neighbours(p)) if (region[q]! < 0 && label[q] === label[p]) { region[q] = r; stack[top++] = q; }
     }
     sizes.push(size);
   }
-  // Merge small regions, smallest first, into the neighbour sharing the most border (ties: the lower region id).
   const parent = sizes.map((_, i) => i);
   const find = (r: number): number => { while (parent[r] !== r) r = parent[r] = parent[parent[r]!]!; return r; };
-  const order = sizes.map((_, i) => i).sort((a, b) => sizes[a]! - sizes[b]! || a - b);
   const size = [...sizes];
-  for (const r0 of order) {
-    const r = find(r0);
-    if (size[r]! >= minSize || sizes.length === 1) continue;
-    const border = new Map<number, number>();
+  for (;;) {
+    // Border lengths between current regions, one scan.
+    const border = new Map<number, Map<number, number>>();
     for (let p = 0; p < P; p++) {
-      if (find(region[p]!) !== r) continue;
-      const y = Math.floor(p / width), x = p % width;
-      for (const q of [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, y > 0 ? p - width : -1, y < height - 1 ? p + width : -1]) {
-        if (q < 0) continue;
+      const r = find(region[p]!);
+      if (size[r]! >= minSize) continue;
+      for (const q of neighbours(p)) {
         const s = find(region[q]!);
-        if (s !== r) border.set(s, (border.get(s) ?? 0) + 1);
+        if (s === r) continue;
+        const m = border.get(r) ?? border.set(r, new Map()).get(r)!;
+        m.set(s, (m.get(s) ?? 0) + 1);
       }
     }
-    let best = -1, bestLen = -1;
-    for (const [s, len] of border) if (len > bestLen || (len === bestLen && s < best)) { best = s; bestLen = len; }
-    if (best < 0) continue;
-    parent[r] = best;
-    size[best]! += size[r]!;
+    if (border.size === 0) break;
+    const longest = (m: Map<number, number>, bigOnly: boolean): number => {
+      let best = -1, len = -1;
+      for (const [s, l] of m) if ((!bigOnly || size[s]! >= minSize) && (l > len || (l === len && s < best))) { best = s; len = l; }
+      return best;
+    };
+    let merged = false;
+    for (const [r, m] of border) {
+      const to = longest(m, true);
+      if (to < 0) continue;
+      parent[r] = to;
+      size[to]! += size[r]!;
+      merged = true;
+    }
+    if (merged) continue;
+    // Only small regions around: merge the smallest into its longest-bordering neighbour.
+    const r = [...border.keys()].sort((a, b) => size[a]! - size[b]! || a - b)[0]!;
+    const to = longest(border.get(r)!, false);
+    parent[r] = to;
+    size[to]! += size[r]!;
   }
   const ids = new Map<number, number>();
   const out = new Int32Array(P);
