@@ -9,7 +9,7 @@ import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type Tr
 import type { Activation } from '../nn/index.js';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
-       advexp train --resume DIR [--epochs N] [--threads T] [--data PATH]
+       advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
 
 Trains a pre-activation ResNet the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
 (DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}) and a line of DIR/${LOG_FILE}.
@@ -35,13 +35,14 @@ model:
   --activation A        relu | half-huber (default: half-huber with robust additions, else relu)
 run:
   --out DIR             the run directory (must not hold a run already)
-  --resume DIR          continue the run in DIR (its stored options; --epochs may extend it)
+  --resume DIR          continue the run in DIR with its stored options; --epochs extends or shortens it,
+                        --milestones changes the lr schedule from then on
   --threads T           libtorch threads (default: all cores)
   --log-every N         a JSONL step line every N steps (default 50; 0: epochs only)
   --checkpoint-minutes M  also checkpoint mid-epoch every M minutes (default 10; 0: only at epoch ends)
   --quiet               no progress bar or epoch lines`;
 
-const RESUMABLE = new Set(['resume', 'epochs', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes']);
+const RESUMABLE = new Set(['resume', 'epochs', 'milestones', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes']);
 
 function intList(v: string | undefined, name: string): number[] | undefined {
   if (v === undefined) return undefined;
@@ -77,7 +78,7 @@ export async function run(argv: string[]): Promise<void> {
     if (resumeDir === '') throw new UserError('--resume: expected a run directory');
     const fixed = given.filter((k) => !RESUMABLE.has(k));
     if (fixed.length > 0) {
-      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --threads, --data, --log-every, --checkpoint-minutes, --quiet`);
+      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --milestones, --threads, --data, --log-every, --checkpoint-minutes, --quiet`);
     }
     dir = resumeDir;
   } else {
@@ -145,7 +146,9 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const result = await runTraining({
       dir, options, resume: resumeDir !== undefined, threads, logEvery, checkpointSeconds: checkpointMinutes * 60,
-      overrides: resumeDir !== undefined ? { epochs: epochsOverride, data: values.data as string | undefined } : undefined,
+      overrides: resumeDir !== undefined
+        ? { epochs: epochsOverride, data: values.data as string | undefined, milestones: intList(values.milestones as string | undefined, 'milestones') }
+        : undefined,
       shouldStop: () => signal !== null,
       onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {
         const o = state.options;

@@ -68,8 +68,11 @@ export interface RunOptions {
   options?: TrainOptions;
   /** Continue the run in dir from its checkpoint. */
   resume?: boolean;
-  /** On resume: train up to this many epochs instead of the stored number; read the data from here. */
-  overrides?: { epochs?: number; data?: string };
+  /**
+   * On resume: train up to this many epochs instead of the stored number; read the data from here; use these
+   * lr milestones from now on (a schedule change, e.g. to end a run early with its lr drops).
+   */
+  overrides?: { epochs?: number; data?: string; milestones?: number[] };
   /** The adversarial-batch routine for adversarial modes (default: the paper's routine, METHOD.md §4). */
   attack?: AdversarialBatchFn;
   /** Threads in use (recorded in the state; resume is bit-identical for the same thread count). */
@@ -185,7 +188,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   let loaded: ReturnType<typeof loadCheckpoint> | null = null;
   if (opts.resume) {
     loaded = asInput(() => loadCheckpoint(dir));
-    o = { ...loaded.state.options, ...(opts.overrides?.data ? { data: opts.overrides.data } : {}), ...(opts.overrides?.epochs ? { epochs: opts.overrides.epochs } : {}) };
+    const ov = opts.overrides ?? {};
+    o = {
+      ...loaded.state.options,
+      ...(ov.data ? { data: ov.data } : {}), ...(ov.epochs ? { epochs: ov.epochs } : {}), ...(ov.milestones ? { milestones: ov.milestones } : {}),
+    };
   } else {
     if (opts.options === undefined) throw new Error('runTraining: options are required for a fresh run');
     o = opts.options;

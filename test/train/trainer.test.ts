@@ -211,3 +211,13 @@ test('bad runs: existing run dir, missing checkpoint, changed data, bad options'
   fs.writeFileSync(path.join(r.dir, ck.state.weights), 'garbage');
   await assert.rejects(runTraining({ dir: r.dir, resume: true, overrides: { epochs: 2 } }), (e: Error) => e instanceof TrainInputError && e.message.includes(ck.state.weights));
 });
+
+test('resume may change the schedule: --epochs and --milestones overrides', async () => {
+  const r = await train(opts({ mode: 'standard', epochs: 1, milestones: [170, 195] }));
+  const more = await runTraining({ dir: r.dir, resume: true, overrides: { epochs: 3, milestones: [2] }, threads: 1 });
+  assert.deepEqual(more.state.history.map((h) => h.lr), [0.1, 0.1, learningRateAt(2)]);
+  assert.deepEqual(more.state.options.milestones, [2]);
+  assert.equal(more.state.finished, true);
+  await assert.rejects(runTraining({ dir: r.dir, resume: true, overrides: { epochs: 4, milestones: [3, 1] } }), (e: Error) => e instanceof TrainInputError && /milestones: must increase/.test(e.message));
+});
+const learningRateAt = (e: number): number => (e >= 2 ? 0.1 * 0.1 : 0.1);
