@@ -84,6 +84,8 @@ export function run(argv: string[]): void {
   const offset = intArg(v.offset, 'offset', 0, 0);
   const step = intArg(v.step, 'step', 32, 1);
   const methods = listArg(v.methods, 'methods', EVAL_METHODS, EVAL_METHODS);
+  const targetText = v['ae-targets'] ?? 'all';
+  try { parseTargetSpecs(targetText, Number.MAX_SAFE_INTEGER, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
   const opts = new Map(methods.filter((m): m is MethodName => m !== 'random').map((m) => [m, methodOptions(m, v)] as const));
   for (const f of [v.json, v.md]) if (f !== undefined) prepareOutDir(path.dirname(path.resolve(f)));
   const modelFiles = (values.model as string[] | undefined) ?? [undefined];
@@ -99,7 +101,7 @@ export function run(argv: string[]): void {
     try {
       const K = model.config.classes;
       const specs = (() => {
-        try { return parseTargetSpecs(v['ae-targets'] ?? 'all', K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
+        try { return parseTargetSpecs(targetText, K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
       })();
       tidy(() => {
         const x = tensor(set.images, [set.n, 3, set.height, set.width]);
