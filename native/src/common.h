@@ -36,6 +36,9 @@ c10::optional<at::Tensor> OptTensor(const Napi::Value& v);
 std::vector<at::Tensor> TensorList(const Napi::Value& v, const char* what);
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
 double Num(const Napi::Value& v, const char* what);
+// A JS number as a Scalar: integral values become integral Scalars (like Python ints), so an int64
+// tensor plus 3 stays int64; other values are double Scalars.
+at::Scalar ToScalar(const Napi::Value& v, const char* what);
 int64_t Int(const Napi::Value& v, const char* what);
 bool Bool(const Napi::Value& v, bool dflt);
 

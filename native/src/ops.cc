@@ -120,7 +120,7 @@ UNARY(Contiguous, a.contiguous())
 // Binary ops: name(a, b) takes two tensors, nameScalar(a, number) a tensor and a number.
 #define BINARY(name, fn)                                                          \
   FN(name) { BODY_BEGIN RET(fn(T(0), T(1))); BODY_END }                           \
-  FN(name##Scalar) { BODY_BEGIN RET(fn(T(0), at::Scalar(Num(info[1], "b")))); BODY_END }
+  FN(name##Scalar) { BODY_BEGIN RET(fn(T(0), ToScalar(info[1], "b"))); BODY_END }
 BINARY(Add, at::add)
 BINARY(Sub, at::sub)
 BINARY(Mul, at::mul)
@@ -140,7 +140,7 @@ FN(LogicalOr) { BODY_BEGIN RET(at::logical_or(T(0), T(1))); BODY_END }
 
 c10::optional<at::Scalar> OptScalar(const Napi::Value& v) {
   if (v.IsNull() || v.IsUndefined()) return c10::nullopt;
-  return at::Scalar(Num(v, "scalar"));
+  return ToScalar(v, "scalar");
 }
 FN(Clamp) { BODY_BEGIN RET(at::clamp(T(0), OptScalar(info[1]), OptScalar(info[2]))); BODY_END }
 FN(ClampTensor) { BODY_BEGIN RET(at::clamp(T(0), OptTensor(info[1]), OptTensor(info[2]))); BODY_END }
@@ -214,9 +214,9 @@ FN(Select) { BODY_BEGIN RET(T(0).select(Int(info[1], "dim"), Int(info[2], "index
 FN(IndexSelect) { BODY_BEGIN RET(at::index_select(T(0), Int(info[1], "dim"), T(2))); BODY_END }
 FN(Gather) { BODY_BEGIN RET(at::gather(T(0), Int(info[1], "dim"), T(2))); BODY_END }
 FN(Scatter) { BODY_BEGIN RET(at::scatter(T(0), Int(info[1], "dim"), T(2), T(3))); BODY_END }
-FN(ScatterValue) { BODY_BEGIN RET(at::scatter(T(0), Int(info[1], "dim"), T(2), at::Scalar(Num(info[3], "value")))); BODY_END }
+FN(ScatterValue) { BODY_BEGIN RET(at::scatter(T(0), Int(info[1], "dim"), T(2), ToScalar(info[3], "value"))); BODY_END }
 FN(ScatterAdd) { BODY_BEGIN RET(at::scatter_add(T(0), Int(info[1], "dim"), T(2), T(3))); BODY_END }
-FN(MaskedFill) { BODY_BEGIN RET(at::masked_fill(T(0), T(1), at::Scalar(Num(info[2], "value")))); BODY_END }
+FN(MaskedFill) { BODY_BEGIN RET(at::masked_fill(T(0), T(1), ToScalar(info[2], "value"))); BODY_END }
 FN(Cat) { BODY_BEGIN RET(at::cat(TensorList(info[0], "cat"), Int(info[1], "dim"))); BODY_END }
 FN(Stack) { BODY_BEGIN RET(at::stack(TensorList(info[0], "stack"), Int(info[1], "dim"))); BODY_END }
 FN(Flip) { BODY_BEGIN RET(at::flip(T(0), IntList(info[1], "dims"))); BODY_END }
@@ -305,9 +305,9 @@ FN(InterpolateNearest) {
 FN(AddInplace) {
   BODY_BEGIN T(0).add_(T(1), info[2].IsNumber() ? Num(info[2], "alpha") : 1.0); return info[0]; BODY_END
 }
-FN(AddScalarInplace) { BODY_BEGIN T(0).add_(at::Scalar(Num(info[1], "b"))); return info[0]; BODY_END }
+FN(AddScalarInplace) { BODY_BEGIN T(0).add_(ToScalar(info[1], "b")); return info[0]; BODY_END }
 FN(MulInplace) { BODY_BEGIN T(0).mul_(T(1)); return info[0]; BODY_END }
-FN(MulScalarInplace) { BODY_BEGIN T(0).mul_(at::Scalar(Num(info[1], "b"))); return info[0]; BODY_END }
+FN(MulScalarInplace) { BODY_BEGIN T(0).mul_(ToScalar(info[1], "b")); return info[0]; BODY_END }
 FN(AddcmulInplace) { BODY_BEGIN T(0).addcmul_(T(1), T(2), Num(info[3], "value")); return info[0]; BODY_END }
 FN(CopyInplace) { BODY_BEGIN T(0).copy_(T(1)); return info[0]; BODY_END }
 FN(ZeroInplace) { BODY_BEGIN T(0).zero_(); return info[0]; BODY_END }

@@ -224,6 +224,11 @@ double Num(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a number");
   return v.As<Napi::Number>().DoubleValue();
 }
+at::Scalar ToScalar(const Napi::Value& v, const char* what) {
+  double d = Num(v, what);
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) <= 9007199254740992.0) return at::Scalar((int64_t)d);
+  return at::Scalar(d);
+}
 int64_t Int(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected an integer");
   return v.As<Napi::Number>().Int64Value();

@@ -107,3 +107,12 @@ test('threads can be set', () => {
   assert.equal(getNumThreads(), 1);
   assert.throws(() => setNumThreads(0), /positive integer/);
 });
+
+test('integral numbers keep integer dtypes, as Python ints do', () => tidy(() => {
+  const i = tensor([0, 1, 2, 3], [4], { dtype: 'int64' });
+  assert.equal(i.add(3).dtype, 'int64');
+  assert.equal(i.clamp(0, 2).dtype, 'int64');
+  assert.deepEqual(i.mul(2).toArray(), [0, 2, 4, 6]);
+  assert.equal(i.mul(0.5).dtype, 'float32');
+  assert.equal(tensor([1.5]).add(1).dtype, 'float32');
+}));
