@@ -114,7 +114,7 @@ export async function run(argv: string[]): Promise<void> {
       stopping = true;
       console.log(`advexp serve: ${signal}, shutting down`);
       const force = setTimeout(() => {
-        console.error('advexp serve: a job is still running after 30 s; exiting');
+        console.error('advexp serve: shutdown did not finish within 30 s (a job or a connection is still open); exiting');
         process.exit(1);
       }, 30_000);
       force.unref();

@@ -18,7 +18,7 @@ import { ResultsStore, RESULT_TYPES } from './results.js';
 import { loadStaticFiles, type StaticFile } from './static.js';
 import { checkImage, imageToInput, chwToDataUrl, deltaToDataUrl, overlayDataUrl, MAX_PIXELS, MAX_SIDE } from './images.js';
 import {
-  methodInfo, isAvailable, probabilities, adversarialExplanations, mapExplanation, AE_DEFAULTS, type MethodName,
+  methodInfo, isAvailable, probabilities, adversarialExplanations, mapExplanation, AE_DEFAULTS, type MethodName, type AeTarget,
 } from './explainers.js';
 import { readRequest, intField, numField, methodsField, targetsField, type RawRequest } from './requests.js';
 import type {
@@ -55,6 +55,8 @@ export const LIMITS = {
   recordsPage: 100,
 };
 const LIME_DEFAULTS = { samples: 500, seed: 0 };
+/** AE targets per engine call between event-loop turns. */
+const AE_CHUNK = 5;
 export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
 export interface AdvexpServer {
@@ -170,6 +172,10 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
     if (!req.url.startsWith('/api/') || (req.method === 'GET' && reply.statusCode < 400)) return;
     const t0 = (req as FastifyRequest & { t0?: number }).t0 ?? performance.now();
     log(`${req.method} ${req.url.split('?')[0]} ${reply.statusCode} ${Math.round(performance.now() - t0)} ms`);
+  });
+
+  app.addHook('onRequestAbort', async (req) => {
+    if (req.url.startsWith('/api/')) log(`${req.method} ${req.url.split('?')[0]} cancelled by the client`);
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -331,7 +337,14 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
       for (const method of methods) {
         await ctx.checkpoint();
         if (method === 'ae') {
-          const ae = adversarialExplanations(m.net, input.chw, m.shape, targets, { rho: params.rho, steps: params.steps, overshoot: params.overshoot });
+          // In chunks, giving the event loop a turn between them: other requests are answered, and a client that
+          // left (moved the slider again) stops the job early. Five images a batch cost no more than ten.
+          const ae: AeTarget[] = [];
+          for (let i = 0; i < targets.length; i += AE_CHUNK) {
+            if (i > 0) await ctx.checkpoint();
+            ae.push(...adversarialExplanations(m.net, input.chw, m.shape, targets.slice(i, i + AE_CHUNK), { rho: params.rho, steps: params.steps, overshoot: params.overshoot }));
+          }
+          await ctx.checkpoint();
           let scale = 0;
           for (const t of ae) for (const d of t.delta) scale = Math.max(scale, Math.abs(d));
           out.ae = {

@@ -352,6 +352,29 @@ test('the queue: requests wait their turn; a full line answers 503 with Retry-Af
   assert.equal((await post('/api/predict', {}, pngImage(32, 32), bare)).statusCode, 200);
 });
 
+test('a client that leaves while its request waits: the job is dropped, never computed', async () => {
+  // A real socket this time: the server learns of the departure from the closed connection.
+  await srv.app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (srv.app.server.address() as { port: number }).port;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const holder = srv.queue.run(() => gate);
+  const done = srv.queue.completed;
+  const ctrl = new AbortController();
+  const { payload, headers } = multipart({ methods: 'ae' }, [{ field: 'image', filename: 'a.png', data: pngImage(32, 32) }]);
+  const left = fetch(`http://127.0.0.1:${port}/api/explain`, { method: 'POST', body: payload, headers, signal: ctrl.signal });
+  for (let i = 0; i < 400 && srv.queue.waiting === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(srv.queue.waiting, 1, 'the request waits behind the held job');
+  ctrl.abort();
+  await assert.rejects(left, /abort/i);
+  for (let i = 0; i < 400 && srv.queue.waiting === 1; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(srv.queue.waiting, 0, 'dropped from the line');
+  release();
+  await holder;
+  await srv.queue.idle();
+  assert.equal(srv.queue.completed, done + 1, 'only the held job ran');
+});
+
 test('after all the bad requests the server still answers', async () => {
   const r = await post('/api/predict', { record: '0' });
   assert.equal(r.statusCode, 200);

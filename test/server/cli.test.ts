@@ -2,37 +2,18 @@
 // SIGTERM and SIGINT stop it cleanly (exit 0), letting a running job finish first.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../helpers/shared.js';
-import { tmpDir, tinyModel, cifarFile, pngImage, multipart } from './fixtures.js';
+import { tmpDir, tinyModel, cifarFile, pngImage, multipart, startServe } from './fixtures.js';
 
 const cli = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 const tmp = tmpDir('advexp-serve-cli-');
 const model = tinyModel(path.join(tmp, 'tiny.safetensors'), 3);
 const data = cifarFile(path.join(tmp, 'batch.bin'), 5);
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-export interface Served { proc: ChildProcess; url: string; out: () => string; err: () => string; exited: Promise<number | null> }
-
-/** Starts `advexp serve …` on a free port and resolves once it prints its address. */
-export function startServe(args: string[], timeoutMs = 30_000): Promise<Served> {
-  const proc = spawn(process.execPath, [cli, 'serve', '--port', '0', '--threads', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`serve did not start: ${out}${err}`)); }, timeoutMs);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+?)\/? /.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1]!, out: () => out, err: () => err, exited }); }
-    });
-    proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code} before listening: ${out}${err}`)); });
-  });
-}
 
 function serveRun(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const proc = spawn(process.execPath, [cli, 'serve', '--threads', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

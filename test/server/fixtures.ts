@@ -2,6 +2,7 @@
 // JPEG pictures, a folder of saved eval results, and multipart bodies built by hand (so every malformed case can be
 // sent exactly as a misbehaving client would).
 import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import pngjs from 'pngjs';
@@ -10,6 +11,7 @@ import { manualSeed } from '../../src/engine/index.js';
 import { PreActResNet } from '../../src/nn/index.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { makeBatch, cyclicLabels } from '../data/make-cifar.js';
+import { repoRoot } from '../helpers/shared.js';
 
 export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -96,4 +98,24 @@ export function multipart(fields: Record<string, string | string[]>, files: File
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+export interface Served { proc: ChildProcess; url: string; out: () => string; err: () => string; exited: Promise<number | null> }
+
+/** Starts `advexp serve …` on a free port and resolves once it prints its address. */
+export function startServe(args: string[], timeoutMs = 60_000): Promise<Served> {
+  const cli = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+  const proc = spawn(process.execPath, [cli, 'serve', '--port', '0', '--threads', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`serve did not start: ${out}${err}`)); }, timeoutMs);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+?)\/? /.exec(out);
+      if (m) { clearTimeout(timer); resolve({ proc, url: m[1]!, out: () => out, err: () => err, exited }); }
+    });
+    proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code} before listening: ${out}${err}`)); });
+  });
 }
