@@ -79,8 +79,9 @@ function describeError(err: unknown, maxUpload: number): { status: number; messa
   const mb = `${(maxUpload / 1048576).toFixed(maxUpload % 1048576 === 0 ? 0 : 1)} MB`;
   switch (e.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: `the upload is larger than the ${mb} limit`, headers: {} };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: "the JSON body is too large (upload images as multipart/form-data in field 'image')", headers: {} };
     case 'FST_FILES_LIMIT': return { status: 400, message: "only one file may be uploaded (field 'image')", headers: {} };
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT': return { status: 400, message: 'too many form fields', headers: {} };
@@ -151,7 +152,6 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
         throw new HttpError(413, `the upload is larger than the ${(maxUpload / 1048576).toFixed(maxUpload % 1048576 === 0 ? 0 : 1)} MB limit`);
       }
     }
-    void reply;
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
