@@ -5,7 +5,8 @@
 //        [--offset 5000] [--n 100] [--steps 450] [--eps 20] [--momentum 0.9] [--batch 128] [--threads 1]
 //        [--pool reference|adaptive] [--out bench/ara_agreement.json] [--force]
 //
-// Each (net, type) pair runs the TypeScript routine in this process and the PyTorch one as a child process, then
+// Each (net, type) pair runs the TypeScript routine in this process and, concurrently, the PyTorch one as a child
+// process (their times are therefore not a benchmark), then
 // records per-image distances, both ARA values, the median relative difference of the distances and the relative
 // difference of the ARAs. Pairs already in --out are skipped (unless --force), so a long comparison can be run in
 // pieces; the file is rewritten atomically after each pair. --pool is passed to torch_attack.py: `reference` (default)
@@ -13,7 +14,7 @@
 // torch_model.py's AdaptiveAvgPool2d(1) (last-bit differences), to measure how much the routine amplifies them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { setNumThreads } from '../src/engine/index.js';
@@ -84,19 +85,24 @@ for (const net of a.nets!.split(',')) {
       console.log(`${key}: already in ${a.out}, skipped`);
       continue;
     }
+    // The PyTorch side runs as a child process at the same time as the TypeScript side (one thread each).
+    const t0 = performance.now();
+    const child = spawn('/usr/bin/python3', [path.join(root, 'bench', 'torch_attack.py'), '--model', file, '--data', a.data!,
+      '--offset', String(cfg.offset), '--n', String(cfg.n), '--type', type, '--steps', String(cfg.steps), '--eps', String(cfg.eps),
+      '--momentum', String(cfg.momentum), '--batch', String(cfg.batch), '--threads', String(cfg.threads), '--pool', a.pool!],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
     const { model } = loadModel(file);
     const acc = accuracy(predict(model, set).classes, set.labels);
-    let t0 = performance.now();
     const mine = araDistances(model, set, set.labels, type, { steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, batch: cfg.batch });
     const tsSec = (performance.now() - t0) / 1000;
     model.dispose();
-    t0 = performance.now();
-    const py = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'torch_attack.py'), '--model', file, '--data', a.data!,
-      '--offset', String(cfg.offset), '--n', String(cfg.n), '--type', type, '--steps', String(cfg.steps), '--eps', String(cfg.eps),
-      '--momentum', String(cfg.momentum), '--batch', String(cfg.batch), '--threads', String(cfg.threads), '--pool', a.pool!],
-    { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (py.status !== 0) { console.error(`torch_attack.py failed (${py.status}): ${py.stderr.trim().split('\n').pop()}`); process.exit(1); }
-    const ref = JSON.parse(py.stdout) as { distances: number[]; ara_exact: number; ara_histogram: number; seconds: number; accuracy: number };
+    const status = await done;
+    if (status !== 0) { console.error(`torch_attack.py failed (${status}): ${err.trim().split('\n').pop()}`); process.exit(1); }
+    const ref = JSON.parse(out) as { distances: number[]; ara_exact: number; ara_histogram: number; seconds: number; accuracy: number };
     const tsD = Array.from(mine.distances);
     const rel: number[] = [];
     let zeroMismatch = 0;
@@ -110,7 +116,7 @@ for (const net of a.nets!.split(',')) {
     const res: PairResult = {
       net, type, pool: a.pool!, n: cfg.n, offset: cfg.offset, steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, accuracy: acc,
       ts: { distances: tsD, exact: ara.exact, histogram: ara.histogram, seconds: tsSec },
-      torch: { distances: ref.distances, exact: ref.ara_exact, histogram: ref.ara_histogram, seconds: (performance.now() - t0) / 1000, accuracy: ref.accuracy },
+      torch: { distances: ref.distances, exact: ref.ara_exact, histogram: ref.ara_histogram, seconds: ref.seconds, accuracy: ref.accuracy },
       median_rel_diff: quantile(rel, 0.5), p90_rel_diff: quantile(rel, 0.9), max_rel_diff: Math.max(...rel),
       zero_mismatch: zeroMismatch,
       ara_exact_rel_diff: Math.abs(ara.exact - ref.ara_exact) / ref.ara_exact,
