@@ -152,21 +152,16 @@ export function blend(image: ArrayLike<number>, heat: ArrayLike<number>, alpha =
   return out;
 }
 
-/** LIME's picture: the top superpixels as they are, the rest dimmed, their borders in yellow. */
+/** LIME's picture: the top superpixels as they are, the rest washed out towards white. */
 export function limeRgb(image: ArrayLike<number>, segments: ArrayLike<number>, top: ArrayLike<number>, height: number, width: number): Float32Array {
   const P = height * width;
   const keep = new Set<number>(Array.from(top));
   const out = new Float32Array(3 * P);
   for (let p = 0; p < P; p++) {
     const on = keep.has(segments[p]!);
-    const y = Math.floor(p / width), x = p % width;
-    const edge = on && [[0, 1], [1, 0], [0, -1], [-1, 0]].some(([dy, dx]) => {
-      const yy = y + dy!, xx = x + dx!;
-      return yy < 0 || xx < 0 || yy >= height || xx >= width || !keep.has(segments[yy * width + xx]!);
-    });
     for (let c = 0; c < 3; c++) {
       const v = Math.min(1, Math.max(0, image[c * P + p]!));
-      out[c * P + p] = edge ? [1, 0.85, 0][c]! : on ? v : 0.25 * v + 0.55;
+      out[c * P + p] = on ? v : 0.25 * v + 0.7;
     }
   }
   return out;
