@@ -154,7 +154,11 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
     }
   });
 
+  // Once closing, every answer ends its connection: a keep-alive socket that was busy when close() began would
+  // otherwise hold the server open until its idle timeout.
+  let closingDown = false;
   app.addHook('onSend', async (req, reply, payload) => {
+    if (closingDown) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
@@ -198,7 +202,7 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
     }
   });
 
-  app.addHook('preClose', async () => { queue.close(); });
+  app.addHook('preClose', async () => { closingDown = true; queue.close(); });
 
   // ---- helpers ----
   /** Aborts when the client goes away before its answer is written. */
@@ -386,9 +390,13 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
     app, queue, models,
     close() {
       closing ??= (async () => {
+        closingDown = true;
         queue.close();
-        await app.close();
+        const closed = app.close();
         await queue.idle();
+        // The last answers are on their way with `connection: close`; sockets idle by now can go.
+        setImmediate(() => app.server.closeIdleConnections());
+        await closed;
         models.dispose();
       })();
       return closing;
