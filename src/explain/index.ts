@@ -8,7 +8,10 @@ import { GradCAM, type CamOptions } from './gradcam.js';
 import { Lime, type LimeOptions } from './lime.js';
 import { Saliency, SmoothGrad, IntegratedGradients, type SmoothGradOptions, type IgOptions } from './saliency.js';
 
-export * from './types.js';
+export {
+  METHODS, probabilities,
+  type Attribution, type Explainer, type MethodName, type AeDetails, type CamDetails, type LimeDetails, type IgDetails,
+} from './types.js';
 export { AdversarialExplanation, type AeOptions } from './ae.js';
 export { CamExplainer, GradCAM, findLayer, defaultCamLayer, forwardWithActivation, type CamOptions } from './gradcam.js';
 export { Lime, ridge, limeMasks, limeKernel, type LimeOptions, type RidgeFit } from './lime.js';
@@ -42,5 +45,4 @@ export function explain(model: Module, images: Tensor, targets: Int32Array, opts
   return makeExplainer(opts).attribute(model, images, targets);
 }
 
-export type { MethodName };
 export { camPreservingAttack, type CamAttackOptions, type CamAttackResult } from './cam-attack.js';

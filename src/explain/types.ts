@@ -2,7 +2,7 @@
 // `attribute(model, images, targets)` for a batch of images and one target class per image, and returns a
 // per-pixel importance map for each (image, target) pair plus the target's probability, so metrics
 // (deletion/insertion AUC) and pictures take any explainer. Method-specific results ride along in one field.
-import { tensor, tidy, noGrad, type Tensor } from '../engine/index.js';
+import { tensor, noGrad, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 
 export type MethodName = 'ae' | 'gradcam' | 'lime' | 'saliency' | 'smoothgrad' | 'ig';
@@ -116,16 +116,6 @@ export function targetTensor(targets: Int32Array, start = 0, count = targets.len
 /** Softmax probabilities [B, K] of a batch, without autograd. */
 export function probabilities(model: Module, x: Tensor): Tensor {
   return noGrad(() => model.call(x).softmax(1));
-}
-
-/** Softmax probability of each target, and K. */
-export function targetProbabilities(model: Module, x: Tensor, targets: Int32Array): { p: Float32Array; classes: number } {
-  return tidy(() => {
-    const probs = probabilities(model, x);
-    const k = probs.shape[1]!;
-    checkTargets('explain', targets, k);
-    return { p: probs.gather(1, targetTensor(targets).reshape([-1, 1])).squeeze(1).data(), classes: k };
-  });
 }
 
 /** Calls fn(start, count) over [0, n) in chunks of `batch`. */
