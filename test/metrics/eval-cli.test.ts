@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
 import { repoRoot, skipUnlessShared } from '../helpers/shared.js';
 import { araExact, araHistogram } from '../../src/metrics/ara.js';
@@ -71,5 +71,23 @@ test('advexp eval: bad input is one line on stderr and exit code 2', (t) => {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, `one line: ${r.stderr}`);
     assert.match(lines[0]!, re);
+  }
+});
+
+test('advexp eval: Ctrl-C during the run leaves no output and no temporary file', async (t) => {
+  const shared = skipUnlessShared(t, 'models/reference/resnet44-standard.safetensors', 'data/cifar10/data_batch_5.bin');
+  if (shared === null) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-eval-int-'));
+  try {
+    const child = spawn(process.execPath, [cli, 'eval', '--model', path.join(shared, 'models', 'reference', 'resnet44-standard.safetensors'),
+      '--data', path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), '--n', '2', '--threads', '1', '--quiet',
+      '--json', path.join(dir, 'out.json'), '--plot', path.join(dir, 'p.png')], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill('SIGINT');
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    assert.ok(signal === 'SIGINT' || code === 130, `interrupted (code ${code}, signal ${signal})`);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
