@@ -6,3 +6,4 @@ export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetenso
 export { readCifarBatch, readCifarClassNames, CIFAR10_CLASSES, type ImageSet } from './data/cifar.js';
 export { lipschitzLoss, smoothedOutputs, sampleChoices, AdaptivePsi, type LipschitzLoss, type SmoothingChoices } from './train/lipschitz.js';
 export { predict, accuracy } from './metrics/predict.js';
+export * from './explain/index.js';

@@ -91,7 +91,7 @@ export class Tensor {
   logicalNot(): Tensor { return wrap(native.logicalNot(this.h)); }
   isfinite(): Tensor { return wrap(native.isfinite(this.h)); }
   clamp(min: Tensor | number | null, max: Tensor | number | null = null): Tensor {
-    if (typeof min !== 'object' && typeof max !== 'object') return wrap(native.clamp(this.h, min, max));
+    if ((min === null || typeof min === 'number') && (max === null || typeof max === 'number')) return wrap(native.clamp(this.h, min, max));
     if ((min === null || min instanceof Tensor) && (max === null || max instanceof Tensor)) return wrap(native.clampTensor(this.h, min?.h, max?.h));
     throw new Error('clamp: bounds must both be numbers/null or both tensors/null');
   }

@@ -116,3 +116,8 @@ test('integral numbers keep integer dtypes, as Python ints do', () => tidy(() =>
   assert.equal(i.mul(0.5).dtype, 'float32');
   assert.equal(tensor([1.5]).add(1).dtype, 'float32');
 }));
+
+test('clamp with one bound', () => tidy(() => {
+  assert.deepEqual(tensor([-1, 2]).clamp(0).toArray(), [0, 2]);
+  assert.deepEqual(tensor([-1, 2]).clamp(null, 1).toArray(), [-1, 1]);
+}));
