@@ -13,12 +13,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));           // dist/ben
 const root = path.resolve(here, '..', '..');
 const PYTHON = process.env.ADVEXP_BENCH_PYTHON ?? '/usr/bin/python3';
 
-interface Workload { name: string; iters: number; quickIters: number }
+// script: the pair of per-side scripts (bench/<ts>.ts compiled, bench/<py>.py) that run the workload.
+interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string }
 const WORKLOADS: Workload[] = [
   { name: 'plain', iters: 10, quickIters: 3 },
   { name: 'lipschitz', iters: 6, quickIters: 2 },
   { name: 'infer', iters: 10, quickIters: 4 },
   { name: 'attack', iters: 10, quickIters: 4 },
+  // One image, 12 adversarial explanations (true, second, all 10) × 35 steps on the published robust ResNet-44.
+  { name: 'ae', iters: 3, quickIters: 1, ts: 'ts_ae.js', py: 'torch_ae.py' },
 ];
 
 const { values: a } = parseArgs({
@@ -39,9 +42,9 @@ function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): number {
   const args = ['--workload', w.name, '--threads', String(t), '--iters', iters, '--warmup', a.quick ? '1' : '2'];
   const tuned = a.malloc === 'tuned';
   const r = side === 'advexp'
-    ? spawnSync(process.execPath, [path.join(here, 'ts_bench.js'), ...args],
+    ? spawnSync(process.execPath, [path.join(here, w.ts ?? 'ts_bench.js'), ...args],
       { encoding: 'utf8', cwd: root, env: { ...process.env, ADVEXP_MALLOC_TUNE: tuned ? '1' : '0' } })
-    : spawnSync(PYTHON, [path.join(root, 'bench', 'torch_bench.py'), ...args, ...(tuned ? ['--tune-malloc'] : [])],
+    : spawnSync(PYTHON, [path.join(root, 'bench', w.py ?? 'torch_bench.py'), ...args, ...(tuned ? ['--tune-malloc'] : [])],
       { encoding: 'utf8', cwd: root });
   if (r.status !== 0) throw new Error(`${side} ${w.name} failed (${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   const line = r.stdout.trim().split('\n').pop()!;
