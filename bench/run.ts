@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [--threads 1,2] [--workloads plain,lipschitz,...] [--rounds R]
+//                [--ara-images 1000] [--ara-steps 450] [--epoch-images 45000]
 // Runs every workload on both sides (advexp: bench/ts_bench.ts, PyTorch: bench/torch_bench.py) in
 // separate processes with the same environment, alternating the sides so drifts in machine load hit
 // both, and keeps each side's best round. Prints images/s and the ratio advexp/PyTorch; writes
@@ -14,7 +15,8 @@ const root = path.resolve(here, '..', '..');
 const PYTHON = process.env.ADVEXP_BENCH_PYTHON ?? '/usr/bin/python3';
 
 // script: the pair of per-side scripts (bench/<ts>.ts compiled, bench/<py>.py) that run the workload.
-interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string }
+// args: the side scripts' arguments when not the usual --iters/--warmup; once: a single round (long workloads).
+interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string; args?: () => string[]; once?: boolean }
 const WORKLOADS: Workload[] = [
   { name: 'plain', iters: 10, quickIters: 3 },
   { name: 'lipschitz', iters: 6, quickIters: 2 },
@@ -22,6 +24,18 @@ const WORKLOADS: Workload[] = [
   { name: 'attack', iters: 10, quickIters: 4 },
   // One image, 12 adversarial explanations (true, second, all 10) × 35 steps on the published robust ResNet-44.
   { name: 'ae', iters: 3, quickIters: 1, ts: 'ts_ae.js', py: 'torch_ae.py' },
+  // Attack and BTR ARA (METHOD.md §4, §6) of --ara-images validation records × --ara-steps on the published robust
+  // ResNet-44, batch 128; img/s counts (image, type) pairs. The two sides' distances are compared record by record.
+  {
+    name: 'ara', iters: 1, quickIters: 1, ts: 'ts_ara.js', py: 'torch_ara.py', once: true,
+    args: () => ['--n', a['ara-images'] ?? (a.quick ? '16' : '1000'), '--steps', a['ara-steps'] ?? (a.quick ? '40' : '450')],
+  },
+  // One epoch of Lipschitz training through the trainer (data files, shuffling, augmentation, ψ, checkpoint) on
+  // --epoch-images training records, ResNet-20 (the default model's shape), beside the bare step on that shape.
+  {
+    name: 'epoch', iters: 1, quickIters: 1, ts: 'ts_epoch.js', py: 'torch_epoch.py', once: true,
+    args: () => ['--images', a['epoch-images'] ?? (a.quick ? '1280' : '45000'), '--depth', '20'],
+  },
 ];
 
 const { values: a } = parseArgs({
@@ -31,15 +45,19 @@ const { values: a } = parseArgs({
     // tuned: advexp's default (the addon raises glibc's mmap/trim thresholds) and PyTorch given the same
     // thresholds (--tune-malloc); default: glibc untouched on both sides.
     malloc: { type: 'string', default: 'tuned' },
+    'ara-images': { type: 'string' }, 'ara-steps': { type: 'string' }, 'epoch-images': { type: 'string' },
   },
 });
 const threads = a.threads!.split(',').map(Number);
 const chosen = a.workloads ? WORKLOADS.filter((w) => a.workloads!.split(',').includes(w.name)) : WORKLOADS;
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 2));
 
-function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): number {
+interface SideResult { img_per_s: number; seconds?: number; distances?: Record<string, number[]>; loop_overhead?: number }
+
+function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): SideResult {
   const iters = String(a.quick ? w.quickIters : w.iters);
-  const args = ['--workload', w.name, '--threads', String(t), '--iters', iters, '--warmup', a.quick ? '1' : '2'];
+  const args = w.args ? ['--threads', String(t), ...w.args()]
+    : ['--workload', w.name, '--threads', String(t), '--iters', iters, '--warmup', a.quick ? '1' : '2'];
   const tuned = a.malloc === 'tuned';
   const r = side === 'advexp'
     ? spawnSync(process.execPath, [path.join(here, w.ts ?? 'ts_bench.js'), ...args],
@@ -48,26 +66,69 @@ function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): number {
       { encoding: 'utf8', cwd: root });
   if (r.status !== 0) throw new Error(`${side} ${w.name} failed (${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   const line = r.stdout.trim().split('\n').pop()!;
-  return (JSON.parse(line) as { img_per_s: number }).img_per_s;
+  return JSON.parse(line) as SideResult;
 }
 
-const rows: { workload: string; threads: number; advexp: number; pytorch: number; ratio: number }[] = [];
+/** Largest relative difference between the two sides' per-record distances (0: bit-identical). */
+function maxRelDiff(x: Record<string, number[]>, y: Record<string, number[]>): number {
+  let m = 0;
+  for (const k of Object.keys(x)) {
+    const u = x[k]!, v = y[k] ?? [];
+    if (u.length !== v.length) return Infinity;
+    for (let i = 0; i < u.length; i++) {
+      const d = Math.abs(u[i]! - v[i]!);
+      if (d > 0) m = Math.max(m, d / Math.max(Math.abs(u[i]!), Math.abs(v[i]!)));
+    }
+  }
+  return m;
+}
+
+interface Row { workload: string; threads: number; advexp: number; pytorch: number; ratio: number; advexp_s?: number; pytorch_s?: number; distances_max_rel_diff?: number; advexp_loop_overhead?: number; pytorch_loop_overhead?: number }
+const rows: Row[] = [];
 if (a.malloc !== 'tuned' && a.malloc !== 'default') throw new Error('--malloc must be tuned or default');
 console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept, malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
 console.log('workload     threads   advexp img/s   pytorch img/s   ratio');
 for (const t of threads) {
   for (const w of chosen) {
-    let best = { advexp: 0, pytorch: 0 };
-    for (let r = 0; r < rounds; r++) {
+    const best: Record<'advexp' | 'pytorch', SideResult> = { advexp: { img_per_s: 0 }, pytorch: { img_per_s: 0 } };
+    for (let r = 0; r < (w.once ? 1 : rounds); r++) {
       // Alternate which side goes first each round.
       const order: ('advexp' | 'pytorch')[] = r % 2 === 0 ? ['pytorch', 'advexp'] : ['advexp', 'pytorch'];
-      for (const side of order) best[side] = Math.max(best[side], runSide(side, w, t));
+      for (const side of order) {
+        const res = runSide(side, w, t);
+        if (res.img_per_s > best[side].img_per_s) best[side] = res;
+      }
     }
-    const row = { workload: w.name, threads: t, advexp: +best.advexp.toFixed(2), pytorch: +best.pytorch.toFixed(2), ratio: +(best.advexp / best.pytorch).toFixed(3) };
+    const row: Row = {
+      workload: w.name, threads: t, advexp: +best.advexp.img_per_s.toFixed(2), pytorch: +best.pytorch.img_per_s.toFixed(2),
+      ratio: +(best.advexp.img_per_s / best.pytorch.img_per_s).toFixed(3),
+    };
+    if (best.advexp.seconds !== undefined && best.pytorch.seconds !== undefined) {
+      row.advexp_s = +best.advexp.seconds.toFixed(1);
+      row.pytorch_s = +best.pytorch.seconds.toFixed(1);
+    }
+    if (best.advexp.loop_overhead !== undefined && best.pytorch.loop_overhead !== undefined) {
+      row.advexp_loop_overhead = +best.advexp.loop_overhead.toFixed(3);
+      row.pytorch_loop_overhead = +best.pytorch.loop_overhead.toFixed(3);
+    }
+    if (best.advexp.distances && best.pytorch.distances) row.distances_max_rel_diff = maxRelDiff(best.advexp.distances, best.pytorch.distances);
     rows.push(row);
-    console.log(`${w.name.padEnd(12)} ${String(t).padStart(7)} ${row.advexp.toFixed(1).padStart(14)} ${row.pytorch.toFixed(1).padStart(15)} ${row.ratio.toFixed(3).padStart(7)}`);
+    const extra = row.advexp_loop_overhead !== undefined
+      ? `   (${row.advexp_s} s vs ${row.pytorch_s} s; loop vs bare step: advexp +${(row.advexp_loop_overhead * 100).toFixed(1)}%, PyTorch +${(row.pytorch_loop_overhead! * 100).toFixed(1)}%)`
+      : row.distances_max_rel_diff === undefined ? '' : `   (${row.advexp_s} s vs ${row.pytorch_s} s; distances ${row.distances_max_rel_diff === 0 ? 'bit-identical' : `differ by up to ${(row.distances_max_rel_diff * 100).toPrecision(2)}%`})`;
+    console.log(`${w.name.padEnd(12)} ${String(t).padStart(7)} ${row.advexp.toFixed(1).padStart(14)} ${row.pytorch.toFixed(1).padStart(15)} ${row.ratio.toFixed(3).padStart(7)}${extra}`);
   }
 }
+// The ARA goal (issue: "≤ 0.5× PyTorch's time"): advexp on all threads measured against PyTorch's 1-thread routine.
+const ara1 = rows.find((r) => r.workload === 'ara' && r.threads === 1);
+const araMax = rows.filter((r) => r.workload === 'ara').sort((x, y) => y.threads - x.threads)[0];
+const araGoal = ara1 && araMax && araMax.threads > 1
+  ? { advexp_threads: araMax.threads, pytorch_threads: 1, time_ratio: +(ara1.pytorch / araMax.advexp).toFixed(3) } : undefined;
+if (araGoal) console.log(`ara: advexp at ${araGoal.advexp_threads} threads takes ${araGoal.time_ratio}× the time of PyTorch at 1 thread`);
 const out = a.out ?? path.join(root, 'bench', 'results.json');
-writeJsonAtomic(out, { machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, quick: a.quick, malloc: a.malloc, rows });
+writeJsonAtomic(out, {
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, quick: a.quick, malloc: a.malloc,
+  ...(chosen.some((w) => w.name === 'ara') ? { ara: { images: Number(a['ara-images'] ?? (a.quick ? 16 : 1000)), steps: Number(a['ara-steps'] ?? (a.quick ? 40 : 450)), goal: araGoal } } : {}),
+  rows,
+});
 console.log(`wrote ${out}`);

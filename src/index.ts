@@ -7,3 +7,14 @@ export { readCifarBatch, readCifarClassNames, CIFAR10_CLASSES, type ImageSet } f
 export { lipschitzLoss, smoothedOutputs, sampleChoices, AdaptivePsi, type LipschitzLoss, type SmoothingChoices } from './train/lipschitz.js';
 export { predict, accuracy } from './metrics/predict.js';
 export * from './explain/index.js';
+export * from './attack/index.js';
+// Robustness metrics: ARA (METHOD.md §6), accuracy-vs-perturbation curves, robust accuracy under PGD.
+export {
+  araExact, araHistogram, accuracyAt, accuracyCurve, araDistances, araOf, evaluateAra, ARA_TYPES,
+  type AraType, type AraOptions, type AraDistances, type AraValue,
+} from './metrics/ara.js';
+export { deletionInsertion, type Faithfulness, type FaithfulnessOptions } from './metrics/faithfulness.js';
+export { robustAccuracy, robustBenchPgd, ROBUSTBENCH_EPS, type RobustAccuracy } from './metrics/robust-accuracy.js';
+// Plots of accuracy vs RMS perturbation (SVG, PNG).
+export { accuracyPlotSvg, accuracyPlotScene, sceneToSvg, type CurveSeries, type PlotOptions } from './report/plot.js';
+export { accuracyPlotPng, sceneToPng } from './report/plot-png.js';
