@@ -7,6 +7,7 @@ import { openModel, openCifar, applyThreads } from './common.js';
 import { UserError } from './errors.js';
 import { manualSeed, randperm } from '../engine/index.js';
 import { CIFAR_RECORD_BYTES, type ImageSet } from '../data/cifar.js';
+import { loadDataset, subset, toFloatImages, type ByteImageSet } from '../data/dataset.js';
 import { predict, accuracy } from '../metrics/predict.js';
 import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
@@ -21,11 +22,14 @@ Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact 
 accuracy-vs-RMS curves and PGD robust accuracy (L-inf 8/255, L2 0.5) of one or more models, in eval mode.
 Without --model the shipped default model is used; repeat --model to compare models on one plot.
 
-  --data PATH        CIFAR-10 binary batch (e.g. data_batch_5.bin, test_batch.bin)
+  --data PATH        CIFAR-10 binary batch (e.g. data_batch_5.bin, test_batch.bin); with --split, the run's data
+                     (a directory of batches, the tarball or files, as given to advexp train)
   --n N              number of records (default 1000), the first N in file order from --offset
   --offset K         first record (default 0)
   --seed S           instead: a seeded random subset of N records of the whole file (libtorch randperm; with
                      test_batch.bin and --seed 1776 these are the reference code's images), reported in file order
+  --split FILE       instead: the first N held-out validation images of a training run (its split.json), so a
+                     model is scored on images it never trained on
   --ara TYPES        attack,btr (default), attack, btr or none
   --steps T          steps of the attack routine (default 450)
   --eps E            the routine's budget (default 20)
@@ -94,10 +98,39 @@ function loadRecords(file: string, n: number, offset: number, seed: number | und
   return { set: { ...first, images, labels, n, source: `${file}[seed ${seed}, ${n} records]` }, records };
 }
 
+/** The first n validation images of a training run's split.json (indices into the run's data, in split order). */
+function loadSplit(splitFile: string, dataPath: string, n: number): { set: ImageSet; records: number[] } {
+  let split: { n?: unknown; limit?: unknown; val?: unknown };
+  try {
+    split = JSON.parse(fs.readFileSync(splitFile, 'utf8')) as typeof split;
+  } catch (e) {
+    throw new UserError(`--split ${splitFile}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const val = split.val;
+  if (!Array.isArray(val) || typeof split.n !== 'number' || !val.every((i) => Number.isInteger(i) && i >= 0 && i < (split.n as number))) {
+    throw new UserError(`--split ${splitFile}: not a split file of advexp train (expected {"n", "val": [indices]})`);
+  }
+  if (n > val.length) throw new UserError(`--split ${splitFile}: --n ${n} but the split holds out ${val.length} images`);
+  let all: ByteImageSet;
+  try {
+    all = loadDataset(dataPath, typeof split.limit === 'number' ? { limit: split.limit } : {});
+  } catch (e) {
+    throw new UserError((e as Error).message.split('\n')[0]!);
+  }
+  if (all.n !== split.n) throw new UserError(`--split ${splitFile}: drawn from ${split.n} images, but ${dataPath} has ${all.n}: pass the run's --data`);
+  if (all.height !== 32 || all.width !== 32 || all.channels !== 3) throw new UserError(`${dataPath}: expected 3×32×32 images, got ${all.channels}×${all.height}×${all.width}`);
+  const records = (val as number[]).slice(0, n);
+  const part = subset(all, records, `${dataPath} (validation split of ${splitFile})`);
+  return {
+    set: { images: toFloatImages(part), labels: part.labels, n: part.n, height: 32, width: 32, channels: 3, classNames: part.classNames, source: part.source },
+    records,
+  };
+}
+
 export function run(argv: string[]): void {
   const { values } = parse(argv, {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, n: { type: 'string' }, offset: { type: 'string' },
-    seed: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
+    seed: { type: 'string' }, split: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
     momentum: { type: 'string' }, pgd: { type: 'string' }, 'pgd-steps': { type: 'string' }, batch: { type: 'string' },
     threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' },
   });
@@ -107,6 +140,8 @@ export function run(argv: string[]): void {
   const offset = intArg(values.offset as string | undefined, 'offset', 0, 0);
   const seed = values.seed === undefined ? undefined : intArg(values.seed as string, 'seed', 0, 0);
   if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
+  const splitFile = values.split as string | undefined;
+  if (splitFile !== undefined && (seed !== undefined || values.offset !== undefined)) throw new UserError('--split cannot be combined with --seed or --offset');
   const types = listArg(values.ara as string | undefined, 'ara', ARA_TYPES, ARA_TYPES) as AraType[];
   const steps = intArg(values.steps as string | undefined, 'steps', 450, 1);
   const eps = numArg(values.eps as string | undefined, 'eps', 20);
@@ -126,7 +161,7 @@ export function run(argv: string[]): void {
   const modelFiles = (values.model as string[] | undefined) ?? [undefined];
   const threads = applyThreads(values.threads as string | undefined);
 
-  const { set, records } = loadRecords(dataPath, n, offset, seed);
+  const { set, records } = splitFile !== undefined ? loadSplit(splitFile, dataPath, n) : loadRecords(dataPath, n, offset, seed);
   const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
   const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: (values.quiet as boolean | undefined) === true });
   let ticked = 0;
@@ -174,7 +209,8 @@ export function run(argv: string[]): void {
 
   // Summary.
   const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
-  console.log(`${set.n} records of ${dataPath}${records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : ''}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
+  const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
+  console.log(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
   console.log('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
   for (const r of results) {
     console.log(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
@@ -186,7 +222,7 @@ export function run(argv: string[]): void {
   const onSignal = (): void => process.exit(130);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(records ? { seed } : { offset }) };
+  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
   const one = (r: ModelEval): Record<string, unknown> => ({
     model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
     ...(records ? { records } : {}), seconds: r.seconds,

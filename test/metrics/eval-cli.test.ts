@@ -91,3 +91,39 @@ test('advexp eval: Ctrl-C during the run leaves no output and no temporary file'
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('advexp eval --split: scores a training run\'s held-out images (same numbers as those records read directly)', (t) => {
+  const shared = skipUnlessShared(t, 'models/reference/resnet44-standard.safetensors', 'data/cifar10/data_batch_5.bin');
+  if (shared === null) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-eval-split-'));
+  try {
+    const model = path.join(shared, 'models', 'reference', 'resnet44-standard.safetensors');
+    const data = path.join(shared, 'data', 'cifar10', 'data_batch_5.bin');
+    const split = path.join(dir, 'split.json');
+    fs.writeFileSync(split, JSON.stringify({ data, limit: null, n: 10000, seed: 0, val: [5002, 5000, 7, 9000] }));
+    const common = ['--model', model, '--data', data, '--n', '2', '--steps', '20', '--pgd', 'none', '--threads', '1', '--quiet'];
+    const a = advexp([...common, '--split', split, '--json', path.join(dir, 'a.json')]);
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(a.stdout, /held-out images of/);
+    const one = (offset: number): number[] => {
+      const r = advexp([...common, '--n', '1', '--offset', String(offset), '--json', path.join(dir, 'b.json')]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(fs.readFileSync(path.join(dir, 'b.json'), 'utf8')).distances.attack;
+    };
+    const out = JSON.parse(fs.readFileSync(path.join(dir, 'a.json'), 'utf8'));
+    assert.deepEqual(out.records, [5002, 5000]);
+    assert.equal(out.settings.split, split);
+    // Batch composition changes the last bits of the routine's arithmetic, so compare within 1%.
+    const expected = [...one(5002), ...one(5000)];
+    out.distances.attack.forEach((d: number, i: number) => assert.ok(Math.abs(d - expected[i]!) <= 0.01 * expected[i]!, `${d} vs ${expected[i]}`));
+
+    fs.writeFileSync(split, JSON.stringify({ n: 50000, val: [1, 2] }));
+    const bad = advexp([...common, '--split', split]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr.trim(), /^.*drawn from 50000 images, but .*data_batch_5\.bin has 10000: pass the run's --data$/);
+    fs.writeFileSync(split, '{"val": 3}');
+    assert.match(advexp([...common, '--split', split]).stderr, /not a split file of advexp train/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
