@@ -15,14 +15,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_model import load_reference, read_cifar_records  # noqa: E402
 from torch_attack import paper_attack  # noqa: E402
-from torch_bench import tune_malloc  # noqa: E402
+from torch_bench import setup, timed  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared')
 
@@ -37,13 +36,7 @@ def main():
     ap.add_argument('--record', type=int, default=5000)
     ap.add_argument('--tune-malloc', action='store_true')
     a = ap.parse_args()
-    if a.tune_malloc and not tune_malloc():
-        print('tune-malloc: mallopt unavailable', file=sys.stderr)
-    torch.set_num_threads(a.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except Exception as e:  # pragma: no cover
-        print(f'set_num_interop_threads failed: {e}', file=sys.stderr)
+    setup(a.threads, a.tune_malloc)
     model, _ = load_reference(a.model)
     model.eval()
     for p in model.parameters():
@@ -66,20 +59,9 @@ def main():
             after = model(adv).softmax(1).gather(1, targets.view(-1, 1))
         return before, after, delta.abs().sum(1)
 
-    for _ in range(a.warmup):
-        step()
-    iters = max(1, a.iters)
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    for _ in range(iters):
-        step()
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    util = cpu / (wall * max(1, a.threads))
-    print(f'cpu/wall per thread = {util:.2f}' + ('  (WARNING: CPU contention likely)' if util < 0.8 else ''), file=sys.stderr)
-    dt = wall / iters
+    dt, cpu = timed(step, a.warmup, a.iters, a.threads)
     print(json.dumps({'workload': 'ae', 'threads': torch.get_num_threads(), 'batch': 12, 'img_per_s': 12 / dt,
-                      'sec_per_iter': dt, 'cpu_sec_per_iter': cpu / iters}), flush=True)
+                      'sec_per_iter': dt, 'cpu_sec_per_iter': cpu}), flush=True)
 
 
 if __name__ == '__main__':

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_model import load_reference, read_cifar_records  # noqa: E402
 from torch_attack import paper_attack, use_reference_pooling, ara_exact  # noqa: E402
-from torch_bench import tune_malloc  # noqa: E402
+from torch_bench import setup  # noqa: E402
 
 SHARED = os.environ.get('ADVEXP_SHARED', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 
@@ -35,9 +35,7 @@ def main():
     ap.add_argument('--offset', type=int, default=5000)
     ap.add_argument('--tune-malloc', action='store_true')
     a = ap.parse_args()
-    if a.tune_malloc and not tune_malloc():
-        print('tune-malloc: mallopt unavailable', file=sys.stderr)
-    torch.set_num_threads(a.threads)
+    setup(a.threads, a.tune_malloc)
     model, _ = load_reference(a.model)
     use_reference_pooling(model)
     model.eval()

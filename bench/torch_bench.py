@@ -87,6 +87,34 @@ def tune_malloc(mmap_threshold=64 << 20, trim_threshold=128 << 20):
         return False
 
 
+def setup(threads, malloc_tuned):
+    """The environment every PyTorch side of the benchmark runs in: the thread count (one inter-op thread) and,
+    when asked, the same glibc thresholds the advexp addon sets."""
+    if malloc_tuned and not tune_malloc():
+        print('tune-malloc: mallopt unavailable', file=sys.stderr)
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except Exception as e:  # pragma: no cover (fails if already set / parallel work started)
+        print(f'set_num_interop_threads failed: {e}', file=sys.stderr)
+
+
+def timed(step, warmup, iters, threads):
+    """Runs step warmup times, then iters times; returns (wall seconds, CPU seconds) per iteration."""
+    for _ in range(warmup):
+        step()
+    iters = max(1, iters)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(iters):
+        step()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # Contention diagnostic (stderr only): with N busy threads, process CPU time should be ~N x wall time.
+    util = cpu / (wall * max(1, threads))
+    print(f'cpu/wall per thread = {util:.2f}' + ('  (WARNING: CPU contention likely)' if util < 0.8 else ''),
+          file=sys.stderr)
+    return wall / iters, cpu / iters
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--workload', required=True, choices=sorted(DEFAULT_BATCH))
@@ -97,34 +125,10 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--tune-malloc', action='store_true')
     a = ap.parse_args()
-    if a.tune_malloc and not tune_malloc():
-        print('tune-malloc: mallopt unavailable', file=sys.stderr)
+    setup(a.threads, a.tune_malloc)
     batch = a.batch or DEFAULT_BATCH[a.workload]
-
-    try:
-        torch.set_num_threads(a.threads)
-    except Exception as e:  # pragma: no cover
-        print(f'set_num_threads failed: {e}', file=sys.stderr)
-    try:
-        torch.set_num_interop_threads(1)
-    except Exception as e:  # pragma: no cover (fails if already set / parallel work started)
-        print(f'set_num_interop_threads failed: {e}', file=sys.stderr)
-
     step = build(a.workload, batch, a.seed)
-    for _ in range(a.warmup):
-        step()
-    iters = max(1, a.iters)
-    c0 = time.process_time()
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        step()
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    dt = wall / iters
-    # Contention diagnostic (stderr only): with N busy threads, process CPU time should be ~N x wall time.
-    util = cpu / (wall * max(1, a.threads))
-    print(f'cpu/wall per thread = {util:.2f}' + ('  (WARNING: CPU contention likely)' if util < 0.8 else ''),
-          file=sys.stderr)
+    dt, _ = timed(step, a.warmup, a.iters, a.threads)
     print(json.dumps({'workload': a.workload, 'threads': torch.get_num_threads(), 'batch': batch,
                       'img_per_s': batch / dt, 'sec_per_iter': dt}), flush=True)
 

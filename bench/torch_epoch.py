@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_model import ResNet, lipschitz_loss  # noqa: E402
-from torch_bench import tune_malloc  # noqa: E402
+from torch_bench import setup  # noqa: E402
 
 SHARED = os.environ.get('ADVEXP_SHARED', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 REC = 3073
@@ -62,9 +62,7 @@ def main():
     ap.add_argument('--bare-iters', type=int, default=4)
     ap.add_argument('--tune-malloc', action='store_true')
     a = ap.parse_args()
-    if a.tune_malloc and not tune_malloc():
-        print('tune-malloc: mallopt unavailable', file=sys.stderr)
-    torch.set_num_threads(a.threads)
+    setup(a.threads, a.tune_malloc)
     n_blocks = (a.depth - 2) // 6
 
     t0 = time.time()

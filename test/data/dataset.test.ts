@@ -7,17 +7,8 @@ import { loadDataset, splitValidation, subset, toFloatImages } from '../../src/d
 import { TensorImageSet } from '../../src/data/loader.js';
 import { readCifarBatch, CIFAR10_CLASSES } from '../../src/data/cifar.js';
 import { tensor, tidy, liveTensors } from '../../src/engine/index.js';
-import { tmpDir, makeBatch, cyclicLabels } from './make-cifar.js';
+import { tmpDir, makeBatch, cyclicLabels, oneLineError } from './make-cifar.js';
 import { skipUnlessShared } from '../helpers/shared.js';
-
-function oneLineError(fn: () => unknown, start: string, re: RegExp): void {
-  assert.throws(fn, (e: Error) => {
-    assert.ok(e.message.startsWith(start), `${e.message} should start with ${start}`);
-    assert.ok(!e.message.includes('\n'), e.message);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 test('directory of batches: numeric batch order, lists, limits, test split', (t) => {
   const dir = tmpDir();

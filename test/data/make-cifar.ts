@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import assert from 'node:assert/strict';
 import { CIFAR_RECORD_BYTES } from '../../src/data/cifar.js';
 
 export function tmpDir(prefix = 'advexp-test-'): string {
@@ -43,4 +44,14 @@ export function makeLearnableBatch(n: number, seed = 1): Buffer {
     }
   }
   return buf;
+}
+
+/** Asserts fn throws a one-line error that starts with `start` (usually the file name) and matches re. */
+export function oneLineError(fn: () => unknown, start: string, re: RegExp): void {
+  assert.throws(fn, (e: Error) => {
+    assert.ok(e.message.startsWith(start), `${e.message} should start with ${start}`);
+    assert.ok(!e.message.includes('\n'), e.message);
+    assert.match(e.message, re);
+    return true;
+  });
 }

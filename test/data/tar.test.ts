@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { tarEntries, readTarArchive } from '../../src/data/tar.js';
 import { loadDataset, toFloatImages } from '../../src/data/dataset.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
-import { tmpDir, makeBatch, cyclicLabels } from './make-cifar.js';
+import { tmpDir, makeBatch, cyclicLabels, oneLineError } from './make-cifar.js';
 
 function hasTar(): boolean {
   try { execFileSync('tar', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
@@ -27,15 +27,6 @@ function makeCifarTree(dir: string): string {
   fs.writeFileSync(path.join(root, 'batches.meta.txt'), NAMES.join('\n') + '\n\n');
   fs.writeFileSync(path.join(root, 'readme.html'), '<html></html>');
   return root;
-}
-
-function oneLineError(fn: () => unknown, start: string, re: RegExp): void {
-  assert.throws(fn, (e: Error) => {
-    assert.ok(e.message.startsWith(start), `${e.message} should start with ${start}`);
-    assert.ok(!e.message.includes('\n'), e.message);
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 test('cifar-10-binary.tar.gz made by GNU tar reads exactly like the extracted directory', (t) => {
