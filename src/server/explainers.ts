@@ -6,10 +6,11 @@
 // predicted one) and return an H×W map.
 import { tensor, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { PreActResNet } from '../nn/index.js';
-import { explain, type Attribution } from '../explain/index.js';
+import { explain, METHODS, type Attribution, type MethodName } from '../explain/index.js';
 
-export type MethodName = 'ae' | 'gradcam' | 'lime' | 'saliency' | 'smoothgrad' | 'ig';
-export const METHOD_NAMES: readonly MethodName[] = ['ae', 'gradcam', 'lime', 'saliency', 'smoothgrad', 'ig'];
+export type { MethodName };
+/** The explanation methods the server offers: all of src/explain's. */
+export const METHOD_NAMES: readonly MethodName[] = METHODS;
 
 export interface MethodInfo {
   name: MethodName;
