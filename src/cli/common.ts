@@ -1,5 +1,6 @@
 // What several subcommands share: finding and loading the model, reading data, thread settings.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, type LoadedModel } from '../io/model-file.js';
@@ -44,7 +45,9 @@ export function openCifar(file: string, opts: { limit?: number; offset?: number 
 
 /** --threads (default: every core, as PyTorch does). */
 export function applyThreads(v: string | undefined): number {
-  const n = v === undefined ? Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1) : Number(v);
+  // os.availableParallelism, not navigator.hardwareConcurrency: Node 20 has no global navigator (it came in 21),
+  // which silently made the default 1 thread.
+  const n = v === undefined ? Math.max(1, os.availableParallelism()) : Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UserError(`--threads: expected a positive integer, got '${v}'`);
   setNumThreads(n);
   return n;
