@@ -28,7 +28,7 @@ const WORKLOADS: Workload[] = [
   // ResNet-44, batch 128; img/s counts (image, type) pairs. The two sides' distances are compared record by record.
   {
     name: 'ara', iters: 1, quickIters: 1, ts: 'ts_ara.js', py: 'torch_ara.py', once: true,
-    args: () => ['--n', a['ara-images'] ?? (a.quick ? '16' : '1000'), '--steps', a['ara-steps'] ?? (a.quick ? '40' : '450')],
+    args: () => ['--n', String(araSize().images), '--steps', String(araSize().steps)],
   },
   // One epoch of Lipschitz training through the trainer (data files, shuffling, augmentation, ψ, checkpoint) on
   // --epoch-images training records, ResNet-20 (the default model's shape), beside the bare step on that shape.
@@ -49,6 +49,10 @@ const { values: a } = parseArgs({
   },
 });
 const threads = a.threads!.split(',').map(Number);
+/** The ARA row's size: the paper's 1,000 images × 450 steps, 16 × 40 with --quick, or as given. */
+const araSize = (): { images: number; steps: number } => ({
+  images: Number(a['ara-images'] ?? (a.quick ? 16 : 1000)), steps: Number(a['ara-steps'] ?? (a.quick ? 40 : 450)),
+});
 const chosen = a.workloads ? WORKLOADS.filter((w) => a.workloads!.split(',').includes(w.name)) : WORKLOADS;
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 2));
 
@@ -128,7 +132,7 @@ if (araGoal) console.log(`ara: advexp at ${araGoal.advexp_threads} threads takes
 const out = a.out ?? path.join(root, 'bench', 'results.json');
 writeJsonAtomic(out, {
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, quick: a.quick, malloc: a.malloc,
-  ...(chosen.some((w) => w.name === 'ara') ? { ara: { images: Number(a['ara-images'] ?? (a.quick ? 16 : 1000)), steps: Number(a['ara-steps'] ?? (a.quick ? 40 : 450)), goal: araGoal } } : {}),
+  ...(chosen.some((w) => w.name === 'ara') ? { ara: { ...araSize(), goal: araGoal } } : {}),
   rows,
 });
 console.log(`wrote ${out}`);

@@ -17,8 +17,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_model import load_reference, read_cifar_records  # noqa: E402
-from torch_attack import paper_attack, use_reference_pooling, ara_exact  # noqa: E402
+from torch_model import read_cifar_records  # noqa: E402
+from torch_attack import load_attacked_model, minimal_distances, ara_exact  # noqa: E402
 from torch_bench import setup  # noqa: E402
 
 SHARED = os.environ.get('ADVEXP_SHARED', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
@@ -36,22 +36,14 @@ def main():
     ap.add_argument('--tune-malloc', action='store_true')
     a = ap.parse_args()
     setup(a.threads, a.tune_malloc)
-    model, _ = load_reference(a.model)
-    use_reference_pooling(model)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model = load_attacked_model(a.model)
     x_all, y_all = read_cifar_records(os.path.join(SHARED, 'data', 'cifar10', 'data_batch_5.bin'), a.offset, a.n)
     types = a.types.split(',')
     t0 = time.time()
     distances, ara = {}, {}
     for t in types:
-        mode = 'misclassify' if t == 'attack' else 'btr'
-        d = []
-        for i in range(0, a.n, a.batch):
-            _, delta, _ = paper_attack(model, x_all[i:i + a.batch], y_all[i:i + a.batch], 20.0, a.steps, 1.0, 0.9, mode)
-            d.extend(delta.pow(2).mean((1, 2, 3)).sqrt().tolist())
-        distances[t], ara[t] = d, ara_exact(d)
+        distances[t] = minimal_distances(model, x_all, y_all, t, a.steps, 20.0, 0.9, a.batch)
+        ara[t] = ara_exact(distances[t])
     seconds = time.time() - t0
     print(json.dumps({'workload': 'ara', 'threads': torch.get_num_threads(), 'n': a.n, 'steps': a.steps, 'types': types,
                       'seconds': seconds, 'img_per_s': a.n * len(types) / seconds, 'ara': ara, 'distances': distances}))

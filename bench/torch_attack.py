@@ -126,6 +126,27 @@ def use_reference_pooling(model):
     return model
 
 
+def load_attacked_model(path, pool='reference'):
+    """A published net in eval mode with frozen parameters, pooled like the reference code unless pool='adaptive'."""
+    model, _ = load_reference(path)
+    if pool == 'reference':
+        use_reference_pooling(model)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def minimal_distances(model, x_all, y_all, ara_type, steps, eps, momentum, batch):
+    """Per-image RMS of the smallest boundary-crossing perturbation (Attack or BTR ARA), in input order."""
+    mode = 'misclassify' if ara_type == 'attack' else 'btr'
+    dists = []
+    for i in range(0, x_all.shape[0], batch):
+        _, delta, _ = paper_attack(model, x_all[i:i + batch], y_all[i:i + batch], eps, steps, 1.0, momentum, mode)
+        dists.extend(delta.pow(2).mean((1, 2, 3)).sqrt().tolist())
+    return dists
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', required=True)
@@ -142,22 +163,13 @@ def main():
     ap.add_argument('--json')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model, _ = load_reference(a.model)
-    if a.pool == 'reference':
-        use_reference_pooling(model)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model = load_attacked_model(a.model, a.pool)
     x_all, y_all = read_cifar_records(a.data, a.offset, a.n)
-    mode = 'misclassify' if a.type == 'attack' else 'btr'
     t0 = time.time()
-    dists, correct = [], 0
-    for i in range(0, a.n, a.batch):
-        x, y = x_all[i:i + a.batch], y_all[i:i + a.batch]
-        with torch.no_grad():
-            correct += int((model(x).argmax(1) == y).sum())
-        _, delta, _ = paper_attack(model, x, y, a.eps, a.steps, 1.0, a.momentum, mode)
-        dists.extend(delta.pow(2).mean((1, 2, 3)).sqrt().tolist())
+    with torch.no_grad():
+        correct = sum(int((model(x_all[i:i + a.batch]).argmax(1) == y_all[i:i + a.batch]).sum())
+                      for i in range(0, a.n, a.batch))
+    dists = minimal_distances(model, x_all, y_all, a.type, a.steps, a.eps, a.momentum, a.batch)
     out = {
         'model': os.path.basename(a.model), 'type': a.type, 'offset': a.offset, 'n': a.n, 'steps': a.steps,
         'eps': a.eps, 'momentum': a.momentum, 'pool': a.pool, 'accuracy': correct / a.n, 'distances': dists,
