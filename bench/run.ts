@@ -56,7 +56,7 @@ const araSize = (): { images: number; steps: number } => ({
 const chosen = a.workloads ? WORKLOADS.filter((w) => a.workloads!.split(',').includes(w.name)) : WORKLOADS;
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 2));
 
-interface SideResult { img_per_s: number; seconds?: number; distances?: Record<string, number[]>; loop_overhead?: number }
+interface SideResult { img_per_s: number; seconds?: number; distances?: Record<string, number[]>; loop_overhead?: number; step_overhead?: number }
 
 function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): SideResult {
   const iters = String(a.quick ? w.quickIters : w.iters);
@@ -87,8 +87,9 @@ function maxRelDiff(x: Record<string, number[]>, y: Record<string, number[]>): n
   return m;
 }
 
-interface Row { workload: string; threads: number; advexp: number; pytorch: number; ratio: number; advexp_s?: number; pytorch_s?: number; distances_max_rel_diff?: number; advexp_loop_overhead?: number; pytorch_loop_overhead?: number }
+interface Row { workload: string; threads: number; advexp: number; pytorch: number; ratio: number; advexp_s?: number; pytorch_s?: number; distances_max_rel_diff?: number; advexp_loop_overhead?: number; pytorch_loop_overhead?: number; advexp_step_overhead?: number; pytorch_step_overhead?: number }
 const rows: Row[] = [];
+const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
 if (a.malloc !== 'tuned' && a.malloc !== 'default') throw new Error('--malloc must be tuned or default');
 console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept, malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
 console.log('workload     threads   advexp img/s   pytorch img/s   ratio');
@@ -114,11 +115,14 @@ for (const t of threads) {
     if (best.advexp.loop_overhead !== undefined && best.pytorch.loop_overhead !== undefined) {
       row.advexp_loop_overhead = +best.advexp.loop_overhead.toFixed(3);
       row.pytorch_loop_overhead = +best.pytorch.loop_overhead.toFixed(3);
+      row.advexp_step_overhead = +(best.advexp.step_overhead ?? NaN).toFixed(3);
+      row.pytorch_step_overhead = +(best.pytorch.step_overhead ?? NaN).toFixed(3);
     }
     if (best.advexp.distances && best.pytorch.distances) row.distances_max_rel_diff = maxRelDiff(best.advexp.distances, best.pytorch.distances);
     rows.push(row);
     const extra = row.advexp_loop_overhead !== undefined
-      ? `   (${row.advexp_s} s vs ${row.pytorch_s} s; loop vs bare step: advexp +${(row.advexp_loop_overhead * 100).toFixed(1)}%, PyTorch +${(row.pytorch_loop_overhead! * 100).toFixed(1)}%)`
+      ? `   (${row.advexp_s} s vs ${row.pytorch_s} s; loop vs median bare step, whole epoch / median step: ` +
+        `advexp ${pct(row.advexp_loop_overhead)} / ${pct(row.advexp_step_overhead!)}, PyTorch ${pct(row.pytorch_loop_overhead!)} / ${pct(row.pytorch_step_overhead!)})`
       : row.distances_max_rel_diff === undefined ? '' : `   (${row.advexp_s} s vs ${row.pytorch_s} s; distances ${row.distances_max_rel_diff === 0 ? 'bit-identical' : `differ by up to ${(row.distances_max_rel_diff * 100).toPrecision(2)}%`})`;
     console.log(`${w.name.padEnd(12)} ${String(t).padStart(7)} ${row.advexp.toFixed(1).padStart(14)} ${row.pytorch.toFixed(1).padStart(15)} ${row.ratio.toFixed(3).padStart(7)}${extra}`);
   }

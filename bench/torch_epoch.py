@@ -5,12 +5,15 @@
 One epoch of Lipschitz training as METHOD.md section 3 (half-Huber pre-activation ResNet, batch 128, SGD 0.1 /
 momentum 0.9 / wd 1e-4, adaptive psi, edge-replicated pad-4 random crop and flip done on whole batches) on the first
 --images records of data_batch_1..5, read from the binary files; the epoch ends with torch.save of the weights and
-optimizer state. Then the bare step (one fixed batch) on the same shape. Prints one JSON line: {"workload",
-"threads", "depth", "images", "steps", "seconds", "img_per_s", "bare_img_per_s", "loop_overhead"}.
+optimizer state. The bare step (one fixed batch) on the same shape runs --bare-iters times before and after the
+epoch, timed per step; overheads are against its median, as in bench/ts_epoch.ts. Prints one JSON line:
+{"workload", "threads", "depth", "images", "steps", "seconds", "img_per_s", "bare_img_per_s", "loop_overhead",
+"step_overhead", "bare_ms", "loop_ms_median"}.
 """
 import argparse
 import json
 import math
+import statistics
 import os
 import sys
 import tempfile
@@ -65,7 +68,27 @@ def main():
     setup(a.threads, a.tune_malloc)
     n_blocks = (a.depth - 2) // 6
 
-    t0 = time.time()
+    torch.manual_seed(0)
+    m2 = ResNet(n_blocks, half_huber=True).train()
+    opt2 = torch.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    xb, yb = torch.rand(128, 3, 32, 32), torch.randint(0, 10, (128,))
+    bare_ms = []
+
+    def bare(n):
+        for _ in range(n):
+            t = time.perf_counter()
+            loss, _, _ = lipschitz_loss(m2, xb, yb, 220.0)
+            opt2.zero_grad()
+            loss.backward()
+            opt2.step()
+            bare_ms.append((time.perf_counter() - t) * 1000)
+    bare(1)
+    bare_ms.clear()
+    bare(a.bare_iters)
+
+    t0 = time.perf_counter()
+    last = t0
+    loop_ms = []
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     x_all, y_all = load_records(a.images)
@@ -89,29 +112,19 @@ def main():
         if not math.isfinite(loss.item()):
             raise RuntimeError('non-finite loss')
         steps += 1
+        t = time.perf_counter()
+        loop_ms.append((t - last) * 1000)
+        last = t
     with tempfile.TemporaryDirectory() as d:
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'r': r}, os.path.join(d, 'ckpt.pt'))
-    seconds = time.time() - t0
-
-    torch.manual_seed(0)
-    m2 = ResNet(n_blocks, half_huber=True).train()
-    opt2 = torch.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    xb, yb = torch.rand(128, 3, 32, 32), torch.randint(0, 10, (128,))
-
-    def bare():
-        loss, _, _ = lipschitz_loss(m2, xb, yb, 220.0)
-        opt2.zero_grad()
-        loss.backward()
-        opt2.step()
-    bare()
-    t1 = time.time()
-    for _ in range(a.bare_iters):
-        bare()
-    bare_ips = 128 * a.bare_iters / (time.time() - t1)
-    ips = a.images / seconds
+    seconds = time.perf_counter() - t0
+    bare(a.bare_iters)
+    bare_step = statistics.median(bare_ms)
     print(json.dumps({'workload': 'epoch', 'threads': torch.get_num_threads(), 'depth': a.depth, 'images': a.images,
-                      'steps': steps, 'seconds': seconds, 'img_per_s': ips, 'bare_img_per_s': bare_ips,
-                      'loop_overhead': bare_ips / ips - 1}))
+                      'steps': steps, 'seconds': seconds, 'img_per_s': a.images / seconds,
+                      'bare_img_per_s': 128000 / bare_step, 'loop_overhead': seconds * 1000 / steps / bare_step - 1,
+                      'step_overhead': statistics.median(loop_ms) / bare_step - 1,
+                      'bare_ms': [round(v) for v in bare_ms], 'loop_ms_median': round(statistics.median(loop_ms))}))
 
 
 if __name__ == '__main__':
