@@ -22,6 +22,7 @@ import { loadModel } from '../src/io/model-file.js';
 import { readCifarBatch } from '../src/data/cifar.js';
 import { araDistances, araOf, type AraType } from '../src/metrics/ara.js';
 import { predict, accuracy } from '../src/metrics/predict.js';
+import { quantile } from '../src/metrics/stats.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,14 +67,6 @@ interface PairResult {
 
 type Store = { config: typeof cfg & { data: string }; pairs: Record<string, PairResult> };
 const store: Store = fs.existsSync(a.out!) ? JSON.parse(fs.readFileSync(a.out!, 'utf8')) as Store : { config: { ...cfg, data: a.data! }, pairs: {} };
-
-function quantile(v: number[], q: number): number {
-  if (v.length === 0) return 0;
-  const s = [...v].sort((x, y) => x - y);
-  const p = (s.length - 1) * q;
-  const lo = Math.floor(p), hi = Math.ceil(p);
-  return s[lo]! + (s[hi]! - s[lo]!) * (p - lo);
-}
 
 const set = readCifarBatch(a.data!, { offset: cfg.offset, limit: cfg.n });
 for (const net of a.nets!.split(',')) {

@@ -13,8 +13,8 @@ epoch, timed per step; overheads are against its median, as in bench/ts_epoch.ts
 import argparse
 import json
 import math
-import statistics
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -120,11 +120,12 @@ def main():
     seconds = time.perf_counter() - t0
     bare(a.bare_iters)
     bare_step = statistics.median(bare_ms)
+    loop_step = statistics.median(loop_ms)
     print(json.dumps({'workload': 'epoch', 'threads': torch.get_num_threads(), 'depth': a.depth, 'images': a.images,
                       'steps': steps, 'seconds': seconds, 'img_per_s': a.images / seconds,
                       'bare_img_per_s': 128000 / bare_step, 'loop_overhead': seconds * 1000 / steps / bare_step - 1,
-                      'step_overhead': statistics.median(loop_ms) / bare_step - 1,
-                      'bare_ms': [round(v) for v in bare_ms], 'loop_ms_median': round(statistics.median(loop_ms))}))
+                      'step_overhead': loop_step / bare_step - 1,
+                      'bare_ms': [round(v) for v in bare_ms], 'loop_ms_median': round(loop_step)}))
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ import { lipschitzLoss } from '../src/train/lipschitz.js';
 import { Sgd } from '../src/train/sgd.js';
 import { runTraining } from '../src/train/trainer.js';
 import { defaultTrainOptions } from '../src/train/options.js';
+import { median } from '../src/metrics/stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));                 // dist/bench
 const shared = process.env.ADVEXP_SHARED ?? path.resolve(here, '..', '..', '..', 'shared');
@@ -30,7 +31,6 @@ const { values: a } = parseArgs({
 });
 setNumThreads(Number(a.threads));
 const depth = Number(a.depth);
-const median = (v: number[]): number => { const s = [...v].sort((p, q) => p - q); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 // The bare step, ψ 220 as in the `lipschitz` workload; its first call (warm-up) is not timed.
 manualSeed(0);
@@ -66,11 +66,12 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   bareSteps(iters);
   const bareStep = median(bareMs);
+  const loopStep = median(loopMs);
   console.log(JSON.stringify({
     workload: 'epoch', threads: getNumThreads(), depth, images: Number(a.images), steps: state.step, seconds,
     img_per_s: Number(a.images) / seconds, bare_img_per_s: 128_000 / bareStep,
-    loop_overhead: seconds * 1000 / state.step / bareStep - 1, step_overhead: median(loopMs) / bareStep - 1,
-    bare_ms: bareMs.map(Math.round), loop_ms_median: Math.round(median(loopMs)),
+    loop_overhead: seconds * 1000 / state.step / bareStep - 1, step_overhead: loopStep / bareStep - 1,
+    bare_ms: bareMs.map(Math.round), loop_ms_median: Math.round(loopStep),
   }));
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

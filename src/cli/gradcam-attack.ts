@@ -14,6 +14,7 @@ import { PaperAttack } from '../attack/index.js';
 import { probabilities, argmaxExcept, camPreservingAttack, type CamAttackOptions } from '../explain/index.js';
 import { renderPanel, heatmapRgb, blend, deltaRgb, type PanelTile } from '../report/panel.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { median } from '../metrics/stats.js';
 import { loadInputs, classNamesFor, prepareOutDir, shortModelName, attribute } from './explain.js';
 
 const HELP = `usage: advexp gradcam-attack [--model FILE]... (IMAGE... | --data PATH (--index I[,J..] | --offset K --n N)) --out DIR [options]
@@ -60,11 +61,8 @@ export interface FlipResult {
   correlationSameClass: number;
 }
 
-const median = (a: number[]): number => {
-  const s = a.filter((v) => Number.isFinite(v)).sort((x, y) => x - y);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+/** Median over the images where the value is defined (a failed attack leaves NaN). */
+const finiteMedian = (a: number[]): number => median(a.filter((v) => Number.isFinite(v)));
 
 function runCamAttack(model: Module, x: Tensor, from: Int32Array, to: Int32Array, o: CamAttackOptions): { adv: Float32Array; rms: Float32Array } {
   try {
@@ -171,10 +169,10 @@ export function run(argv: string[]): void {
     const ok = m.results.filter((r) => r.flipped);
     return {
       model: m.model, n, flipped: ok.length,
-      median_rms: median(ok.map((r) => r.rms)),
-      median_correlation: median(ok.map((r) => r.correlation)),
+      median_rms: finiteMedian(ok.map((r) => r.rms)),
+      median_correlation: finiteMedian(ok.map((r) => r.correlation)),
       mean_correlation: ok.length ? ok.map((r) => r.correlation).filter(Number.isFinite).reduce((s, c, _, a) => s + c / a.length, 0) : NaN,
-      median_correlation_same_class: median(ok.map((r) => r.correlationSameClass)),
+      median_correlation_same_class: finiteMedian(ok.map((r) => r.correlationSameClass)),
     };
   });
   for (const [k, m] of perModel.entries()) {
