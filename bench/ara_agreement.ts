@@ -17,7 +17,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { setNumThreads } from '../src/engine/index.js';
+import { setNumThreads, cpuSummary } from '../src/engine/index.js';
 import { loadModel } from '../src/io/model-file.js';
 import { readCifarBatch } from '../src/data/cifar.js';
 import { araDistances, araOf, type AraType } from '../src/metrics/ara.js';
@@ -56,6 +56,8 @@ const cfg = {
 setNumThreads(cfg.threads);
 
 interface PairResult {
+  /** The CPU both sides ran on (one machine: same kernels, so distances can be bit-identical). Older entries lack it. */
+  cpu?: string;
   net: string; type: AraType; pool: string; n: number; offset: number; steps: number; eps: number; momentum: number;
   accuracy: number;
   ts: { distances: number[]; exact: number; histogram: number; seconds: number };
@@ -107,7 +109,7 @@ for (const net of a.nets!.split(',')) {
     });
     const ara = araOf(tsD);
     const res: PairResult = {
-      net, type, pool: a.pool!, n: cfg.n, offset: cfg.offset, steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, accuracy: acc,
+      cpu: cpuSummary(), net, type, pool: a.pool!, n: cfg.n, offset: cfg.offset, steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, accuracy: acc,
       ts: { distances: tsD, exact: ara.exact, histogram: ara.histogram, seconds: tsSec },
       torch: { distances: ref.distances, exact: ref.ara_exact, histogram: ref.ara_histogram, seconds: ref.seconds, accuracy: ref.accuracy },
       median_rel_diff: quantile(rel, 0.5), p90_rel_diff: quantile(rel, 0.9), max_rel_diff: Math.max(...rel),

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic } from '../src/io/atomic.js';
+import { cpuInfo, cpuSummary } from '../src/engine/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));           // dist/bench
 const root = path.resolve(here, '..', '..');
@@ -73,7 +74,7 @@ function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): SideResult
   return JSON.parse(line) as SideResult;
 }
 
-/** Largest relative difference between the two sides' per-record distances (0: bit-identical). */
+/** Largest relative difference between the two sides' per-record distances (0: bit-identical on this machine). */
 function maxRelDiff(x: Record<string, number[]>, y: Record<string, number[]>): number {
   let m = 0;
   for (const k of Object.keys(x)) {
@@ -91,6 +92,7 @@ interface Row { workload: string; threads: number; advexp: number; pytorch: numb
 const rows: Row[] = [];
 const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
 if (a.malloc !== 'tuned' && a.malloc !== 'default') throw new Error('--malloc must be tuned or default');
+console.log(`CPU: ${cpuSummary()}`);
 console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept, malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
 console.log('workload     threads   advexp img/s   pytorch img/s   ratio');
 for (const t of threads) {
@@ -135,7 +137,7 @@ const araGoal = ara1 && araMax && araMax.threads > 1
 if (araGoal) console.log(`ara: advexp at ${araGoal.advexp_threads} threads takes ${araGoal.time_ratio}× the time of PyTorch at 1 thread`);
 const out = a.out ?? path.join(root, 'bench', 'results.json');
 writeJsonAtomic(out, {
-  machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, quick: a.quick, malloc: a.malloc,
+  machine: { cpus: (await import('node:os')).cpus().length, cpu: cpuInfo(), node: process.version }, quick: a.quick, malloc: a.malloc,
   ...(chosen.some((w) => w.name === 'ara') ? { ara: { ...araSize(), goal: araGoal } } : {}),
   rows,
 });

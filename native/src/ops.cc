@@ -323,6 +323,7 @@ FN(SetNumInteropThreads) {
 FN(LiveHandles) { return Napi::Number::New(info.Env(), (double)slab::Live()); }
 FN(CudaAvailable) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
 FN(ParallelInfo) { BODY_BEGIN return Napi::String::New(env, at::get_parallel_info()); BODY_END }
+FN(ShowConfig) { BODY_BEGIN return Napi::String::New(env, at::show_config()); BODY_END }
 FN(Version) { return Napi::String::New(info.Env(), TORCH_VERSION); }
 
 }  // namespace
@@ -362,7 +363,7 @@ void InitOps(Napi::Env env, Napi::Object e) {
   REG("zero_", ZeroInplace); REG("fill_", FillInplace); REG("clamp_", ClampInplace);
   REG("setNumThreads", SetNumThreads); REG("getNumThreads", GetNumThreads);
   REG("setNumInteropThreads", SetNumInteropThreads); REG("liveHandles", LiveHandles);
-  REG("cudaAvailable", CudaAvailable); REG("parallelInfo", ParallelInfo); REG("version", Version);
+  REG("cudaAvailable", CudaAvailable); REG("parallelInfo", ParallelInfo); REG("showConfig", ShowConfig); REG("version", Version);
 #undef REG
 }
 

@@ -122,6 +122,8 @@ export interface NativeBinding {
   liveHandles(): number;
   cudaAvailable(): boolean;
   parallelInfo(): string;
+  /** at::show_config(): build options and the CPU capability in use. */
+  showConfig(): string;
   version(): string;
   mallocTuned(): boolean;
 }

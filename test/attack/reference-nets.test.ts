@@ -2,16 +2,23 @@
 // independently from METHOD.md): records 5000–5005 of data_batch_5.bin, eps 1, 30 steps, momentum 0.9 (minimising
 // modes) and the explanation setting (targets = label+1 mod 10, encourage, eps 0.1, overshoot 5, 35 steps).
 // torch_attack.py pools like the reference model code (AvgPool2d(8)), so both forwards are the same float32 ops and
-// the results are bit-identical on this machine (the constants are printed to 7 digits); the 0.1% tolerance leaves
-// room for other CPUs' kernels (1-ulp differences grow to ~1e-4 over these 30 steps), far below any rule error.
+// the results are bit-identical on the machine that made the constants (AVX-512; printed to 7 digits). Other CPUs'
+// kernels differ in the last bits, and what the routine does with that depends on the net:
+// - robust net (smooth): distances per image, scale-aware (TOL.robust), crossing steps exact;
+// - standard net: a minimising run crosses at the first step and then walks along a jagged boundary, so one
+//   last-bit difference moves an image's minimum by a step (4% seen on a Zen 3 with AVX2). Per image only what is
+//   well conditioned (first crossings, the budget never reached); the distances as a median (TOL.standard).
+// Margins over the spread of every kernel set measured: bench/tolerance-spread.json (bench/tolerance_spread.ts).
+// bench/ara_agreement.ts compares the two routines record by record on one machine (PyTorch run alongside).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { setNumThreads, tensor, tidy } from '../../src/engine/index.js';
+import { setNumThreads, tensor, tidy, cpuSummary } from '../../src/engine/index.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
 import { PaperAttack, paperRoutine, misclassification, btr } from '../../src/attack/index.js';
 import { skipUnlessShared } from '../helpers/shared.js';
+import { assertAllClose, assertMedianRelClose } from '../helpers/close.js';
 
 setNumThreads(1);
 
@@ -31,6 +38,8 @@ const TORCH = {
   },
 } as const;
 
+const TOL = { robust: { rtol: 2e-3 }, standard: { rtol: 2e-2 } } as const;
+
 for (const net of ['standard', 'robust'] as const) {
   test(`paper routine on resnet44-${net} agrees with the PyTorch version`, (t) => {
     const shared = skipUnlessShared(t, `models/reference/resnet44-${net}.safetensors`, 'data/cifar10/data_batch_5.bin');
@@ -39,22 +48,24 @@ for (const net of ['standard', 'robust'] as const) {
     const set = readCifarBatch(path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), { offset: 5000, limit: 6 });
     assert.deepEqual(Array.from(set.labels), TORCH.labels);
     const want = TORCH[net];
+    const got: number[] = [], ref: number[] = [];
     for (const mode of ['misclassify', 'btr'] as const) {
       const r = new PaperAttack({ mode: 'minimize', steps: 30, eps: 1, momentum: 0.9 })
         .run(model, set, mode === 'misclassify' ? misclassification(set.labels) : btr(set.labels), { keepImages: false });
-      assert.deepEqual(Array.from(r.minimal!.firstCrossing), want[mode].first, `${mode}: first crossings`);
-      r.minimal!.distances.forEach((d, i) => {
-        const w = want[mode].d[i]!;
-        assert.ok(Math.abs(d - w) <= 0.001 * w + 1e-9, `${mode} distance ${i}: ${d} vs torch ${w}`);
-      });
+      assert.deepEqual(Array.from(r.minimal!.firstCrossing), want[mode].first, `${mode}: first crossings on ${cpuSummary()}`);
+      if (net === 'robust') assertAllClose(r.minimal!.distances, want[mode].d, TOL.robust, `resnet44-robust ${mode} distances`);
+      got.push(...r.minimal!.distances);
+      ref.push(...want[mode].d);
     }
+    if (net === 'standard') assertMedianRelClose(got, ref, TOL.standard, 'resnet44-standard misclassify+btr distances (median)');
     tidy(() => {
       const x = tensor(set.images, [6, 3, 32, 32]);
       const targets = tensor(Int32Array.from(set.labels, (l) => (l + 1) % 10), [6]);
       const { delta, firstCrossing } = paperRoutine(model, x, targets, { mode: 'budget', encourage: true, eps: 0.1, overshoot: 5, steps: 35, guard: false });
       const rmsd = delta.square().mean([1, 2, 3]).sqrt().data();
-      assert.deepEqual(firstCrossing.toArray(), want.budget.first, 'budget: first step with RMS(δ) ≥ eps');
-      rmsd.forEach((d, i) => assert.ok(Math.abs(d - want.budget.d[i]!) <= 0.001 * want.budget.d[i]!, `budget RMS ${i}: ${d} vs torch ${want.budget.d[i]}`));
+      assert.deepEqual(firstCrossing.toArray(), want.budget.first, `budget: first step with RMS(δ) ≥ eps on ${cpuSummary()}`);
+      if (net === 'robust') assertAllClose(rmsd, want.budget.d, TOL.robust, 'resnet44-robust budget RMS(δ)');
+      else assertMedianRelClose(rmsd, want.budget.d, TOL.standard, 'resnet44-standard budget RMS(δ) (median)');
     });
     model.dispose();
   });

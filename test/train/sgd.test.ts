@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tensor, keep, dispose, liveTensors, setNumThreads } from '../../src/engine/index.js';
+import { tensor, keep, dispose, liveTensors, setNumThreads, cpuInfo, cpuSummary } from '../../src/engine/index.js';
 import { Sgd } from '../../src/train/sgd.js';
 import { learningRate } from '../../src/train/schedule.js';
 import { repoRoot } from '../helpers/shared.js';
@@ -20,7 +20,12 @@ function ulps(a: number, b: number): number {
   return Math.abs(i[0]! - i[1]!);
 }
 
-test('SGD (momentum 0.9, weight decay 1e-4) matches torch.optim.SGD bit for bit over 4 steps', () => {
+// The fixture was made with PyTorch's vectorised kernels; advexp matches it bit for bit wherever ATen runs its AVX2
+// or AVX-512 kernels (measured on both). ATen's scalar fallback (ATEN_CPU_CAPABILITY=default, a CPU without AVX2)
+// rounds the update differently: 6–8 ulp after 4 steps measured, so 16 are allowed there.
+const MAX_ULP = /AVX2|AVX512/.test(cpuInfo().atenCapability) ? 0 : 16;
+
+test('SGD (momentum 0.9, weight decay 1e-4) matches torch.optim.SGD bit for bit over 4 steps (AVX2/AVX-512 kernels)', () => {
   setNumThreads(1);
   const ref = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'test', 'train', 'fixtures', 'sgd-reference.json'), 'utf8')) as Ref;
   const before = liveTensors();
@@ -42,11 +47,15 @@ test('SGD (momentum 0.9, weight decay 1e-4) matches torch.optim.SGD bit for bit 
       const got = p.data();
       let worst = 0;
       want.params[i]!.forEach((v, j) => { worst = Math.max(worst, ulps(v, got[j]!)); });
-      assert.equal(worst, 0, `step ${s + 1} parameter ${i}: ${worst} ulp from PyTorch`);
+      assert.ok(worst <= MAX_ULP, `step ${s + 1} parameter ${i}: ${worst} ulp from PyTorch (≤ ${MAX_ULP} allowed on ${cpuSummary()})`);
       const buf = sgd.state()[i];
       const wb = want.buffers[i];
       if (wb === null || wb === undefined) assert.equal(buf, null, `step ${s + 1}: buffer ${i} should not exist yet`);
-      else assert.deepEqual(Array.from(buf!), wb.map(Math.fround), `step ${s + 1} buffer ${i}`);
+      else {
+        let worstBuf = 0;
+        wb.forEach((v, j) => { worstBuf = Math.max(worstBuf, ulps(v, buf![j]!)); });
+        assert.ok(worstBuf <= MAX_ULP, `step ${s + 1} buffer ${i}: ${worstBuf} ulp from PyTorch (≤ ${MAX_ULP} allowed on ${cpuSummary()})`);
+      }
     });
   });
   // Save / restore the state: another optimizer continues identically.
