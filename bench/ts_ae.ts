@@ -24,7 +24,7 @@ if (a.workload !== 'ae' && a.workload !== 'lime') throw new Error('--workload mu
 setNumThreads(Number(a.threads));
 const { model } = loadModel(a.model ?? path.join(shared, 'models', 'reference', 'resnet44-robust.safetensors'));
 const set = readCifarBatch(path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), { offset: Number(a.record), limit: 1 });
-const x = tensor(set.images, [1, 3, 32, 32]);
+const x = tensor(set.floats(), [1, 3, 32, 32]);
 const explainer = new AdversarialExplanation({ rho: 0.1, steps: 35, overshoot: 5 });
 const lime = new Lime({ samples: 1000 });
 const perIter = a.workload === 'ae' ? 12 : 1;

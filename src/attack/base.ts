@@ -11,6 +11,7 @@ import {
   Tensor, tensor, tidy, noGrad, enableGrad, gradOf, crossEntropy, dispose,
 } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
+import { inputShape, inputBatch, type ImageInput } from '../data/dataset.js';
 
 /** What counts as adversarial. */
 export type Criterion =
@@ -43,8 +44,8 @@ export function perSampleNorm(delta: Tensor, norm: Norm): Tensor {
   }
 }
 
-/** Images as a tensor [N, C, H, W] or a flat NCHW Float32Array with its shape (e.g. an ImageSet). */
-export type AttackInput = Tensor | { images: Float32Array; n: number; channels: number; height: number; width: number };
+/** Images as a tensor [N, C, H, W] or a labelled image set. */
+export type AttackInput = ImageInput;
 
 /** What an attack step sees: one batch, its classes, the current ε and the model's input gradient. */
 export interface AttackContext {
@@ -216,8 +217,8 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
    */
   run(model: Module, inputs: AttackInput, criterion: Criterion, opts: RunOptions = {}): AttackResult {
     const shape = inputShape(inputs);
-    const [n] = shape;
-    const per = shape[1] * shape[2] * shape[3];
+    const { n } = shape;
+    const per = shape.channels * shape.height * shape.width;
     const cls = criterionClasses(criterion);
     if (cls.length !== n) throw new Error(`${this.name}: ${cls.length} labels/targets for ${n} images`);
     const batch = opts.batch ?? 128;
@@ -236,7 +237,7 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
     for (let i = 0; i < n; i += batch) {
       const b = Math.min(batch, n - i);
       tidy(() => {
-        const x = sliceInput(inputs, i, b, shape);
+        const x = inputBatch(inputs, i, b);
         const classes = tensor(cls.subarray(i, i + b), [b]).cast('int64');
         if (this.minimizing) {
           const r = this.attackBatch(model, x, classes, criterion.kind, this.ownEps, { offset: i, onStep: opts.onStep });
@@ -316,24 +317,6 @@ export function isAdversarial(logits: Tensor, classes: Tensor, criterion: Criter
       }
     }
   });
-}
-
-function inputShape(inputs: AttackInput): [number, number, number, number] {
-  if (inputs instanceof Tensor) {
-    if (inputs.rank !== 4) throw new Error(`attack inputs must be [N, C, H, W], got [${inputs.shape.join(', ')}]`);
-    return inputs.shape as unknown as [number, number, number, number];
-  }
-  const s: [number, number, number, number] = [inputs.n, inputs.channels, inputs.height, inputs.width];
-  if (inputs.images.length !== s[0] * s[1] * s[2] * s[3]) {
-    throw new Error(`attack inputs: ${inputs.images.length} values for ${s.join('×')} images`);
-  }
-  return s;
-}
-
-function sliceInput(inputs: AttackInput, start: number, count: number, shape: readonly number[]): Tensor {
-  if (inputs instanceof Tensor) return inputs.slice(0, start, start + count).detach();
-  const per = shape[1]! * shape[2]! * shape[3]!;
-  return tensor(inputs.images.subarray(start * per, (start + count) * per), [count, shape[1]!, shape[2]!, shape[3]!]);
 }
 
 /** Frees every tensor of an attack state (for code that drives init/step itself). */

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, type LoadedModel } from '../io/model-file.js';
-import { readCifarBatch, type ImageSet } from '../data/cifar.js';
+import { readCifarBatch } from '../data/cifar.js';
+import type { ImageDataset } from '../data/dataset.js';
 import { setNumThreads } from '../engine/index.js';
 import { UserError } from './errors.js';
 
@@ -35,7 +36,7 @@ export function openModel(file: string | undefined): LoadedModel {
   }
 }
 
-export function openCifar(file: string, opts: { limit?: number; offset?: number } = {}): ImageSet {
+export function openCifar(file: string, opts: { limit?: number; offset?: number } = {}): ImageDataset {
   try {
     return readCifarBatch(file, opts);
   } catch (e) {

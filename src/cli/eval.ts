@@ -6,8 +6,9 @@ import { parse, intArg, numArg, requireArg } from './args.js';
 import { openModel, openCifar, applyThreads } from './common.js';
 import { UserError } from './errors.js';
 import { manualSeed, randperm } from '../engine/index.js';
-import { CIFAR_RECORD_BYTES, type ImageSet } from '../data/cifar.js';
-import { loadDataset, subset, toFloatImages, type ByteImageSet } from '../data/dataset.js';
+import { CIFAR_RECORD_BYTES } from '../data/cifar.js';
+import { ImageDataset } from '../data/dataset.js';
+import { loadDataset } from '../data/load.js';
 import { predict, accuracy } from '../metrics/predict.js';
 import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
@@ -68,7 +69,7 @@ function checkOutput(file: string, flag: string): void {
 }
 
 /** The records to evaluate: [offset, offset+n) in file order, or a seeded random subset (sorted). */
-function loadRecords(file: string, n: number, offset: number, seed: number | undefined): { set: ImageSet; records: number[] | null } {
+function loadRecords(file: string, n: number, offset: number, seed: number | undefined): { set: ImageDataset; records: number[] | null } {
   if (seed === undefined) {
     const set = openCifar(file, { offset, limit: n });
     if (set.n < n) throw new UserError(`${file}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
@@ -87,19 +88,19 @@ function loadRecords(file: string, n: number, offset: number, seed: number | und
   const records = perm.slice(0, 0, n).toArray().sort((a, b) => a - b);
   perm.dispose();
   const first = openCifar(file, { offset: records[0] ?? 0, limit: 1 });
-  const per = first.images.length;
-  const images = new Float32Array(n * per);
+  const per = first.imageSize;
+  const pixels = new Uint8Array(n * per);
   const labels = new Int32Array(n);
   records.forEach((r, i) => {
     const one = openCifar(file, { offset: r, limit: 1 });
-    images.set(one.images, i * per);
+    pixels.set(one.pixels, i * per);
     labels[i] = one.labels[0]!;
   });
-  return { set: { ...first, images, labels, n, source: `${file}[seed ${seed}, ${n} records]` }, records };
+  return { set: new ImageDataset({ pixels, labels, shape: first.shape, classNames: first.classNames, source: `${file}[seed ${seed}, ${n} records]` }), records };
 }
 
 /** The first n validation images of a training run's split.json (indices into the run's data, in split order). */
-function loadSplit(splitFile: string, dataPath: string, n: number): { set: ImageSet; records: number[] } {
+function loadSplit(splitFile: string, dataPath: string, n: number): { set: ImageDataset; records: number[] } {
   let split: { n?: unknown; limit?: unknown; val?: unknown };
   try {
     split = JSON.parse(fs.readFileSync(splitFile, 'utf8')) as typeof split;
@@ -111,7 +112,7 @@ function loadSplit(splitFile: string, dataPath: string, n: number): { set: Image
     throw new UserError(`--split ${splitFile}: not a split file of advexp train (expected {"n", "val": [indices]})`);
   }
   if (n > val.length) throw new UserError(`--split ${splitFile}: --n ${n} but the split holds out ${val.length} images`);
-  let all: ByteImageSet;
+  let all: ImageDataset;
   try {
     all = loadDataset(dataPath, typeof split.limit === 'number' ? { limit: split.limit } : {});
   } catch (e) {
@@ -120,11 +121,7 @@ function loadSplit(splitFile: string, dataPath: string, n: number): { set: Image
   if (all.n !== split.n) throw new UserError(`--split ${splitFile}: drawn from ${split.n} images, but ${dataPath} has ${all.n}: pass the run's --data`);
   if (all.height !== 32 || all.width !== 32 || all.channels !== 3) throw new UserError(`${dataPath}: expected 3×32×32 images, got ${all.channels}×${all.height}×${all.width}`);
   const records = (val as number[]).slice(0, n);
-  const part = subset(all, records, `${dataPath} (validation split of ${splitFile})`);
-  return {
-    set: { images: toFloatImages(part), labels: part.labels, n: part.n, height: 32, width: 32, channels: 3, classNames: part.classNames, source: part.source },
-    records,
-  };
+  return { set: all.subset(records, `${dataPath} (validation split of ${splitFile})`), records };
 }
 
 export function run(argv: string[]): void {
@@ -238,7 +235,7 @@ export function run(argv: string[]): void {
         series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
       }
     });
-    const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(3072), label: 'L2 0.5' }] };
+    const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] };
     for (const p of plots) {
       writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
     }

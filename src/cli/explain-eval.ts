@@ -104,7 +104,7 @@ export function run(argv: string[]): void {
         try { return parseTargetSpecs(targetText, K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
       })();
       tidy(() => {
-        const x = tensor(set.images, [set.n, 3, set.height, set.width]);
+        const x = set.batch(0, set.n);
         const probs = tidy(() => probabilities(model, x).data());
         const pred = Int32Array.from({ length: set.n }, (_, i) => argmaxExcept(probs.subarray(i * K, (i + 1) * K), -1));
         let correct = 0;

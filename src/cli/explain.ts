@@ -7,7 +7,7 @@ import { openModel, applyThreads } from './common.js';
 import { UserError } from './errors.js';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { loadDataset, toFloatImages } from '../data/dataset.js';
+import { loadDataset } from '../data/load.js';
 import { decodeImage, resizeToChw } from '../data/images.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import {
@@ -83,7 +83,7 @@ export function loadInputs(files: string[], data: string | undefined, index: str
     if (set.channels !== 3 || set.height !== height || set.width !== width) {
       throw new UserError(`${data}: images are ${set.channels}×${set.height}×${set.width}, the model takes 3×${height}×${width}`);
     }
-    const all = toFloatImages(set);
+    const all = set.floats();
     const images = new Float32Array(records.length * per);
     records.forEach((r, i) => images.set(all.subarray(r * per, (r + 1) * per), i * per));
     return {

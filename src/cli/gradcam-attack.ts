@@ -109,7 +109,7 @@ export function run(argv: string[]): void {
     if (set.n < n) throw new UserError(`${v.data}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
     const records = Array.from({ length: set.n }, (_, i) => offset + i);
     inputs = {
-      images: set.images, n: set.n, height: set.height, width: set.width, labels: set.labels, records,
+      images: set.floats(), n: set.n, height: set.height, width: set.width, labels: set.labels, records,
       names: records.map((r) => `${path.basename(v.data!)}[${r}]`), classNames: set.classNames ?? null, notes: [],
     };
   } else {

@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
 import { tensor, tidy, adaptiveAvgPool2d, interpolate } from '../engine/index.js';
-import type { ByteImageSet, LoadOptions } from './dataset.js';
+import { errnoOf } from '../io/errors.js';
+import { ImageDataset } from './dataset.js';
+import type { LoadOptions } from './load.js';
 
 export interface DecodedImage { width: number; height: number; /** RGB, row-major, 3 bytes a pixel. */ rgb: Uint8Array }
 
@@ -65,7 +67,7 @@ function list(dir: string): fs.Dirent[] {
   try {
     return fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${dir}: cannot read directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${dir}: cannot read directory (${errnoOf(e)})`);
   }
 }
 
@@ -76,7 +78,7 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * its .png/.jpg/.jpeg files (sorted) are the images, resized to opts.size (default 32×32), RGB.
  * Other files are ignored; a file with an image extension that does not decode is an error naming it.
  */
-export function loadImageFolder(dir: string, opts: LoadOptions = {}): ByteImageSet {
+export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDataset {
   const [height, width] = opts.size ?? [32, 32];
   const classes = list(dir).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(byName);
   if (classes.length === 0) throw new Error(`${dir}: no class sub-folders`);
@@ -96,10 +98,10 @@ export function loadImageFolder(dir: string, opts: LoadOptions = {}): ByteImageS
     try {
       bytes = fs.readFileSync(file);
     } catch (e) {
-      throw new Error(`${file}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new Error(`${file}: cannot read image (${errnoOf(e)})`);
     }
     pixels.set(resizeToChw(decodeImage(bytes, file), height, width), i * per);
     labels[i] = label;
   }
-  return { pixels, labels, n, channels: 3, height, width, classNames: classes, source: dir };
+  return new ImageDataset({ pixels, labels, shape: { channels: 3, height, width }, classNames: classes, source: dir });
 }

@@ -1,24 +1,22 @@
 // Batched inference over an image set, in eval mode, without autograd.
-import { tensor, noGrad, tidy } from '../engine/index.js';
+import { noGrad, tidy } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-
-export interface ImageBatchSource { images: Float32Array; n: number; channels: number; height: number; width: number }
+import { inputShape, inputBatch, type ImageInput } from '../data/dataset.js';
 
 /** Predicted class per image (and, when asked, the softmax probabilities, n × K row-major). */
-export function predict(model: Module, set: ImageBatchSource, opts: { batch?: number; probabilities?: boolean; onBatch?: (done: number) => void } = {}):
+export function predict(model: Module, images: ImageInput, opts: { batch?: number; probabilities?: boolean; onBatch?: (done: number) => void } = {}):
   { classes: Int32Array; probabilities?: Float32Array } {
   const batch = opts.batch ?? 256;
-  const per = set.channels * set.height * set.width;
-  const classes = new Int32Array(set.n);
+  const { n } = inputShape(images);
+  const classes = new Int32Array(n);
   const probs: Float32Array[] = [];
   const wasTraining = model.training;
   model.eval();
   try {
-    for (let i = 0; i < set.n; i += batch) {
-      const b = Math.min(batch, set.n - i);
+    for (let i = 0; i < n; i += batch) {
+      const b = Math.min(batch, n - i);
       tidy(() => noGrad(() => {
-        const x = tensor(set.images.subarray(i * per, (i + b) * per), [b, set.channels, set.height, set.width]);
-        const z = model.call(x);
+        const z = model.call(inputBatch(images, i, b));
         classes.set(z.argmax(1).cast('int32').data<Int32Array>(), i);
         if (opts.probabilities) probs.push(z.softmax().data());
       }));

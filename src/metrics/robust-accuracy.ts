@@ -5,6 +5,7 @@ import { manualSeed } from '../engine/index.js';
 import { misclassification, type Attack, type AttackInput } from '../attack/base.js';
 import { PGD } from '../attack/pgd.js';
 import { predict } from './predict.js';
+import { ImageDataset, inputShape } from '../data/dataset.js';
 
 /** RobustBench's CIFAR-10 threat models: L∞ ε = 8/255 and L2 ε = 0.5. */
 export const ROBUSTBENCH_EPS = { linf: 8 / 255, l2: 0.5 } as const;
@@ -18,10 +19,12 @@ export interface RobustAccuracy {
   accuracy: number[];
 }
 
-function asSet(inputs: AttackInput): { images: Float32Array; n: number; channels: number; height: number; width: number } {
-  if ('images' in inputs) return inputs;
-  const [n, c, h, w] = inputs.shape as [number, number, number, number];
-  return { images: inputs.contiguous().data(), n, channels: c, height: h, width: w };
+/** A labelled set of the inputs (a tensor's images copied out once, so they can be subset). */
+function asSet(inputs: AttackInput, labels: Int32Array): ImageDataset {
+  if (inputs instanceof ImageDataset) return inputs;
+  const { n, ...shape } = inputShape(inputs);
+  if (labels.length !== n) throw new Error(`robust accuracy: ${labels.length} labels for ${n} images`);
+  return ImageDataset.fromFloats(inputs.contiguous().data(), labels, shape, 'image tensor');
 }
 
 /**
@@ -30,21 +33,18 @@ function asSet(inputs: AttackInput): { images: Float32Array; n: number; channels
  */
 export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32Array, attack: Attack, epsilons: readonly number[],
   opts: { batch?: number; seed?: number; onStep?: (images: number) => void } = {}): RobustAccuracy {
-  const set = asSet(inputs);
+  const set = asSet(inputs, labels);
   const wasTraining = model.training;
   model.eval();
   try {
     const { classes } = predict(model, set, { batch: opts.batch ?? 256 });
     const correct: number[] = [];
     for (let i = 0; i < set.n; i++) if (classes[i] === labels[i]) correct.push(i);
-    const per = set.channels * set.height * set.width;
-    const sub = new Float32Array(correct.length * per);
-    correct.forEach((i, j) => sub.set(set.images.subarray(i * per, (i + 1) * per), j * per));
+    const sub = set.subset(correct);
     const subLabels = Int32Array.from(correct, (i) => labels[i]!);
     if (opts.seed !== undefined) manualSeed(opts.seed);
     const accuracy = correct.length === 0 ? epsilons.map(() => 0) : (() => {
-      const r = attack.run(model, { images: sub, n: correct.length, channels: set.channels, height: set.height, width: set.width },
-        misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      const r = attack.run(model, sub, misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
       return r.success.map((s) => (correct.length - s.reduce((a, v) => a + v, 0)) / set.n);
     })();
     return { attack: attack.name, epsilons: [...epsilons], clean: correct.length / Math.max(1, set.n), accuracy };

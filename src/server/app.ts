@@ -10,7 +10,8 @@ import multipart from '@fastify/multipart';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel } from '../io/model-file.js';
-import { readCifarBatch, CIFAR_RECORD_BYTES } from '../data/cifar.js';
+import { loadDataset } from '../data/load.js';
+import type { ImageDataset } from '../data/dataset.js';
 import { ClientGoneError, HttpError, badRequest, notFound } from './errors.js';
 import { JobQueue, type JobContext } from './queue.js';
 import { ModelRegistry, type ServedModel } from './models.js';
@@ -113,13 +114,9 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
   const allowedHosts = opts.allowedHosts === undefined ? LOOPBACK_HOSTS : opts.allowedHosts;
 
   // Data: checked once here (a bad file is an error at start, not at the first click).
-  let data: { file: string; total: number; classNames: string[] } | null = null;
-  if (opts.data != null) {
-    const first = readCifarBatch(opts.data, { limit: 1 });
-    const total = fs.statSync(opts.data).size / CIFAR_RECORD_BYTES;
-    data = { file: opts.data, total, classNames: first.classNames ?? [] };
-  }
-  const models = new ModelRegistry(opts.models, data?.classNames ?? null);
+  // The whole set is read (and every label checked) at start: a CIFAR batch is 30 MB.
+  const data: { file: string; set: ImageDataset } | null = opts.data == null ? null : { file: opts.data, set: loadDataset(opts.data) };
+  const models = new ModelRegistry(opts.models, data?.set.classNames ?? null);
   const results = new ResultsStore(opts.results ?? []);
   const web = loadStaticFiles(opts.webRoot ?? null);
 
@@ -229,7 +226,7 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
     }
     if (!hasRecord) throw badRequest("nothing to classify: upload an image in multipart field 'image', or give a CIFAR record number in field 'record'");
     if (data === null) throw badRequest("this server was started without a CIFAR file (--data), so 'record' cannot be used");
-    return { record: intField(raw.fields, 'record', 0, 0, data.total - 1) };
+    return { record: intField(raw.fields, 'record', 0, 0, data.set.n - 1) };
   };
 
   const loadInput = (src: { upload: Buffer } | { record: number }, m: ServedModel): Input => {
@@ -238,11 +235,12 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
       const inp = imageToInput(src.upload, h, w);
       return { chw: inp.chw, json: { source: 'upload', note: inp.note, image: chwToDataUrl(inp.chw, c, h, w) } };
     }
-    const rec = readCifarBatch(data!.file, { offset: src.record, limit: 1 });
-    const label = rec.labels[0]!;
+    const set = data!.set;
+    const chw = set.floats(src.record, src.record + 1);
+    const label = set.labels[src.record]!;
     return {
-      chw: rec.images,
-      json: { source: 'record', record: src.record, label, note: `CIFAR record ${src.record} (32×32, label ${data!.classNames[label] ?? label})`, image: chwToDataUrl(rec.images, c, h, w) },
+      chw,
+      json: { source: 'record', record: src.record, label, note: `record ${src.record} of ${path.basename(data!.file)} (${set.height}×${set.width}, label ${set.className(label)})`, image: chwToDataUrl(chw, c, h, w) },
     };
   };
 
@@ -270,7 +268,7 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
 
   app.get('/api/data', async (): Promise<DataInfo> => (data === null
     ? { available: false }
-    : { available: true, name: path.basename(data.file), records: data.total, classNames: data.classNames }));
+    : { available: true, name: path.basename(data.file), records: data.set.n, classNames: data.set.classNames }));
 
   app.get('/api/data/records', async (req): Promise<RecordsResponse> => {
     if (data === null) throw notFound('this server was started without a CIFAR file (--data)');
@@ -283,15 +281,15 @@ export async function createServer(opts: ServerOptions): Promise<AdvexpServer> {
       if (typeof v !== 'string') throw badRequest(`query parameter '${k}' is given more than once`);
       f.set(k, v);
     }
-    const offset = intField(f, 'offset', 0, 0, data.total - 1);
+    const set = data.set;
+    const offset = intField(f, 'offset', 0, 0, set.n - 1);
     const limit = intField(f, 'limit', 24, 1, LIMITS.recordsPage);
-    const set = readCifarBatch(data.file, { offset, limit });
-    const per = 3 * 32 * 32;
-    const records = Array.from({ length: set.n }, (_, i) => {
-      const label = set.labels[i]!;
-      return { index: offset + i, label, className: data!.classNames[label] ?? String(label), image: chwToDataUrl(set.images.subarray(i * per, (i + 1) * per), 3, 32, 32) };
+    const end = Math.min(set.n, offset + limit);
+    const records = Array.from({ length: end - offset }, (_, i) => {
+      const label = set.labels[offset + i]!;
+      return { index: offset + i, label, className: set.className(label), image: chwToDataUrl(set.floats(offset + i, offset + i + 1), set.channels, set.height, set.width) };
     });
-    return { offset, total: data.total, records };
+    return { offset, total: set.n, records };
   });
 
   app.get('/api/results', async (): Promise<ResultsResponse> => ({ results: results.list() }));

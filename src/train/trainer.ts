@@ -8,8 +8,8 @@ import {
   Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
 import { PreActResNet } from '../nn/index.js';
-import { loadDataset, splitValidation, subset, type ByteImageSet } from '../data/dataset.js';
-import { TensorImageSet } from '../data/loader.js';
+import { splitValidation, type ImageDataset } from '../data/dataset.js';
+import { loadDataset } from '../data/load.js';
 import { augmentBatch } from '../data/augment.js';
 import { saveModel } from '../io/model-file.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -102,7 +102,7 @@ function checksum(a: ArrayLike<number>): string {
 }
 
 /** sha256 of an image set's labels and pixels: a resumed run must see the same data. */
-function fingerprint(set: ByteImageSet): string {
+function fingerprint(set: ImageDataset): string {
   const h = createHash('sha256');
   h.update(new Uint8Array(set.labels.buffer, set.labels.byteOffset, set.labels.byteLength));
   h.update(set.pixels);
@@ -115,7 +115,7 @@ function rngNow(): Uint8Array {
 }
 function setRng(bytes: Uint8Array): void { tidy(() => setRngState(tensor(bytes))); }
 
-export interface PreparedData { train: ByteImageSet; val: ByteImageSet | null; split: TrainState['split']; classNames: string[] }
+export interface PreparedData { train: ImageDataset; val: ImageDataset | null; split: TrainState['split']; classNames: string[] }
 
 /** Loads the data of a run and draws its seeded validation split. */
 export function prepareData(o: TrainOptions): PreparedData {
@@ -124,15 +124,15 @@ export function prepareData(o: TrainOptions): PreparedData {
   if (all.n - o.val < 2) throw new Error(`${o.data}: ${all.n - o.val} training images after the split; need at least 2`);
   const s = splitValidation(all.n, o.val, o.seed);
   return {
-    train: o.val === 0 ? all : subset(all, s.train, `${all.source} (training split)`),
-    val: o.val === 0 ? null : subset(all, s.val, `${all.source} (validation split)`),
+    train: o.val === 0 ? all : all.subset(s.train, `${all.source} (training split)`),
+    val: o.val === 0 ? null : all.subset(s.val, `${all.source} (validation split)`),
     split: { n: all.n, val: o.val, seed: o.seed, checksum: checksum(s.val), data: fingerprint(all) },
     classNames: all.classNames,
   };
 }
 
 /** Accuracy and mean cross-entropy in eval mode, without autograd. */
-export function evaluate(model: PreActResNet, data: TensorImageSet, batch = 256): { acc: number; loss: number } {
+export function evaluate(model: PreActResNet, data: ImageDataset, batch = 256): { acc: number; loss: number } {
   const was = model.training;
   model.eval();
   let correct = 0, lossSum = 0;
@@ -213,8 +213,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     return {
       split: data.split, classNames: data.classNames, nTrain: data.train.n, nVal: data.val?.n ?? 0,
       model: new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels }),
-      trainSet: new TensorImageSet(data.train),
-      valSet: data.val ? new TensorImageSet(data.val) : null,
+      trainSet: data.train,
+      valSet: data.val,
     };
   })();
   if (loaded === null) {
@@ -405,8 +405,6 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     return { state, stopped, dir };
   } finally {
     sgd.disposeBuffers();
-    trainSet.dispose();
-    valSet?.dispose();
     model.dispose();
   }
 }

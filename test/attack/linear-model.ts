@@ -2,6 +2,7 @@
 // gradient, so attack steps can be checked against arithmetic done independently of libtorch.
 import { Tensor, tensor, linear } from '../../src/engine/index.js';
 import { Module } from '../../src/nn/index.js';
+import { ImageDataset } from '../../src/data/dataset.js';
 
 export class LinearNet extends Module {
   readonly weight: Tensor;
@@ -62,3 +63,9 @@ export function ceGrad64(m: LinearNet, x: ArrayLike<number>, t: number): number[
 
 export const argmax = (v: number[]): number => v.reduce((bi, x, i) => (x > v[bi]! ? i : bi), 0);
 export const rms = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
+
+/** Float images as an attack input (an ImageDataset). Attacks read classes from their criterion, so the set's
+ * labels are placeholders (0) unless given. */
+export function floatImages(images: Float32Array, n: number, channels: number, height: number, width: number, labels?: Int32Array): ImageDataset {
+  return ImageDataset.fromFloats(images, labels ?? new Int32Array(n), { channels, height, width }, 'test images');
+}

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy, liveTensors, setNumThreads } from '../../src/engine/index.js';
 import { PaperAttack, paperRoutine, AttackGuardError, misclassification, btr, targeted } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, softmax64, ceGrad64, argmax, rms, type LinearNet } from './linear-model.js';
+import { makeLinear, rng, logits64, softmax64, ceGrad64, argmax, rms, type LinearNet, floatImages } from './linear-model.js';
 
 setNumThreads(1);
 
@@ -70,7 +70,7 @@ for (const mode of ['misclassify', 'btr'] as const) {
       const steps = 24, eps = 3;
       const attack = new PaperAttack({ mode: 'minimize', steps, eps, momentum });
       const crit = mode === 'misclassify' ? misclassification(labels) : btr(labels);
-      const r = attack.run(m, { images: flat, n: B, channels: C, height: H, width: W }, crit, { epsilons: [0, 0.05, 1], batch: 4 });
+      const r = attack.run(m, floatImages(flat, B, C, H, W), crit, { epsilons: [0, 0.05, 1], batch: 4 });
       const min = r.minimal!;
       for (let i = 0; i < B; i++) {
         const o = oracle(m, x[i]!, labels[i]!, { mode, eps, steps, momentum });
@@ -93,7 +93,7 @@ test('paper routine, budget mode (targeted "encourage", overshoot 5): δ_T match
   const targets = Int32Array.from(x, (xi) => (argmax(logits64(m, xi)) + 1) % K);
   const steps = 15, eps = 0.4;
   const attack = new PaperAttack({ mode: 'budget', steps, overshoot: 5, guard: false });
-  const r = attack.run(m, { images: flat, n: B, channels: C, height: H, width: W }, targeted(targets), { epsilons: [eps] });
+  const r = attack.run(m, floatImages(flat, B, C, H, W), targeted(targets), { epsilons: [eps] });
   const adv = r.images![0]!;
   let outside = 0;
   for (let i = 0; i < B; i++) {
@@ -110,7 +110,7 @@ test('paper routine, budget mode (targeted "encourage", overshoot 5): δ_T match
 
 test('paper routine: the guard raises "increase eps or steps"; without it, non-crossing samples get Infinity', () => {
   const { m, labels, flat } = problem(7);
-  const input = { images: flat, n: B, channels: C, height: H, width: W };
+  const input = floatImages(flat, B, C, H, W);
   // A budget far too small to cross anything but the already-misclassified sample 0.
   const small = { mode: 'minimize' as const, steps: 8, eps: 1e-4, momentum: 0 };
   assert.throws(() => new PaperAttack(small).run(m, input, misclassification(labels)), (e: unknown) => {
@@ -140,7 +140,7 @@ test('paper routine: the guard counts only crossings within the first ⌊T/2⌋ 
       .map((f, i) => (f < 0 || f > steps / 2 ? i : -1)).filter((i) => i >= 0);
     let thrown: number[] = [];
     try {
-      new PaperAttack({ mode: 'minimize', steps, eps }).run(m, { images: flat, n: B, channels: C, height: H, width: W }, misclassification(labels));
+      new PaperAttack({ mode: 'minimize', steps, eps }).run(m, floatImages(flat, B, C, H, W), misclassification(labels));
     } catch (e) {
       assert.ok(e instanceof AttackGuardError);
       thrown = e.samples;
@@ -175,7 +175,7 @@ test('paperRoutine: tensor API, "affected" leaves samples unperturbed, and no te
 
 test('paper routine: batching does not change the result, and run() frees everything it makes', () => {
   const { m, labels, flat } = problem(3);
-  const input = { images: flat, n: B, channels: C, height: H, width: W };
+  const input = floatImages(flat, B, C, H, W);
   const before = liveTensors();
   const a = new PaperAttack({ mode: 'minimize', steps: 16, eps: 3, momentum: 0.9 }).run(m, input, btr(labels), { batch: 6 });
   const b = new PaperAttack({ mode: 'minimize', steps: 16, eps: 3, momentum: 0.9 }).run(m, input, btr(labels), { batch: 1 });
@@ -188,7 +188,7 @@ test('paper attack: bad options are one-line errors', () => {
   assert.throws(() => new PaperAttack({ mode: 'minimize', steps: 5 }), /needs eps > 0/);
   assert.throws(() => new PaperAttack({ mode: 'budget', steps: 5, momentum: 1 }), /momentum must be in \[0, 1\)/);
   const { m, labels, flat } = problem(3);
-  const input = { images: flat, n: B, channels: C, height: H, width: W };
+  const input = floatImages(flat, B, C, H, W);
   assert.throws(() => new PaperAttack({ mode: 'budget', steps: 5 }).run(m, input, misclassification(labels)), /needs at least one epsilon/);
   assert.throws(() => new PaperAttack({ mode: 'budget', steps: 5 }).run(m, input, misclassification(labels.subarray(1)), { epsilons: [1] }), /5 labels\/targets for 6 images/);
   assert.throws(() => paperRoutine(m, tensor(flat, [B, C, H, W]), tensor(labels, [B]), { mode: 'btr', eps: 1, steps: 3, encourage: true }), /encourage works only in budget mode/);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveTensors, manualSeed, setNumThreads } from '../../src/engine/index.js';
 import { PGD, FGSM, misclassification, targeted } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, ceGrad64, argmax } from './linear-model.js';
+import { makeLinear, rng, logits64, ceGrad64, argmax, floatImages } from './linear-model.js';
 
 setNumThreads(1);
 
@@ -14,7 +14,7 @@ function problem(seed: number) {
   const r = rng(seed + 1);
   const x = Array.from({ length: B }, () => Array.from({ length: D }, () => Math.fround(r())));
   const labels = Int32Array.from(x, (xi) => argmax(logits64(m, xi)));
-  return { m, x, labels, input: { images: Float32Array.from(x.flat()), n: B, channels: C, height: H, width: W } };
+  return { m, x, labels, input: floatImages(Float32Array.from(x.flat()), B, C, H, W) };
 }
 const clip01 = (v: number): number => Math.min(1, Math.max(0, v));
 const l2 = (v: number[]): number => Math.sqrt(v.reduce((s, a) => s + a * a, 0));

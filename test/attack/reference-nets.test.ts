@@ -59,7 +59,7 @@ for (const net of ['standard', 'robust'] as const) {
     }
     if (net === 'standard') assertMedianRelClose(got, ref, TOL.standard, 'resnet44-standard misclassify+btr distances (median)');
     tidy(() => {
-      const x = tensor(set.images, [6, 3, 32, 32]);
+      const x = tensor(set.floats(), [6, 3, 32, 32]);
       const targets = tensor(Int32Array.from(set.labels, (l) => (l + 1) % 10), [6]);
       const { delta, firstCrossing } = paperRoutine(model, x, targets, { mode: 'budget', encourage: true, eps: 0.1, overshoot: 5, steps: 35, guard: false });
       const rmsd = delta.square().mean([1, 2, 3]).sqrt().data();

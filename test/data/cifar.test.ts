@@ -41,19 +41,19 @@ test('data_batch_1: golden labels of records 0..15, values in [0,1]', (t) => {
   const s = readCifarBatch(file, { limit: 16 });
   assert.equal(s.n, 16);
   assert.deepEqual([...s.labels], GOLDEN_LABELS_0_15);
-  assert.equal(s.images.length, 16 * 3 * 32 * 32);
+  assert.equal(s.floats().length, 16 * 3 * 32 * 32);
   assert.equal([s.channels, s.height, s.width].join(), '3,32,32');
   assert.deepEqual(s.classNames, [...CIFAR10_CLASSES]);
   assert.ok(s.source.startsWith(file));
-  for (const v of s.images) assert.ok(v >= 0 && v <= 1 && Number.isInteger(Math.round(v * 255)));
+  for (const v of s.floats()) assert.ok(v >= 0 && v <= 1 && Number.isInteger(Math.round(v * 255)));
   // The first image is not blank, and channels differ (R, G, B planes are not one plane repeated).
-  const r = s.images.subarray(0, 1024), g = s.images.subarray(1024, 2048);
+  const r = s.floats().subarray(0, 1024), g = s.floats().subarray(1024, 2048);
   assert.ok(r.some((v) => v > 0) && r.some((v, i) => v !== g[i]));
 
   // offset: records 8..15 are the tail of the first read.
   const tail = readCifarBatch(file, { offset: 8, limit: 8 });
   assert.deepEqual([...tail.labels], GOLDEN_LABELS_0_15.slice(8));
-  assert.deepEqual(tail.images, s.images.subarray(8 * 3072));
+  assert.deepEqual(tail.floats(), s.floats().subarray(8 * 3072));
 });
 
 test('data_batch_1: full read has the official per-class counts', (t) => {
@@ -61,7 +61,7 @@ test('data_batch_1: full read has the official per-class counts', (t) => {
   if (!shared) return;
   const s = readCifarBatch(path.join(shared, 'data', 'cifar10', 'data_batch_1.bin'));
   assert.equal(s.n, 10000);
-  assert.equal(s.images.length, 10000 * 3072);
+  assert.equal(s.floats().length, 10000 * 3072);
   const counts = new Array<number>(10).fill(0);
   for (const l of s.labels) counts[l]!++;
   assert.deepEqual(counts, BATCH1_COUNTS);
@@ -69,7 +69,7 @@ test('data_batch_1: full read has the official per-class counts', (t) => {
   // Near the end of the file too (crosses the reader's chunk boundaries).
   const last = readCifarBatch(path.join(shared, 'data', 'cifar10', 'data_batch_1.bin'), { offset: 9990 });
   assert.equal(last.n, 10);
-  assert.deepEqual(last.images, s.images.subarray(9990 * 3072));
+  assert.deepEqual(last.floats(), s.floats().subarray(9990 * 3072));
 });
 
 test('shared class names match the defaults', (t) => {
@@ -93,7 +93,7 @@ test('record bytes map to NCHW float pixels', (t) => {
   for (let r = 0; r < 3; r++) {
     for (const [c, y, x] of [[0, 0, 0], [0, 31, 31], [1, 5, 7], [2, 31, 0], [2, 0, 31]] as const) {
       const byte = raw[r * CIFAR_RECORD_BYTES + 1 + c * 1024 + y * 32 + x]!;
-      assert.equal(s.images[r * 3072 + c * 1024 + y * 32 + x], Math.fround(byte / 255), `r${r} c${c} y${y} x${x}`);
+      assert.equal(s.floats()[r * 3072 + c * 1024 + y * 32 + x], Math.fround(byte / 255), `r${r} c${c} y${y} x${x}`);
     }
   }
   assert.equal(readCifarBatch(file, { limit: 0 }).n, 0);
@@ -101,7 +101,7 @@ test('record bytes map to NCHW float pixels', (t) => {
   const mid = readCifarBatch(file, { offset: 1, limit: 100 });
   assert.equal(mid.n, 2);
   assert.equal(mid.source, `${file}[1:3]`);
-  assert.deepEqual(mid.images, s.images.subarray(3072));
+  assert.deepEqual(mid.floats(), s.floats().subarray(3072));
 });
 
 test('a limit reads only the records it needs', (t) => {

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadDataset, splitValidation, subset, toFloatImages } from '../../src/data/dataset.js';
-import { TensorImageSet } from '../../src/data/loader.js';
+import { splitValidation } from '../../src/data/dataset.js';
+import { loadDataset } from '../../src/data/load.js';
 import { readCifarBatch, CIFAR10_CLASSES } from '../../src/data/cifar.js';
 import { tensor, tidy, liveTensors } from '../../src/engine/index.js';
 import { tmpDir, makeBatch, cyclicLabels, oneLineError } from './make-cifar.js';
@@ -23,7 +23,7 @@ test('directory of batches: numeric batch order, lists, limits, test split', (t)
   assert.deepEqual(all.classNames, [...CIFAR10_CLASSES]);
   assert.equal(all.pixels.length, 6 * 3072);
   const ref = readCifarBatch(f('data_batch_2.bin'));
-  assert.deepEqual(toFloatImages(all).subarray(3 * 3072, 5 * 3072), ref.images);
+  assert.deepEqual(all.floats(3, 5), ref.floats());
   assert.deepEqual([...loadDataset(dir, { limit: 4 }).labels], [1, 1, 1, 2]);
   assert.equal(loadDataset(dir, { limit: 0 }).n, 0);
   const list = loadDataset(`${f('data_batch_10.bin')},${f('data_batch_1.bin')}`);
@@ -71,29 +71,28 @@ test('seeded validation split: deterministic, disjoint, complete, seed-dependent
   assert.throws(() => splitValidation(10, -1, 1), /validation size -1/);
 });
 
-test('subset and the tensor loader: bytes/255 as float32, int64 labels', () => {
+test('subset, gather and range: bytes/255 as float32, int64 labels', () => {
   const dir = tmpDir();
   try {
     const file = path.join(dir, 'b.bin');
     fs.writeFileSync(file, makeBatch(cyclicLabels(7, 3), 5));
     const all = loadDataset(file);
-    const sub = subset(all, [6, 0, 3]);
+    const sub = all.subset([6, 0, 3]);
     assert.deepEqual([...sub.labels], [all.labels[6], all.labels[0], all.labels[3]]);
     assert.deepEqual(sub.pixels.subarray(3072, 6144), all.pixels.subarray(0, 3072));
-    assert.throws(() => subset(all, [7]), /index 7 outside 0\.\.6/);
+    assert.throws(() => all.subset([7]), /index 7 outside 0\.\.6/);
     const before = liveTensors();
-    const ts = new TensorImageSet(all);
-    const floats = toFloatImages(all);
+    const floats = all.floats();
     tidy(() => {
-      const { x, y } = ts.gather(tensor(BigInt64Array.from([6n, 0n, 3n])));
+      const { x, y } = all.gather(tensor(BigInt64Array.from([6n, 0n, 3n])));
       assert.deepEqual(x.shape, [3, 3, 32, 32]);
       assert.equal(y.dtype, 'int64');
       assert.deepEqual(y.toArray(), [...sub.labels]);
       assert.deepEqual(x.data().subarray(3072, 6144), floats.subarray(0, 3072));
-      const r = ts.range(2, 5);
+      const r = all.range(2, 5);
       assert.deepEqual(r.x.data(), floats.subarray(2 * 3072, 5 * 3072));
+      assert.deepEqual(all.batch(2, 5).data(), r.x.data());
     });
-    ts.dispose();
     assert.equal(liveTensors(), before);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -110,5 +109,5 @@ test('shared training set: 5 batches, 50,000 images, class names', (t) => {
   assert.deepEqual([...s.labels.subarray(0, 16)], [6, 9, 9, 4, 1, 1, 2, 7, 8, 3, 4, 7, 7, 2, 9, 9]);
   const b3 = readCifarBatch(path.join(dir, 'data_batch_3.bin'), { limit: 5 });
   assert.deepEqual([...s.labels.subarray(20000)], [...b3.labels]);
-  assert.deepEqual(toFloatImages(subset(s, [20000, 20001, 20002, 20003, 20004])), b3.images);
+  assert.deepEqual(s.subset([20000, 20001, 20002, 20003, 20004]).floats(), b3.floats());
 });

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
-import { loadDataset } from '../../src/data/dataset.js';
+import { loadDataset } from '../../src/data/load.js';
 import { loadImageFolder, resizeToChw } from '../../src/data/images.js';
 import { tmpDir } from './make-cifar.js';
 
@@ -50,7 +50,7 @@ test('image folder: sorted class folders, PNG and JPEG, exact at 32×32, ignores
   assert.deepEqual([...s.labels], [0, 0, 1, 2]);
   assert.equal(s.n, 4);
   assert.equal([s.channels, s.height, s.width].join(), '3,32,32');
-  const img = (i: number): Uint8Array => s.pixels.subarray(i * 3072, (i + 1) * 3072);
+  const img = (i: number): Uint8Array => (s.pixels as Uint8Array).subarray(i * 3072, (i + 1) * 3072);
   // a.PNG sorts before b.png; pixels are exact, CHW.
   assert.equal(at(img(0), 0, 3, 5), 250); assert.equal(at(img(0), 1, 3, 5), 3); assert.equal(at(img(0), 2, 3, 5), 7);
   assert.equal(at(img(1), 0, 9, 2), 16); assert.equal(at(img(1), 1, 9, 2), 72); assert.equal(at(img(1), 2, 9, 2), 44);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { tarEntries, readTarArchive } from '../../src/data/tar.js';
-import { loadDataset, toFloatImages } from '../../src/data/dataset.js';
+import { loadDataset } from '../../src/data/load.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
 import { tmpDir, makeBatch, cyclicLabels, oneLineError } from './make-cifar.js';
 
@@ -47,9 +47,9 @@ test('cifar-10-binary.tar.gz made by GNU tar reads exactly like the extracted di
   // Batch order 1, 2, 3; pixels equal the independent float reader's.
   const ref = [1, 2, 3].map((i) => readCifarBatch(path.join(root, `data_batch_${i}.bin`)));
   assert.deepEqual([...fromTar.labels], ref.flatMap((r) => [...r.labels]));
-  const floats = toFloatImages(fromTar);
+  const floats = fromTar.floats();
   let at = 0;
-  for (const r of ref) { assert.deepEqual(floats.subarray(at, at + r.images.length), r.images); at += r.images.length; }
+  for (const r of ref) { assert.deepEqual(floats.subarray(at, at + r.floats().length), r.floats()); at += r.floats().length; }
 
   const testTar = loadDataset(archive, { split: 'test' });
   assert.deepEqual([...testTar.labels], cyclicLabels(6, 2));

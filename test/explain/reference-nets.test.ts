@@ -50,7 +50,7 @@ for (const net of ['standard', 'robust'] as const) {
     const set = readCifarBatch(path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), { offset: 5000, limit: 4 });
     assert.deepEqual(Array.from(set.labels), TORCH.labels);
     const want = TORCH[net];
-    const x = tensor(set.images, [4, 3, 32, 32]);
+    const x = tensor(set.floats(), [4, 3, 32, 32]);
     const live = liveTensors();
     const pred = Int32Array.from(want.pred);
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { setNumThreads } from '../../src/engine/index.js';
 import { araExact, araHistogram, accuracyAt, accuracyCurve, araDistances, evaluateAra } from '../../src/metrics/ara.js';
 import { PaperAttack, misclassification } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, argmax } from '../attack/linear-model.js';
+import { makeLinear, rng, logits64, argmax, floatImages } from '../attack/linear-model.js';
 import { assertAllClose } from '../helpers/close.js';
 
 setNumThreads(1);
@@ -89,7 +89,7 @@ test('araDistances: the paper routine in minimise mode, in eval mode for the run
   const r = rng(8);
   const x = Array.from({ length: B }, () => Array.from({ length: D }, () => Math.fround(r())));
   const labels = Int32Array.from(x, (xi) => argmax(logits64(m, xi)));
-  const input = { images: Float32Array.from(x.flat()), n: B, channels: 3, height: 2, width: 2 };
+  const input = floatImages(Float32Array.from(x.flat()), B, 3, 2, 2);
   let seenTraining: boolean | null = null;
   const call = m.call.bind(m);
   m.call = (t) => { seenTraining = m.training; return call(t); };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { setNumThreads } from '../../src/engine/index.js';
 import { robustAccuracy, robustBenchPgd, ROBUSTBENCH_EPS } from '../../src/metrics/robust-accuracy.js';
 import { FGSM } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, ceGrad64, argmax } from '../attack/linear-model.js';
+import { makeLinear, rng, logits64, ceGrad64, argmax, floatImages } from '../attack/linear-model.js';
 
 setNumThreads(1);
 
@@ -15,7 +15,7 @@ test('robust accuracy = share of images correct before and after the attack (FGS
   const x = Array.from({ length: N }, () => Array.from({ length: D }, () => Math.fround(r())));
   // Labels: the prediction for 9 images, a wrong class for 3.
   const labels = Int32Array.from(x, (xi, i) => (argmax(logits64(m, xi)) + (i % 4 === 3 ? 1 : 0)) % K);
-  const input = { images: Float32Array.from(x.flat()), n: N, channels: 3, height: 2, width: 2 };
+  const input = floatImages(Float32Array.from(x.flat()), N, 3, 2, 2);
   const epsilons = [0, 0.03, 0.1, 0.5];
   const got = robustAccuracy(m, input, labels, new FGSM(), epsilons);
   assert.equal(got.clean, 9 / 12);

@@ -74,7 +74,7 @@ test('published nets reproduce PyTorch golden outputs', async (t) => {
       try {
         await tt.test(`eval logits of the three input sets within ${TOL.logits.rtol} of their scale`, () => tidy(() => {
           model.eval();
-          for (const [set, x, n] of inputSets(train16.images)) {
+          for (const [set, x, n] of inputSets(train16.floats())) {
             assertAllClose(model.call(tensor(x, [n, 3, 32, 32])).data(), goldLogits(gold, set), TOL.logits, `${name} ${set} logits`);
           }
         }));
@@ -82,7 +82,7 @@ test('published nets reproduce PyTorch golden outputs', async (t) => {
         await tt.test('eval input gradient of summed cross-entropy', () => tidy(() => {
           model.eval();
           const g = gold.eval_input_grad_ce_sum_first4;
-          const x = tensor(train16.images.subarray(0, 4 * 3072), [4, 3, 32, 32]).requiresGrad_(true);
+          const x = tensor(train16.floats().subarray(0, 4 * 3072), [4, 3, 32, 32]).requiresGrad_(true);
           const y = tensor(train16.labels.subarray(0, 4), [4], { dtype: 'int64' });
           const [gx] = gradOf(crossEntropy(model.call(x), y, 'sum'), [x]);
           const v = gx!.data();
@@ -98,7 +98,7 @@ test('published nets reproduce PyTorch golden outputs', async (t) => {
         await tt.test('train-mode Lipschitz loss and its second-order weight gradients', () => tidy(() => {
           const r = gold.train_regularised_batch16;
           model.train();
-          const x = tensor(train16.images, [16, 3, 32, 32]);
+          const x = tensor(train16.floats(), [16, 3, 32, 32]);
           const y = tensor(train16.labels, [16], { dtype: 'int64' });
           const choices = { k: tensor(Int32Array.from(r.k), [16], { dtype: 'int64' }), unfair: tensor(Int32Array.from(r.unfair), [16]).gt(0) };
           const out = lipschitzLoss(model, x, y, r.psi, choices);
@@ -156,7 +156,7 @@ test('negative control: batch norm eps 1e-3 fails the logit tolerance', async (t
       model.eval();
       tidy(() => {
         let worst = Infinity;
-        for (const [set, x, n] of inputSets(train16.images)) {
+        for (const [set, x, n] of inputSets(train16.floats())) {
           const { err } = scaledError(model.call(tensor(x, [n, 3, 32, 32])).data(), goldLogits(golden.nets[name], set));
           worst = Math.min(worst, err);
         }

@@ -10,7 +10,7 @@ import { defaultTrainOptions, type TrainOptions } from '../../src/train/options.
 import { loadCheckpoint, STATE_FILE, type TrainState } from '../../src/train/checkpoint.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { loadDataset, subset, toFloatImages } from '../../src/data/dataset.js';
+import { loadDataset } from '../../src/data/load.js';
 import { predict, accuracy } from '../../src/metrics/predict.js';
 import type { AdversarialBatchFn } from '../../src/train/adversarial.js';
 import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
@@ -163,8 +163,8 @@ test('a run directory: state, checkpoint with momentum, loadable model, split, J
   // Validation accuracy re-computed independently with predict() on the held-out images of split.json.
   const split = JSON.parse(fs.readFileSync(path.join(r.dir, 'split.json'), 'utf8')) as { val: number[] };
   assert.equal(split.val.length, 8);
-  const valSet = subset(loadDataset(dataFile), split.val);
-  const { classes } = predict(model, { images: toFloatImages(valSet), n: valSet.n, channels: 3, height: 32, width: 32 });
+  const valSet = loadDataset(dataFile).subset(split.val);
+  const { classes } = predict(model, valSet);
   assert.equal(accuracy(classes, valSet.labels), r.state.history[1]!.valAcc);
   model.dispose();
   const log = fs.readFileSync(path.join(r.dir, LOG_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -194,7 +194,7 @@ test('browse CIFAR records, drop a file, and a bad upload shows the server\'s me
   await page.waitForSelector('.record[data-index="29"]');
   await page.click('.record[data-index="25"]');
   await page.waitForSelector('#ae-grid[data-state="ready"]');
-  await waitFor(page, `document.getElementById('input-note').textContent.includes('CIFAR record 25')`);
+  await waitFor(page, `document.getElementById('input-note').textContent.includes('record 25 of ')`);
   assert.match(await page.locator('#input-note').textContent() ?? '', /label: dog/);
   assert.equal(await page.locator('#probs li.label').count(), 1);
   assert.equal(await page.locator('.record.selected').getAttribute('data-index'), '25');
