@@ -3,6 +3,7 @@
 // The archive is decompressed in memory with node:zlib; entries are views into that buffer (no copies).
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { errnoOf } from '../io/errors.js';
 
 export interface TarEntry {
   /** Path inside the archive, '/'-separated, as stored (prefix + name, or the long/pax name). */
@@ -105,7 +106,7 @@ export function readTarArchive(file: string): Uint8Array {
   try {
     raw = fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`${file}: cannot read archive (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${file}: cannot read archive (${errnoOf(e)})`);
   }
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {

@@ -8,6 +8,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errnoOf } from './errors.js';
 
 export type StDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -310,7 +311,7 @@ export function readSafetensors(file: string): StFile {
   try {
     buf = fs.readFileSync(file);
   } catch (e) {
-    fail(file, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    fail(file, `cannot read file (${errnoOf(e)})`);
   }
   return parseSafetensors(buf, file);
 }
@@ -434,6 +435,6 @@ export function writeSafetensors(
     fs.renameSync(tmp, file);
   } catch (e) {
     try { fs.unlinkSync(tmp); } catch { /* temp may not exist */ }
-    fail(file, `cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    fail(file, `cannot write file (${errnoOf(e)})`);
   }
 }
