@@ -291,13 +291,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       }
       let loss: Tensor, logits: Tensor, lossCls: number, lossAdv: number | null = null, psi: number | null = null;
       if (robust) {
-        // ψ is updated from this batch's L_cls before it weighs the penalty: L = L_cls + ψ·mean(G²).
-        const out = lipschitzLoss(model, x, y, 1);
+        const out = lipschitzLoss(model, x, y, psiCtl);
+        loss = out.loss;
         lossCls = out.lossCls.item();
-        psi = psiCtl.update(lossCls);
-        const weighted = out.lossAdv.mul(psi);
-        loss = out.lossCls.add(weighted);
-        lossAdv = weighted.item();
+        lossAdv = out.lossAdv.item();
+        psi = out.psi;
         logits = out.logits;
       } else {
         logits = model.call(x);
