@@ -241,7 +241,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     saveModel(path.join(dir, MODEL_FILE), model, {
       training_options: JSON.stringify({
         ...o, robust_additions: robust, adversarial_training: adversarial, epochs_done: s.epoch, step: s.step,
-        psi: robust ? s.psi : null, val_acc: last?.valAcc ?? null, val_images: nVal, split_seed: o.seed,
+        psi: robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: nVal, split_seed: o.seed,
       }),
       class_names: JSON.stringify(classNames),
     });
@@ -268,7 +268,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       state.threads = opts.threads ?? state.threads;
     } else {
       state = persist({
-        epoch: 0, batchInEpoch: 0, step: 0, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()), rngEpochStart: null,
+        epoch: 0, batchInEpoch: 0, step: 0, psiR: psiCtl.r, rng: encodeBytes(rngNow()), rngEpochStart: null,
         accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, options: o, split, classNames,
         threads: opts.threads ?? 0, elapsedSeconds: 0, history: [], finished: false,
       });
@@ -359,7 +359,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
           const periodic = k < batches - 1 && checkpointMs > 0 && performance.now() - lastSave >= checkpointMs;
           if (stop || periodic) {
             state = persist({
-              ...state, epoch: e, batchInEpoch: k + 1, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()),
+              ...state, epoch: e, batchInEpoch: k + 1, psiR: psiCtl.r, rng: encodeBytes(rngNow()),
               rngEpochStart: encodeBytes(epochStartRng), accum: { ...accum }, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
             });
             lastSave = performance.now();
@@ -382,7 +382,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         valAcc: v?.acc ?? null, valLoss: v?.loss ?? null, seconds: accum.seconds, imgPerSec: accum.seen / Math.max(accum.seconds, 1e-9),
       };
       state = persist({
-        ...state, epoch: e + 1, batchInEpoch: 0, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()), rngEpochStart: null,
+        ...state, epoch: e + 1, batchInEpoch: 0, psiR: psiCtl.r, rng: encodeBytes(rngNow()), rngEpochStart: null,
         accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
         history: [...state.history, rec], finished: e + 1 >= o.epochs,
       });
