@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { JobContext } from '../queue.js';
 import { chwToDataUrl, deltaToDataUrl, overlayDataUrl } from '../images.js';
-import { isAvailable, adversarialExplanations, mapExplanation, AE_DEFAULTS, type MethodName, type AeTarget } from '../explainers.js';
+import { adversarialExplanations, mapExplanation, AE_DEFAULTS, type AeTarget } from '../explainers.js';
 import { readRequest, intField, numField, methodsField, targetsField } from '../requests.js';
 import { pickModel, pickSource, loadInput, classify } from '../input.js';
 import { clientSignal, LIMITS, LIME_DEFAULTS, type ServerContext } from '../context.js';
@@ -18,7 +18,7 @@ export function registerExplainRoute(app: FastifyInstance, ctx: ServerContext): 
     const raw = await readRequest(req, ['model', 'record', 'methods', 'rho', 'steps', 'overshoot', 'targets', 'limeSamples', 'seed'], { maxUploadBytes: ctx.maxUpload });
     const m = pickModel(raw, models);
     const f = raw.fields;
-    const methods = methodsField(f, (['ae', 'gradcam', 'lime'] as MethodName[]).filter(isAvailable), isAvailable);
+    const methods = methodsField(f, ['ae', 'gradcam', 'lime']);
     const params = {
       rho: numField(f, 'rho', AE_DEFAULTS.rho, ...LIMITS.rho),
       steps: intField(f, 'steps', AE_DEFAULTS.steps, ...LIMITS.steps),
