@@ -195,11 +195,10 @@ function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoi
   let o: TrainOptions;
   let loaded: LoadedCheckpoint | null = null;
   if (opts.resume) {
-    const ck = asInput(() => loadCheckpoint(opts.dir));
-    loaded = ck;
+    loaded = asInput(() => loadCheckpoint(opts.dir));
     const ov = opts.overrides ?? {};
     o = {
-      ...ck.state.options,
+      ...loaded.state.options,
       ...(ov.data ? { data: ov.data } : {}), ...(ov.epochs ? { epochs: ov.epochs } : {}), ...(ov.milestones ? { milestones: ov.milestones } : {}),
     };
   } else {
