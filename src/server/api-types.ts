@@ -22,6 +22,7 @@ export interface ModelInfo {
 
 export interface ModelsResponse { models: ModelInfo[]; default: string }
 
+/** `available` is true for every method this server lists (all of src/explain's); kept in the API for clients. */
 export interface MethodInfoJson { name: string; label: string; available: boolean; note?: string }
 
 export interface MethodsResponse {

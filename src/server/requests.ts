@@ -75,7 +75,7 @@ export function numField(f: Map<string, string>, name: string, dflt: number, min
 }
 
 /** The explanation methods asked for: a comma-separated list of known names, no repeats. */
-export function methodsField(f: Map<string, string>, dflt: readonly MethodName[], isAvailable: (m: MethodName) => boolean): MethodName[] {
+export function methodsField(f: Map<string, string>, dflt: readonly MethodName[]): MethodName[] {
   const v = f.get('methods');
   if (v === undefined) return [...dflt];
   const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -84,7 +84,6 @@ export function methodsField(f: Map<string, string>, dflt: readonly MethodName[]
   for (const it of items) {
     if (!(METHOD_NAMES as readonly string[]).includes(it)) throw badRequest(`field 'methods': unknown method '${it.slice(0, 40)}' (expected ${METHOD_NAMES.join(', ')})`);
     const m = it as MethodName;
-    if (!isAvailable(m)) throw badRequest(`field 'methods': '${m}' is not available in this build`);
     if (!out.includes(m)) out.push(m);
   }
   return out;

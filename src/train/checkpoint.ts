@@ -41,9 +41,8 @@ export interface TrainState {
   batchInEpoch: number;
   /** Optimizer steps taken in total. */
   step: number;
-  /** Adaptive ψ integrator r (METHOD.md §3) and the ψ it gives. */
+  /** Adaptive ψ integrator r (METHOD.md §3); ψ follows from it (AdaptivePsi), so it is not stored. */
   psiR: number;
-  psi: number;
   /** libtorch CPU generator state now, and at the start of the epoch in progress (mid-epoch only), base64. */
   rng: string;
   rngEpochStart: string | null;
@@ -97,7 +96,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   } catch (e) {
     throw new Error(`${file}: cannot read training state (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); is ${dir} a training directory?`);
   }
-  let state: TrainState;
+  let state: TrainState & { psi?: unknown };
   try {
     state = JSON.parse(text) as TrainState;
   } catch (e) {
@@ -112,6 +111,8 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   if (typeof state.rng !== 'string' || typeof state.weights !== 'string' || state.options === undefined) {
     throw new Error(`${file}: fields 'rng', 'weights' and 'options' are required`);
   }
+  // Older files also hold `psi`; dropped, so a resumed run does not carry a stale copy of what psiR determines.
+  delete state.psi;
   const st = readSafetensors(path.join(dir, path.basename(state.weights)));
   const model = new Map<string, StTensor>();
   const momentum = new Map<string, Float32Array>();

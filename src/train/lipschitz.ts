@@ -20,7 +20,9 @@ export function sampleChoices(batch: number, classes: number, tandem = TANDEM_PR
 export interface LipschitzLoss {
   loss: Tensor;      // L_cls + L_adv, differentiable w.r.t. the parameters (second order)
   lossCls: Tensor;
-  lossAdv: Tensor;
+  lossAdv: Tensor;   // ψ · mean(G²)
+  /** The ψ that weighed the penalty. */
+  psi: number;
   logits: Tensor;
 }
 
@@ -34,19 +36,21 @@ export function smoothedOutputs(z: Tensor, y: Tensor, c: SmoothingChoices): Tens
 }
 
 /**
- * The loss for one batch. x: images in [0,1] [B,C,H,W] (not modified), y: int64 labels, psi: the
- * penalty weight, choices: per-sample smoothing choices (sampled when omitted).
+ * The loss for one batch. x: images in [0,1] [B,C,H,W] (not modified), y: int64 labels, psi: the penalty weight,
+ * either fixed or the adaptive controller (stepped here with this batch's L_cls before it weighs the penalty, as
+ * training does), choices: per-sample smoothing choices (sampled when omitted).
  */
-export function lipschitzLoss(model: Module, x: Tensor, y: Tensor, psi: number, choices?: SmoothingChoices): LipschitzLoss {
+export function lipschitzLoss(model: Module, x: Tensor, y: Tensor, psi: number | AdaptivePsi, choices?: SmoothingChoices): LipschitzLoss {
   return tidy(() => {
     const xg = x.detach().requiresGrad_(true);
     const logits = model.call(xg);
     const lossCls = crossEntropy(logits, y);
+    const weight = typeof psi === 'number' ? psi : psi.update(lossCls.item());
     const c = choices ?? sampleChoices(x.shape[0]!, logits.shape[1]!);
     const s = smoothedOutputs(logits, y, c).sum();
     const [g] = gradOf(s, [xg], { createGraph: true });
-    const lossAdv = g!.square().mean().mul(psi);
-    return { loss: lossCls.add(lossAdv), lossCls, lossAdv, logits };
+    const lossAdv = g!.square().mean().mul(weight);
+    return { loss: lossCls.add(lossAdv), lossCls, lossAdv, psi: weight, logits };
   });
 }
 

@@ -1,6 +1,7 @@
-// The training loop (METHOD.md §3): data → augmentation → optional noise → optional adversarial batch →
-// cross-entropy or the Lipschitz loss with adaptive ψ → SGD. Every epoch: validation accuracy, a checkpoint,
-// the model file and a JSONL log line. A run resumes bit-identically from its checkpoint, also mid-epoch.
+// The training loop (METHOD.md §3) as named steps (class Trainer, driven by runTraining): setup → resume or begin →
+// start → epoch (a step per batch: augmentation → optional noise → optional adversarial batch → cross-entropy or the
+// Lipschitz loss with adaptive ψ → SGD; checkpoints between) → finish. Every epoch: validation accuracy, a
+// checkpoint, the model file and a JSONL log line. A run resumes bit-identically from its checkpoint, also mid-epoch.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -19,7 +20,7 @@ import { learningRate } from './schedule.js';
 import { trainingAttack, paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
 import {
   saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE,
-  type TrainState, type EpochRecord, type EpochAccum,
+  type TrainState, type EpochRecord, type EpochAccum, type LoadedCheckpoint,
 } from './checkpoint.js';
 import { robustAdditions, adversarialTraining, checkOptions, type TrainOptions } from './options.js';
 
@@ -174,20 +175,27 @@ function trimLog(file: string, step: number): void {
   if (kept.length !== lines.length) fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
 }
 
-/**
- * Trains (or resumes) a run in opts.dir. Returns when all epochs are done, or early with stopped = true when
- * shouldStop() said so (after writing a checkpoint). Throws TrainingError on a non-finite loss (nothing is
- * written for the failing step: the last checkpoint stays the good one) and Error for bad data/options.
- */
-export async function runTraining(opts: RunOptions): Promise<RunResult> {
-  const dir = opts.dir;
-  const logFile = path.join(dir, LOG_FILE);
-  const log = (v: Record<string, unknown>): void => fs.appendFileSync(logFile, JSON.stringify({ time: new Date().toISOString(), ...v }) + '\n');
+/** One batch's outcome (loss non-finite: nothing was stepped). */
+export interface StepResult {
+  loss: number;
+  lossCls: number;
+  lossAdv: number | null;
+  psi: number | null;
+  correct: number;
+  images: number;
+}
 
+/** Where a checkpoint stands; the non-finite-loss error names the last good one. */
+type Position = Pick<TrainState, 'epoch' | 'batchInEpoch' | 'step'>;
+
+const emptyAccum = (): EpochAccum => ({ lossSum: 0, correct: 0, seen: 0, seconds: 0 });
+
+/** A run's options: a fresh run's, or the checkpoint's with the allowed overrides; checked either way. */
+function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoint | null } {
   let o: TrainOptions;
-  let loaded: ReturnType<typeof loadCheckpoint> | null = null;
+  let loaded: LoadedCheckpoint | null = null;
   if (opts.resume) {
-    loaded = asInput(() => loadCheckpoint(dir));
+    loaded = asInput(() => loadCheckpoint(opts.dir));
     const ov = opts.overrides ?? {};
     o = {
       ...loaded.state.options,
@@ -196,89 +204,203 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   } else {
     if (opts.options === undefined) throw new Error('runTraining: options are required for a fresh run');
     o = opts.options;
-    if (fs.existsSync(path.join(dir, STATE_FILE))) throw new TrainInputError(`${dir}: already holds a training run (${STATE_FILE}); use --resume ${dir} or another --out`);
+    if (fs.existsSync(path.join(opts.dir, STATE_FILE))) throw new TrainInputError(`${opts.dir}: already holds a training run (${STATE_FILE}); use --resume ${opts.dir} or another --out`);
   }
   const problem = checkOptions(o);
   if (problem !== null) throw new TrainInputError(problem);
-  asInput(() => fs.mkdirSync(dir, { recursive: true }));
+  return { o, loaded };
+}
 
-  // The byte arrays are dropped once their tensors exist: only native memory holds the images during training.
-  const { split, classNames, nTrain, nVal, trainSet, valSet, model } = (() => {
-    const data = asInput(() => prepareData(o));
-    if (loaded !== null && (data.split.checksum !== loaded.state.split.checksum || data.split.data !== loaded.state.split.data)) {
-      throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, ` +
-        `the checkpoint's ${loaded.state.split.n} images ${String(loaded.state.split.data).slice(0, 19)}…)`);
-    }
-    manualSeed(o.seed);
-    return {
-      split: data.split, classNames: data.classNames, nTrain: data.train.n, nVal: data.val?.n ?? 0,
-      model: new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels }),
-      trainSet: data.train,
-      valSet: data.val,
-    };
-  })();
-  if (loaded === null) {
-    writeFileAtomic(path.join(dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, o.val, o.seed).val) }) + '\n');
+interface RunData {
+  split: TrainState['split'];
+  classNames: string[];
+  channels: number;
+  nTrain: number;
+  nVal: number;
+  trainSet: ImageDataset;
+  valSet: ImageDataset | null;
+}
+
+/** The run's training and validation images, as bytes (a resumed run must see the data it started with). */
+function loadRunData(o: TrainOptions, resumed: TrainState | null): RunData {
+  const data = asInput(() => prepareData(o));
+  if (resumed !== null && (data.split.checksum !== resumed.split.checksum || data.split.data !== resumed.split.data)) {
+    throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, ` +
+      `the checkpoint's ${resumed.split.n} images ${String(resumed.split.data).slice(0, 19)}…)`);
   }
-  const params = model.namedParameters();
-  const sgd = new Sgd(params.map(([, p]) => p), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
-  const psiCtl = new AdaptivePsi();
-  const robust = robustAdditions(o.mode);
-  const adversarial = adversarialTraining(o.mode);
-  const attack = adversarial ? (opts.attack ?? trainingAttack(paperTrainingAttack(o.l2Min, o.advEps ?? undefined, o.advSteps))) : null;
-  const batches = batchesPerEpoch(nTrain, o.batch);
-  const logEvery = opts.logEvery ?? 50;
-
-  let state: TrainState;
-  let saved = { epoch: 0, batchInEpoch: 0, step: 0 };
-  const persist = (s: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState => {
-    const full = saveCheckpoint(dir, model, sgd, s);
-    saved = { epoch: full.epoch, batchInEpoch: full.batchInEpoch, step: full.step };
-    return full;
+  return {
+    split: data.split, classNames: data.classNames, channels: data.train.channels, nTrain: data.train.n, nVal: data.val?.n ?? 0,
+    trainSet: data.train, valSet: data.val,
   };
-  const writeModel = (s: TrainState): void => {
-    const last = s.history[s.history.length - 1];
-    saveModel(path.join(dir, MODEL_FILE), model, {
-      training_options: JSON.stringify({
-        ...o, robust_additions: robust, adversarial_training: adversarial, epochs_done: s.epoch, step: s.step,
-        psi: robust ? s.psi : null, val_acc: last?.valAcc ?? null, val_images: nVal, split_seed: o.seed,
-      }),
-      class_names: JSON.stringify(classNames),
-    });
-  };
+}
 
-  try {
-    if (loaded !== null) {
-      const ck = loaded;
-      asInput(() => {
-        try {
-          model.loadStateDict(ck.model as Map<string, { shape: number[]; data: Float32Array }>);
-          sgd.loadState(params.map(([n]) => ck.momentum.get(n) ?? null));
-        } catch (e) {
-          throw new Error(`${path.join(dir, ck.state.weights)}: ${(e as Error).message}`);
-        }
-      });
-      psiCtl.r = loaded.state.psiR;
-      state = { ...loaded.state, options: o };
-      saved = { epoch: state.epoch, batchInEpoch: state.batchInEpoch, step: state.step };
-      trimLog(logFile, state.step);
-      if (opts.threads !== undefined && state.threads !== opts.threads) {
-        process.emitWarning(`resuming with ${opts.threads} threads, the run used ${state.threads}: results may differ in the last bits`);
-      }
-      state.threads = opts.threads ?? state.threads;
-    } else {
-      state = persist({
-        epoch: 0, batchInEpoch: 0, step: 0, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()), rngEpochStart: null,
-        accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, options: o, split, classNames,
-        threads: opts.threads ?? 0, elapsedSeconds: 0, history: [], finished: false,
-      });
+/**
+ * One training run in its directory, as the named steps runTraining drives: setup (options, data, model, optimizer,
+ * ψ, attack), then resume (a checkpoint) or begin (a fresh run's first checkpoint); start; epoch after epoch, each a
+ * step per batch with checkpoints between; finish; dispose.
+ */
+export class Trainer {
+  readonly dir: string;
+  readonly options: TrainOptions;
+  readonly resumed: boolean;
+  readonly model: PreActResNet;
+  readonly sgd: Sgd;
+  /** The adaptive ψ controller; its integrator is what the state stores (psiR). */
+  readonly psiControl = new AdaptivePsi();
+  readonly robust: boolean;
+  readonly attack: AdversarialBatchFn | null;
+  readonly trainSet: ImageDataset;
+  readonly valSet: ImageDataset | null;
+  readonly nTrain: number;
+  readonly nVal: number;
+  readonly batches: number;
+  readonly classNames: string[];
+  state: TrainState;
+  readonly #opts: RunOptions;
+  readonly #logFile: string;
+  #saved: Position = { epoch: 0, batchInEpoch: 0, step: 0 };
+  #lastSave = performance.now();
+
+  /** Setup: everything a run needs, from a fresh run's options or from the checkpoint in opts.dir. */
+  static setup(opts: RunOptions): Trainer {
+    const { o, loaded } = runOptions(opts);
+    asInput(() => fs.mkdirSync(opts.dir, { recursive: true }));
+    return new Trainer(opts, o, loaded);
+  }
+
+  private constructor(opts: RunOptions, o: TrainOptions, loaded: LoadedCheckpoint | null) {
+    this.#opts = opts;
+    this.dir = opts.dir;
+    this.#logFile = path.join(opts.dir, LOG_FILE);
+    this.options = o;
+    this.resumed = loaded !== null;
+    const data = loadRunData(o, loaded?.state ?? null);
+    this.trainSet = data.trainSet;
+    this.valSet = data.valSet;
+    this.nTrain = data.nTrain;
+    this.nVal = data.nVal;
+    this.classNames = data.classNames;
+    manualSeed(o.seed);
+    this.model = new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.channels });
+    this.sgd = new Sgd(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
+    this.robust = robustAdditions(o.mode);
+    const adversarial = adversarialTraining(o.mode);
+    const attack = adversarial ? (opts.attack ?? trainingAttack(paperTrainingAttack(o.l2Min, o.advEps ?? undefined, o.advSteps))) : null;
+    this.attack = attack;
+    this.batches = batchesPerEpoch(this.nTrain, o.batch);
+    try {
+      this.state = loaded !== null ? this.#resume(loaded) : this.#begin(data.split);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
-    const resumed = loaded !== null;
-    log({ event: resumed ? 'resume' : 'start', step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, options: o, nTrain, nVal, batches, parameters: model.numParameters(), threads: opts.threads ?? null });
-    opts.onStart?.({ state, nTrain, nVal, batches, parameters: model.numParameters(), resumed });
+  }
 
-    const stepBatch = (idx: Tensor, lr: number): { loss: number; lossCls: number; lossAdv: number | null; psi: number | null; correct: number; b: number } => tidy(() => {
-      const batch = trainSet.gather(idx);
+  /** Resume: the checkpoint's weights, momentum and ψ integrator; the log cut back to its step. */
+  #resume(ck: LoadedCheckpoint): TrainState {
+    asInput(() => {
+      try {
+        this.model.loadStateDict(ck.model as Map<string, { shape: number[]; data: Float32Array }>);
+        this.sgd.loadState(this.model.namedParameters().map(([n]) => ck.momentum.get(n) ?? null));
+      } catch (e) {
+        throw new Error(`${path.join(this.dir, ck.state.weights)}: ${(e as Error).message}`);
+      }
+    });
+    this.psiControl.r = ck.state.psiR;
+    this.#saved = { epoch: ck.state.epoch, batchInEpoch: ck.state.batchInEpoch, step: ck.state.step };
+    trimLog(this.#logFile, ck.state.step);
+    const threads = this.#opts.threads;
+    if (threads !== undefined && ck.state.threads !== threads) {
+      process.emitWarning(`resuming with ${threads} threads, the run used ${ck.state.threads}: results may differ in the last bits`);
+    }
+    return { ...ck.state, options: this.options, threads: threads ?? ck.state.threads };
+  }
+
+  /** A fresh run: its split.json and its checkpoint at step 0 (the generator as the model's init left it). */
+  #begin(split: TrainState['split']): TrainState {
+    const o = this.options;
+    writeFileAtomic(path.join(this.dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, o.val, o.seed).val) }) + '\n');
+    return this.#commit({
+      epoch: 0, batchInEpoch: 0, step: 0, psiR: this.psiControl.r, rng: encodeBytes(rngNow()), rngEpochStart: null,
+      accum: emptyAccum(), options: o, split, classNames: this.classNames,
+      threads: this.#opts.threads ?? 0, elapsedSeconds: 0, history: [], finished: false,
+    });
+  }
+
+  /** Logs the start (or resume), tells onStart, and sets the generator to the state's: the stream continues. */
+  start(): void {
+    const s = this.state;
+    const parameters = this.model.numParameters();
+    this.#log({
+      event: this.resumed ? 'resume' : 'start', step: s.step, epoch: s.epoch, batchInEpoch: s.batchInEpoch, options: this.options,
+      nTrain: this.nTrain, nVal: this.nVal, batches: this.batches, parameters, threads: this.#opts.threads ?? null,
+    });
+    this.#opts.onStart?.({ state: s, nTrain: this.nTrain, nVal: this.nVal, batches: this.batches, parameters, resumed: this.resumed });
+    setRng(decodeBytes(s.rng));
+    this.model.train();
+  }
+
+  /**
+   * Epoch e from its next batch (its first, or where a mid-epoch checkpoint left it) to its end-of-epoch checkpoint.
+   * Returns true when shouldStop() ended the run (after a checkpoint). Throws TrainingError on a non-finite loss.
+   */
+  async epoch(e: number): Promise<boolean> {
+    const o = this.options;
+    const lr = learningRate(e, o.lr, o.milestones, o.gamma);
+    const from = this.state.batchInEpoch;
+    const { perm, startRng } = this.#order(from > 0);
+    if (from === 0) this.state.accum = emptyAccum();
+    const accum: EpochAccum = { ...this.state.accum };
+    try {
+      for (let k = from; k < this.batches; k++) {
+        const t0 = performance.now();
+        const r = tidy(() => this.step(perm.slice(0, k * o.batch, Math.min(this.nTrain, (k + 1) * o.batch)), lr));
+        if (!Number.isFinite(r.loss)) this.#diverged(e, k, r);
+        this.state.step++;
+        accum.lossSum += r.loss * r.images; accum.correct += r.correct; accum.seen += r.images;
+        accum.seconds += (performance.now() - t0) / 1000;
+        this.#report(e, k, r, lr, accum);
+        await yieldToEventLoop();
+        if (k === this.batches - 1) break; // the epoch's own checkpoint follows
+        const stop = this.#opts.shouldStop?.() === true;
+        const checkpointMs = (this.#opts.checkpointSeconds ?? 0) * 1000;
+        if (stop || (checkpointMs > 0 && performance.now() - this.#lastSave >= checkpointMs)) {
+          this.checkpoint({ epoch: e, batchInEpoch: k + 1, accum: { ...accum }, rngEpochStart: encodeBytes(startRng) }, accum.seconds);
+          this.#log({ event: stop ? 'stop' : 'checkpoint', ...(stop ? { reason: 'requested' } : {}), epoch: e, batchInEpoch: k + 1, step: this.state.step });
+          if (stop) return true;
+        }
+      }
+    } finally {
+      perm.dispose();
+    }
+    return this.#endEpoch(e, lr, accum);
+  }
+
+  /** The epoch's permutation of the training images and the generator state it was drawn from. */
+  #order(midEpoch: boolean): { perm: Tensor; startRng: Uint8Array } {
+    if (!midEpoch) {
+      const startRng = rngNow();
+      return { perm: keep(randperm(this.nTrain)), startRng };
+    }
+    // Re-draw the epoch's permutation from the generator state at its start, then continue the stream.
+    if (this.state.rngEpochStart === null) throw new TrainInputError(`${path.join(this.dir, STATE_FILE)}: a mid-epoch state without 'rngEpochStart'`);
+    const startRng = decodeBytes(this.state.rngEpochStart);
+    setRng(startRng);
+    const perm = keep(randperm(this.nTrain));
+    setRng(decodeBytes(this.state.rng));
+    return { perm, startRng };
+  }
+
+  /**
+   * Step: one optimizer step on the training images idx: augmentation → optional noise → optional adversarial batch →
+   * cross-entropy or the Lipschitz loss (ψ stepped first) → SGD at rate lr. Nothing is stepped when the loss is not
+   * finite. The counters (state.step) are the epoch's to move.
+   */
+  step(idx: Tensor, lr: number): StepResult {
+    return tidy(() => {
+      const { model, sgd, attack, robust } = this;
+      const o = this.options;
+      const batch = this.trainSet.gather(idx);
       const y = batch.y;
       let x = o.augment ? augmentBatch(batch.x) : batch.x;
       if (o.noiseStd > 0) x = x.add(randn(x.shape).mul(o.noiseStd));
@@ -291,13 +413,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       }
       let loss: Tensor, logits: Tensor, lossCls: number, lossAdv: number | null = null, psi: number | null = null;
       if (robust) {
-        // ψ is updated from this batch's L_cls before it weighs the penalty: L = L_cls + ψ·mean(G²).
-        const out = lipschitzLoss(model, x, y, 1);
+        const out = lipschitzLoss(model, x, y, this.psiControl);
+        loss = out.loss;
         lossCls = out.lossCls.item();
-        psi = psiCtl.update(lossCls);
-        const weighted = out.lossAdv.mul(psi);
-        loss = out.lossCls.add(weighted);
-        lossAdv = weighted.item();
+        lossAdv = out.lossAdv.item();
+        psi = out.psi;
         logits = out.logits;
       } else {
         logits = model.call(x);
@@ -305,106 +425,121 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         lossCls = loss.item();
       }
       const lv = robust ? loss.item() : lossCls;
-      if (!Number.isFinite(lv)) return { loss: lv, lossCls, lossAdv, psi, correct: 0, b };
+      if (!Number.isFinite(lv)) return { loss: lv, lossCls, lossAdv, psi, correct: 0, images: b };
       sgd.zeroGrad();
       sgd.lr = lr;
       backward(loss);
       sgd.step();
       sgd.zeroGrad();
       const correct = noGrad(() => logits.detach().argmax(1).eq(y).sum().item());
-      return { loss: lv, lossCls, lossAdv, psi, correct, b };
+      return { loss: lv, lossCls, lossAdv, psi, correct, images: b };
     });
+  }
 
+  /**
+   * Checkpoint at a batch boundary: weights, momentum, the ψ integrator and the generator as they are now, with `at`.
+   * epochSeconds: the epoch's training time so far (what the last checkpoint did not count goes into elapsedSeconds).
+   */
+  checkpoint(at: Pick<TrainState, 'epoch' | 'batchInEpoch' | 'accum' | 'rngEpochStart'> & Partial<Pick<TrainState, 'history' | 'finished'>>, epochSeconds: number): void {
+    const s = this.state;
+    this.state = this.#commit({
+      ...s, epoch: at.epoch, batchInEpoch: at.batchInEpoch, psiR: this.psiControl.r, rng: encodeBytes(rngNow()),
+      rngEpochStart: at.rngEpochStart, accum: at.accum, elapsedSeconds: s.elapsedSeconds + epochSeconds - s.accum.seconds,
+      ...(at.history !== undefined ? { history: at.history } : {}), ...(at.finished !== undefined ? { finished: at.finished } : {}),
+    });
+  }
+
+  /** Validation, the end-of-epoch checkpoint, the model file, the log line; true when shouldStop() ends the run here. */
+  #endEpoch(e: number, lr: number, accum: EpochAccum): boolean {
+    const o = this.options;
+    const v = this.valSet ? evaluate(this.model, this.valSet) : null;
+    const rec: EpochRecord = {
+      epoch: e + 1, step: this.state.step, lr, psi: this.robust ? this.psiControl.psi : null,
+      trainLoss: accum.lossSum / Math.max(1, accum.seen), trainAcc: accum.correct / Math.max(1, accum.seen),
+      valAcc: v?.acc ?? null, valLoss: v?.loss ?? null, seconds: accum.seconds, imgPerSec: accum.seen / Math.max(accum.seconds, 1e-9),
+    };
+    this.checkpoint({ epoch: e + 1, batchInEpoch: 0, accum: emptyAccum(), rngEpochStart: null, history: [...this.state.history, rec], finished: e + 1 >= o.epochs }, accum.seconds);
+    this.#writeModel();
+    this.#log({ event: 'epoch', ...rec });
+    this.#opts.onEpoch?.(rec, this.state);
+    if (e + 1 < o.epochs && this.#opts.shouldStop?.()) {
+      this.#log({ event: 'stop', reason: 'requested', epoch: e + 1, batchInEpoch: 0, step: this.state.step });
+      return true;
+    }
+    return false;
+  }
+
+  /** After the last epoch: the model file if missing (a resumed finished run), the finished flag, the 'done' line. */
+  finish(): void {
+    if (!fs.existsSync(path.join(this.dir, MODEL_FILE))) this.#writeModel();
+    if (!this.state.finished) this.state = this.#commit({ ...this.state, finished: true });
+    this.#log({ event: 'done', epoch: this.state.epoch, step: this.state.step });
+  }
+
+  /** Frees the model, the optimizer's buffers and the images. */
+  dispose(): void {
+    this.sgd.disposeBuffers();
+    this.model.dispose();
+  }
+
+  /** Writes s with the current weights and momentum (checkpoint.ts's crash-safe commit). */
+  #commit(s: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
+    const full = saveCheckpoint(this.dir, this.model, this.sgd, s);
+    this.#saved = { epoch: full.epoch, batchInEpoch: full.batchInEpoch, step: full.step };
+    this.#lastSave = performance.now();
+    return full;
+  }
+
+  #writeModel(): void {
+    const s = this.state, o = this.options;
+    const last = s.history[s.history.length - 1];
+    saveModel(path.join(this.dir, MODEL_FILE), this.model, {
+      training_options: JSON.stringify({
+        ...o, robust_additions: this.robust, adversarial_training: adversarialTraining(o.mode), epochs_done: s.epoch, step: s.step,
+        psi: this.robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: this.nVal, split_seed: o.seed,
+      }),
+      class_names: JSON.stringify(this.classNames),
+    });
+  }
+
+  #report(e: number, k: number, r: StepResult, lr: number, accum: EpochAccum): void {
+    const o = this.options, step = this.state.step;
+    this.#opts.onBatch?.({
+      epoch: e, batch: k, batches: this.batches, batchSize: o.batch, epochImages: Math.min(this.nTrain, this.batches * o.batch), step,
+      images: r.images, loss: r.loss, lossCls: r.lossCls, lossAdv: r.lossAdv, psi: r.psi, lr,
+    });
+    const every = this.#opts.logEvery ?? 50;
+    if (every > 0 && step % every === 0) {
+      this.#log({ event: 'step', epoch: e + 1, batch: k + 1, step, loss: r.loss, lossCls: r.lossCls, lossAdv: r.lossAdv, psi: r.psi, lr, imgPerSec: accum.seen / Math.max(accum.seconds, 1e-9) });
+    }
+  }
+
+  #diverged(e: number, k: number, r: StepResult): never {
+    const step = this.state.step + 1, saved = this.#saved;
+    this.#log({ event: 'diverged', epoch: e, batch: k, step, loss: r.loss, lossCls: r.lossCls });
+    throw new TrainingError(`non-finite loss (${r.loss}) at epoch ${e + 1} batch ${k + 1} (step ${step}); stopped. ` +
+      `The last good checkpoint (epoch ${saved.epoch}${saved.batchInEpoch ? ` + ${saved.batchInEpoch} batches` : ''}, step ${saved.step}) is kept in ${this.dir}; try a lower --lr`);
+  }
+
+  #log(v: Record<string, unknown>): void {
+    fs.appendFileSync(this.#logFile, JSON.stringify({ time: new Date().toISOString(), ...v }) + '\n');
+  }
+}
+
+/**
+ * Trains (or resumes) a run in opts.dir. Returns when all epochs are done, or early with stopped = true when
+ * shouldStop() said so (after writing a checkpoint). Throws TrainingError on a non-finite loss (nothing is
+ * written for the failing step: the last checkpoint stays the good one) and TrainInputError for bad data/options.
+ */
+export async function runTraining(opts: RunOptions): Promise<RunResult> {
+  const run = Trainer.setup(opts);
+  try {
+    run.start();
     let stopped = false;
-    model.train();
-    const firstEpoch = state.epoch;
-    const checkpointMs = (opts.checkpointSeconds ?? 0) * 1000;
-    let lastSave = performance.now();
-    for (let e = firstEpoch; e < o.epochs && !stopped; e++) {
-      const lr = learningRate(e, o.lr, o.milestones, o.gamma);
-      const midEpoch = e === firstEpoch && state.batchInEpoch > 0;
-      let epochStartRng: Uint8Array;
-      let perm: Tensor;
-      if (midEpoch) {
-        // Re-draw the epoch's permutation from the generator state at its start, then continue the stream.
-        epochStartRng = decodeBytes(state.rngEpochStart!);
-        setRng(epochStartRng);
-        perm = keep(randperm(nTrain));
-        setRng(decodeBytes(state.rng));
-      } else {
-        if (e === firstEpoch) setRng(decodeBytes(state.rng));
-        epochStartRng = rngNow();
-        perm = keep(randperm(nTrain));
-        state.accum = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
-      }
-      const accum: EpochAccum = { ...state.accum };
-      try {
-        for (let k = midEpoch ? state.batchInEpoch : 0; k < batches; k++) {
-          const t0 = performance.now();
-          const end = Math.min(nTrain, (k + 1) * o.batch);
-          const r = tidy(() => stepBatch(perm.slice(0, k * o.batch, end), lr));
-          if (!Number.isFinite(r.loss)) {
-            log({ event: 'diverged', epoch: e, batch: k, step: state.step + 1, loss: r.loss, lossCls: r.lossCls });
-            throw new TrainingError(`non-finite loss (${r.loss}) at epoch ${e + 1} batch ${k + 1} (step ${state.step + 1}); stopped. ` +
-              `The last good checkpoint (epoch ${saved.epoch}${saved.batchInEpoch ? ` + ${saved.batchInEpoch} batches` : ''}, step ${saved.step}) is kept in ${dir}; try a lower --lr`);
-          }
-          state.step++;
-          accum.lossSum += r.loss * r.b; accum.correct += r.correct; accum.seen += r.b;
-          accum.seconds += (performance.now() - t0) / 1000;
-          const info: BatchInfo = { epoch: e, batch: k, batches, batchSize: o.batch, epochImages: Math.min(nTrain, batches * o.batch), step: state.step, images: r.b, loss: r.loss, lossCls: r.lossCls, lossAdv: r.lossAdv, psi: r.psi, lr };
-          opts.onBatch?.(info);
-          if (logEvery > 0 && state.step % logEvery === 0) {
-            log({ event: 'step', epoch: e + 1, batch: k + 1, step: state.step, loss: r.loss, lossCls: r.lossCls, lossAdv: r.lossAdv, psi: r.psi, lr, imgPerSec: accum.seen / Math.max(accum.seconds, 1e-9) });
-          }
-          await yieldToEventLoop();
-          const stop = k < batches - 1 && opts.shouldStop?.() === true;
-          const periodic = k < batches - 1 && checkpointMs > 0 && performance.now() - lastSave >= checkpointMs;
-          if (stop || periodic) {
-            state = persist({
-              ...state, epoch: e, batchInEpoch: k + 1, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()),
-              rngEpochStart: encodeBytes(epochStartRng), accum: { ...accum }, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
-            });
-            lastSave = performance.now();
-            log({ event: stop ? 'stop' : 'checkpoint', ...(stop ? { reason: 'requested' } : {}), epoch: e, batchInEpoch: k + 1, step: state.step });
-            if (stop) {
-              stopped = true;
-              break;
-            }
-          }
-        }
-      } finally {
-        perm.dispose();
-      }
-      if (stopped) break;
-
-      const v = valSet ? evaluate(model, valSet) : null;
-      const rec: EpochRecord = {
-        epoch: e + 1, step: state.step, lr, psi: robust ? psiCtl.psi : null,
-        trainLoss: accum.lossSum / Math.max(1, accum.seen), trainAcc: accum.correct / Math.max(1, accum.seen),
-        valAcc: v?.acc ?? null, valLoss: v?.loss ?? null, seconds: accum.seconds, imgPerSec: accum.seen / Math.max(accum.seconds, 1e-9),
-      };
-      state = persist({
-        ...state, epoch: e + 1, batchInEpoch: 0, psiR: psiCtl.r, psi: psiCtl.psi, rng: encodeBytes(rngNow()), rngEpochStart: null,
-        accum: { lossSum: 0, correct: 0, seen: 0, seconds: 0 }, elapsedSeconds: state.elapsedSeconds + accum.seconds - state.accum.seconds,
-        history: [...state.history, rec], finished: e + 1 >= o.epochs,
-      });
-      lastSave = performance.now();
-      writeModel(state);
-      log({ event: 'epoch', ...rec });
-      opts.onEpoch?.(rec, state);
-      if (e + 1 < o.epochs && opts.shouldStop?.()) {
-        log({ event: 'stop', reason: 'requested', epoch: e + 1, batchInEpoch: 0, step: state.step });
-        stopped = true;
-      }
-    }
-    if (!stopped && state.epoch >= o.epochs) {
-      if (!fs.existsSync(path.join(dir, MODEL_FILE))) writeModel(state);
-      if (!state.finished) state = persist({ ...state, finished: true });
-      log({ event: 'done', epoch: state.epoch, step: state.step });
-    }
-    return { state, stopped, dir };
+    for (let e = run.state.epoch; e < run.options.epochs && !stopped; e++) stopped = await run.epoch(e);
+    if (!stopped) run.finish();
+    return { state: run.state, stopped, dir: opts.dir };
   } finally {
-    sgd.disposeBuffers();
-    model.dispose();
+    run.dispose();
   }
 }

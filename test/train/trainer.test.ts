@@ -14,6 +14,8 @@ import { loadDataset } from '../../src/data/load.js';
 import { predict, accuracy } from '../../src/metrics/predict.js';
 import type { AdversarialBatchFn } from '../../src/train/adversarial.js';
 import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
+import { AdaptivePsi } from '../../src/train/lipschitz.js';
+import { repoRoot } from '../helpers/shared.js';
 
 setNumThreads(1);
 
@@ -221,3 +223,21 @@ test('resume may change the schedule: --epochs and --milestones overrides', asyn
   await assert.rejects(runTraining({ dir: r.dir, resume: true, overrides: { epochs: 4, milestones: [3, 1] } }), (e: Error) => e instanceof TrainInputError && /milestones: must increase/.test(e.message));
 });
 const learningRateAt = (e: number): number => (e >= 2 ? 0.1 * 0.1 : 0.1);
+
+test('ψ is derived from the stored integrator; older state files that also store psi load and resume', async () => {
+  const r = await train(opts({ mode: 'lipschitz', epochs: 1 }));
+  const file = path.join(r.dir, STATE_FILE);
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainState;
+  assert.equal('psi' in raw, false);
+  fs.writeFileSync(file, JSON.stringify({ ...raw, psi: new AdaptivePsi(raw.psiR).psi }));
+  assert.equal('psi' in loadCheckpoint(r.dir).state, false);
+  const more = await runTraining({ dir: r.dir, resume: true, overrides: { epochs: 2 }, threads: 1 });
+  assert.equal(more.state.epoch, 2);
+  assert.equal('psi' in JSON.parse(fs.readFileSync(file, 'utf8')), false, 'a resumed run drops the stale copy');
+  // The shipped run, written when the state still stored both: its ψ is the one its integrator gives.
+  const shipped = path.join(repoRoot(), 'models', 'training', 'default-r20');
+  const old = JSON.parse(fs.readFileSync(path.join(shipped, STATE_FILE), 'utf8')) as { psiR: number; psi: number };
+  const ck = loadCheckpoint(shipped);
+  assert.equal(ck.state.psiR, old.psiR);
+  assert.equal(new AdaptivePsi(ck.state.psiR).psi, old.psi);
+});

@@ -151,10 +151,6 @@ function renderMaps(r: ExplainResponse | null): void {
   const box = $('maps');
   const figs = mapMethods().map((m) => {
     const res = r === null ? undefined : (r as unknown as Record<string, MapJson | undefined>)[m.name];
-    if (!m.available) {
-      return h('figure', { class: 'map unavailable', 'data-method': m.name }, h('div', { class: 'placeholder' }, 'not available'),
-        h('figcaption', { class: 'small' }, h('b', {}, m.label), h('br'), h('span', { class: 'muted' }, m.note ?? '')));
-    }
     if (res === undefined) {
       return h('figure', { class: 'map pending', 'data-method': m.name }, h('div', { class: 'placeholder' }, '…'), h('figcaption', { class: 'small' }, h('b', {}, m.label)));
     }
@@ -218,12 +214,12 @@ async function runAe(): Promise<void> {
 /** Grad-CAM and LIME of the predicted class (they do not depend on ρ). */
 async function runMaps(): Promise<void> {
   const src = state.source;
-  const methods = mapMethods().filter((m) => m.available).map((m) => m.name);
+  const methods = mapMethods().map((m) => m.name);
   renderMaps(null);
   if (src === null || methods.length === 0) return;
   mapsCtrl?.abort();
   const ctrl = (mapsCtrl = new AbortController());
-  busyStart('maps', `Computing ${mapMethods().filter((m) => m.available).map((m) => m.label).join(' and ')}…`);
+  busyStart('maps', `Computing ${mapMethods().map((m) => m.label).join(' and ')}…`);
   try {
     const r = await explain(src, state.model, methods, state.rho, ctrl.signal);
     if (ctrl === mapsCtrl) renderMaps(r);
