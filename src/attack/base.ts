@@ -10,7 +10,7 @@
 import {
   Tensor, tensor, tidy, noGrad, enableGrad, gradOf, crossEntropy, dispose,
 } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { frozen, type Module } from '../nn/index.js';
 
 /** What counts as adversarial. */
 export type Criterion =
@@ -183,8 +183,7 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
   attackBatch(model: Module, x: Tensor, classes: Tensor, criterion: Criterion['kind'], eps: number,
     opts: { offset?: number; onStep?: (images: number) => void; computeSuccess?: boolean } = {}): BatchAttackResult {
     this.validate(eps);
-    const restore = freezeParameters(model);
-    try {
+    return frozen(model, () => {
       return tidy(() => {
         const ctx = makeContext(model, x, classes, criterion, eps, opts.offset ?? 0, this.bounds);
         let state = tidy(() => this.init(ctx));
@@ -205,9 +204,7 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
         if (out.firstCrossing !== undefined) r.firstCrossing = out.firstCrossing;
         return r;
       });
-    } finally {
-      restore();
-    }
+    });
   }
 
   /**
@@ -266,14 +263,6 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
     }
     return result;
   }
-}
-
-/** Turns off requiresGrad on every parameter; returns a function that restores each one. */
-export function freezeParameters(model: Module): () => void {
-  const params = model.parameters();
-  const was = params.map((p) => p.requiresGrad);
-  for (const p of params) if (p.requiresGrad) p.requiresGrad_(false);
-  return () => params.forEach((p, i) => { if (was[i] && !p.isDisposed) p.requiresGrad_(true); });
 }
 
 function releaseReplaced(prev: object, next: object, ctx: AttackContext): void {

@@ -1,6 +1,6 @@
 // Attacks: the Foolbox-like base, the paper's routine (METHOD.md §4), PGD and FGSM.
 export {
-  Attack, misclassification, targeted, btr, criterionClasses, perSampleNorm, isAdversarial, freezeParameters, disposeState,
+  Attack, misclassification, targeted, btr, criterionClasses, perSampleNorm, isAdversarial, disposeState,
   type Criterion, type Norm, type AttackInput, type AttackContext, type BatchOutcome, type BatchAttackResult,
   type RunOptions, type AttackResult,
 } from './base.js';

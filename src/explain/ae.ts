@@ -4,9 +4,9 @@
 // the target class. The map for metrics is |δ| summed over channels.
 import { tidy } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 import { PaperAttack } from '../attack/index.js';
-import { type Attribution, type Explainer, checkInputs, checkTargets, chunks, copyInto, inEval, probabilities, targetTensor } from './types.js';
+import { type Attribution, type Explainer, checkInputs, checkTargets, chunks, copyInto, probabilities, targetTensor } from './types.js';
 
 export interface AeOptions {
   /** ρ, the RMS budget (default 0.1; the paper's COCO figure uses 0.075). */

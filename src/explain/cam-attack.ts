@@ -6,10 +6,9 @@
 // with Σ ss_t = ρ·overshoot, no momentum; here δ is then scaled back onto the RMS ball when it leaves it, and the
 // iterate kept is, among those classified `to`, the one with the smallest CAM term (else the last).
 import { tensor, tidy, keep, enableGrad, gradOf, crossEntropy, zerosLike, where, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
-import { freezeParameters } from '../attack/index.js';
+import { frozen, inEval, type Module } from '../nn/index.js';
 import { CamExplainer, GradCAM, defaultCamLayer, findLayer, forwardWithActivation } from './gradcam.js';
-import { inEval, targetTensor } from './types.js';
+import { targetTensor } from './types.js';
 
 export interface CamAttackOptions {
   /** RMS budget ρ (default 0.01). */
@@ -63,8 +62,7 @@ export function camPreservingAttack(model: Module, images: Tensor, from: Int32Ar
   const name = opts.layer ?? defaultCamLayer(model);
   const layer = findLayer(model, name);
   const cam = opts.cam ?? new GradCAM();
-  const restore = freezeParameters(model);
-  try {
+  return frozen(model, () => {
     return inEval(model, () => tidy(() => {
       const x = images.detach();
       const tFrom = targetTensor(from), tTo = targetTensor(to);
@@ -113,7 +111,5 @@ export function camPreservingAttack(model: Module, images: Tensor, from: Int32Ar
         for (const t of [delta, best, bestLoss]) t.dispose();
       }
     }));
-  } finally {
-    restore();
-  }
+  });
 }

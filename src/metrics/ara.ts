@@ -2,7 +2,7 @@
 // boundary (misclassified: Attack ARA; p(true) ≤ 1/K: BTR ARA), found by the paper's routine with eps 20,
 // 450 steps, momentum 0.9, overshoot 1, model in eval mode; then
 //   ARA = ∫₀^∞ max(0, Acc(ε) − 1/K) dε,  Acc(ε) = fraction of images whose distance exceeds ε.
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 import { PaperAttack } from '../attack/paper.js';
 import type { AttackInput, Criterion } from '../attack/base.js';
 
@@ -125,14 +125,10 @@ export function araDistances(model: Module, inputs: AttackInput, labels: Int32Ar
     overshoot: opts.overshoot ?? 1, guard: opts.guard ?? true,
   });
   const criterion: Criterion = type === 'attack' ? { kind: 'misclassification', labels } : { kind: 'btr', labels };
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  return inEval(model, () => {
     const r = attack.run(model, inputs, criterion, { batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
     return { type, distances: r.minimal!.distances, firstCrossing: r.minimal!.firstCrossing };
-  } finally {
-    model.train(wasTraining);
-  }
+  });
 }
 
 export interface AraValue { exact: number; histogram: number }

@@ -1,6 +1,6 @@
 // Batched inference over an image set, in eval mode, without autograd.
 import { tensor, noGrad, tidy } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 
 export interface ImageBatchSource { images: Float32Array; n: number; channels: number; height: number; width: number }
 
@@ -11,9 +11,7 @@ export function predict(model: Module, set: ImageBatchSource, opts: { batch?: nu
   const per = set.channels * set.height * set.width;
   const classes = new Int32Array(set.n);
   const probs: Float32Array[] = [];
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  inEval(model, () => {
     for (let i = 0; i < set.n; i += batch) {
       const b = Math.min(batch, set.n - i);
       tidy(() => noGrad(() => {
@@ -24,9 +22,7 @@ export function predict(model: Module, set: ImageBatchSource, opts: { batch?: nu
       }));
       opts.onBatch?.(i + b);
     }
-  } finally {
-    model.train(wasTraining);
-  }
+  });
   if (!opts.probabilities) return { classes };
   const all = new Float32Array(probs.reduce((s, p) => s + p.length, 0));
   let o = 0;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import {
   Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
-import { PreActResNet } from '../nn/index.js';
+import { PreActResNet, inEval } from '../nn/index.js';
 import { loadDataset, splitValidation, subset, type ByteImageSet } from '../data/dataset.js';
 import { TensorImageSet } from '../data/loader.js';
 import { augmentBatch } from '../data/augment.js';
@@ -133,10 +133,8 @@ export function prepareData(o: TrainOptions): PreparedData {
 
 /** Accuracy and mean cross-entropy in eval mode, without autograd. */
 export function evaluate(model: PreActResNet, data: TensorImageSet, batch = 256): { acc: number; loss: number } {
-  const was = model.training;
-  model.eval();
   let correct = 0, lossSum = 0;
-  try {
+  inEval(model, () => {
     noGrad(() => {
       for (let i = 0; i < data.n; i += batch) {
         const e = Math.min(data.n, i + batch);
@@ -148,9 +146,7 @@ export function evaluate(model: PreActResNet, data: TensorImageSet, batch = 256)
         });
       }
     });
-  } finally {
-    model.train(was);
-  }
+  });
   return { acc: data.n === 0 ? 0 : correct / data.n, loss: data.n === 0 ? 0 : lossSum / data.n };
 }
 
