@@ -2,7 +2,8 @@
 // correctly and stay so under the attack. Only the clean-correct images are attacked (the others count as errors).
 import { inEval, type Module } from '../nn/index.js';
 import { manualSeed } from '../engine/index.js';
-import { misclassification, type Attack, type AttackInput } from '../attack/base.js';
+import type { Attack, AttackInput } from '../attack/base.js';
+import { Misclassification } from '../attack/criteria.js';
 import { PGD } from '../attack/pgd.js';
 import { predict } from './predict.js';
 
@@ -42,7 +43,7 @@ export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32
     if (opts.seed !== undefined) manualSeed(opts.seed);
     const accuracy = correct.length === 0 ? epsilons.map(() => 0) : (() => {
       const r = attack.run(model, { images: sub, n: correct.length, channels: set.channels, height: set.height, width: set.width },
-        misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+        new Misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
       return r.success.map((s) => (correct.length - s.reduce((a, v) => a + v, 0)) / set.n);
     })();
     return { attack: attack.name, epsilons: [...epsilons], clean: correct.length / Math.max(1, set.n), accuracy };

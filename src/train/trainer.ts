@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
 import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
-import { trainingAttack, paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
+import { paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
 import {
   saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE,
   type TrainState, type EpochRecord, type EpochAccum,
@@ -221,7 +221,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const psiCtl = new AdaptivePsi();
   const robust = robustAdditions(o.mode);
   const adversarial = adversarialTraining(o.mode);
-  const attack = adversarial ? (opts.attack ?? trainingAttack(paperTrainingAttack(o.l2Min, o.advEps ?? undefined, o.advSteps))) : null;
+  const attack = adversarial ? (opts.attack ?? paperTrainingAttack(o)) : null;
   const batches = batchesPerEpoch(nTrain, o.batch);
   const logEvery = opts.logEvery ?? 50;
 
