@@ -8,18 +8,12 @@ import {
   FixedEpsilonAttack, MinimizationAttack, Misclassification, TargetedMisclassification, TrueClassProbabilityAtMost,
   RMS, L2, LINF, NORMS, type AttackContext, type BatchOutcome,
 } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, argmax, rms } from './linear-model.js';
+import { linearProblem, rng, logits64, argmax, rms } from './linear-model.js';
 
 setNumThreads(1);
 
 const B = 6, C = 3, H = 2, W = 2, D = C * H * W, K = 4;
-function problem(seed: number) {
-  const m = makeLinear(K, D, seed, 1.5);
-  const r = rng(seed + 1);
-  const x = Array.from({ length: B }, () => Array.from({ length: D }, () => Math.fround(r())));
-  const labels = Int32Array.from(x, (xi) => argmax(logits64(m, xi)));
-  return { m, x, labels, input: { images: Float32Array.from(x.flat()), n: B, channels: C, height: H, width: W } };
-}
+const problem = (seed: number) => linearProblem(seed, B, { C, H, W, K });
 
 function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(got.length, want.length, `${what}: length`);

@@ -4,18 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveTensors, manualSeed, setNumThreads } from '../../src/engine/index.js';
 import { PGD, FGSM, Misclassification, TargetedMisclassification } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, ceGrad64, argmax } from './linear-model.js';
+import { makeLinear, linearProblem, logits64, ceGrad64, argmax } from './linear-model.js';
 
 setNumThreads(1);
 
 const B = 5, C = 3, H = 2, W = 2, D = C * H * W, K = 4;
-function problem(seed: number) {
-  const m = makeLinear(K, D, seed, 1.5);
-  const r = rng(seed + 1);
-  const x = Array.from({ length: B }, () => Array.from({ length: D }, () => Math.fround(r())));
-  const labels = Int32Array.from(x, (xi) => argmax(logits64(m, xi)));
-  return { m, x, labels, input: { images: Float32Array.from(x.flat()), n: B, channels: C, height: H, width: W } };
-}
+const problem = (seed: number) => linearProblem(seed, B, { C, H, W, K });
 const clip01 = (v: number): number => Math.min(1, Math.max(0, v));
 const l2 = (v: number[]): number => Math.sqrt(v.reduce((s, a) => s + a * a, 0));
 
