@@ -1,48 +1,16 @@
-// The attack base, in the spirit of Foolbox 3: it owns batching, the criterion (untargeted, targeted, BTR), the
-// loop over an array of epsilons, optional clipping, the success check, the input gradient and the memory scopes.
-// An attack writes only `init` and `step` (and, if it must, `finish`).
-//
-// Two families share the base:
-//  - fixed-ε attacks (PGD, FGSM, the paper's routine in budget mode) run once per ε and report success per ε;
-//  - minimising attacks (the paper's routine in misclassify / BTR mode) run once with their own budget, find the
-//    smallest perturbation (in the attack's norm) that meets the criterion, and report success at ε as
-//    "found and distance ≤ ε".
-import {
-  Tensor, tensor, tidy, noGrad, enableGrad, gradOf, crossEntropy, dispose,
-} from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+// The attack families, in the spirit of Foolbox 3. The common base runs one batch (init → steps → finish) with the
+// parameters frozen, frees each state a step replaces, hands the steps their context (the input gradient signed
+// by the criterion, the norm's projection onto the ε-ball, clipping) and clips the result. Two families own the
+// entry points (batching, epsilons, success):
+//  - FixedEpsilonAttack: one run per ε; success at ε is the criterion on that run's image.
+//  - MinimizationAttack: one run within the attack's own budget that returns, per sample, the smallest
+//    perturbation (in its norm) meeting the criterion; success at ε is "found and distance ≤ ε".
+// An attack writes only `init` and `step` (and `finish` when its result is not `state.adv`).
+import { Tensor, tensor, tidy, noGrad, enableGrad, gradOf, crossEntropy } from '../engine/index.js';
+import { frozen, type Module } from '../nn/index.js';
+import type { Criterion } from './criteria.js';
+import type { Norm } from './norms.js';
 import { inputShape, inputBatch, type ImageInput } from '../data/dataset.js';
-
-/** What counts as adversarial. */
-export type Criterion =
-  /** argmax ≠ label (untargeted; the attack ascends the label's cross-entropy). */
-  | { kind: 'misclassification'; labels: Int32Array }
-  /** argmax = target (targeted; the attack descends the target's cross-entropy). */
-  | { kind: 'targeted'; targets: Int32Array }
-  /** softmax[label] ≤ 1/K: the label is no better than a random guess (the paper's BTR boundary). */
-  | { kind: 'btr'; labels: Int32Array };
-
-export const misclassification = (labels: Int32Array): Criterion => ({ kind: 'misclassification', labels });
-export const targeted = (targets: Int32Array): Criterion => ({ kind: 'targeted', targets });
-export const btr = (labels: Int32Array): Criterion => ({ kind: 'btr', labels });
-
-/** The class each sample's loss is taken against: the label, or the target when targeted. */
-export function criterionClasses(c: Criterion): Int32Array {
-  return c.kind === 'targeted' ? c.targets : c.labels;
-}
-
-/** How a perturbation is measured. rms = sqrt(mean δ²) over all C·H·W elements (the paper's distance). */
-export type Norm = 'rms' | 'l2' | 'linf';
-
-/** Per-sample norm of a batch of perturbations [B, ...] → [B]. */
-export function perSampleNorm(delta: Tensor, norm: Norm): Tensor {
-  const dims = delta.shape.slice(1).map((_, i) => i + 1);
-  switch (norm) {
-    case 'rms': return delta.square().mean(dims).sqrt();
-    case 'l2': return delta.square().sum(dims).sqrt();
-    case 'linf': return delta.abs().amax(dims);
-  }
-}
 
 /** Images as a tensor [N, C, H, W] or a labelled image set. */
 export type AttackInput = ImageInput;
@@ -52,10 +20,10 @@ export interface AttackContext {
   readonly model: Module;
   /** The clean batch [B, C, H, W]; not to be disposed or kept in the state. */
   readonly x: Tensor;
-  /** int64 [B]: the label (misclassification, btr) or the target (targeted). */
+  /** int64 [B]: the criterion's classes for this batch (labels or targets). */
   readonly classes: Tensor;
-  readonly criterion: Criterion['kind'];
-  /** ε of this run: the fixed budget, or a minimising attack's own maximum budget. */
+  readonly criterion: Criterion;
+  /** ε of this run: the fixed budget, or a minimisation attack's own budget. */
   readonly eps: number;
   /** Index of the batch's first sample in the whole input. */
   readonly offset: number;
@@ -63,7 +31,7 @@ export interface AttackContext {
   readonly bounds: readonly [number, number] | null;
   /**
    * Logits of x + δ and the gradient of Σ_b CE(f(x+δ)_b, classes_b) with respect to δ, signed so that following
-   * it moves toward the criterion: +∇ when untargeted or BTR, −∇ when targeted. Both are detached.
+   * it moves toward the criterion: −∇ for a targeted criterion, +∇ otherwise. Both are detached.
    */
   gradient(delta: Tensor): { logits: Tensor; grad: Tensor };
   /** Logits of an input batch, without autograd. */
@@ -72,6 +40,8 @@ export interface AttackContext {
   isAdversarial(logits: Tensor): Tensor;
   /** Clamps to the bounds when the attack clips, else returns the input itself. */
   clip(input: Tensor): Tensor;
+  /** The perturbation brought back into this run's ε-ball, in the attack's norm. */
+  project(delta: Tensor): Tensor;
 }
 
 /** What finish() hands back for one batch. */
@@ -84,6 +54,13 @@ export interface BatchOutcome {
   success?: Tensor;
   /** int32/int64 [B]: first step at which each sample was across its boundary, when the attack tracks it. */
   firstCrossing?: Tensor;
+}
+
+export interface BatchOptions {
+  /** Index of the batch's first sample in the criterion's classes (and in per-sample attack options). */
+  offset?: number | undefined;
+  /** Called after every step with the batch size: progress in image-steps. */
+  onStep?: ((images: number) => void) | undefined;
 }
 
 /** One batch's result from attackBatch (tensors in the caller's scope). */
@@ -99,14 +76,14 @@ export interface BatchAttackResult {
 }
 
 export interface RunOptions {
-  /** Fixed-ε attacks: one run per ε. Minimising attacks: the radii at which success is reported. */
-  epsilons?: readonly number[];
+  /** Fixed-ε attacks: one run per ε (at least one). Minimisation attacks: the radii at which success is reported. */
+  epsilons?: readonly number[] | undefined;
   /** Samples per batch (default 128). */
-  batch?: number;
+  batch?: number | undefined;
   /** Keep the perturbed images (default true). */
-  keepImages?: boolean;
+  keepImages?: boolean | undefined;
   /** Called after every step of every batch with the batch size: progress in image-steps. */
-  onStep?: (images: number) => void;
+  onStep?: ((images: number) => void) | undefined;
 }
 
 export interface AttackResult {
@@ -114,19 +91,22 @@ export interface AttackResult {
   epsilons: number[];
   /** Per ε (same order), per sample: 1 when the criterion holds for the returned image. */
   success: Uint8Array[];
-  /** Per ε, the returned images (NCHW, n·C·H·W), when keepImages. Minimising attacks: one array (see raw). */
+}
+
+export interface FixedEpsilonResult extends AttackResult {
+  /** Per ε, the returned images (NCHW, n·C·H·W), when keepImages. */
   images?: Float32Array[];
-  /** Minimising attacks only. */
-  minimal?: {
-    /** The smallest perturbation found per sample, in the attack's norm; Infinity where none was found. */
-    distances: Float64Array;
-    /** The found images (the clean image where none was found), when keepImages. */
-    raw?: Float32Array;
-    /** First step index at which each sample was across its boundary; -1 if never. */
-    firstCrossing: Int32Array;
-    /** The attack's own budget. */
-    eps: number;
-  };
+}
+
+export interface MinimizationResult extends AttackResult {
+  /** The smallest perturbation found per sample, in the attack's norm; Infinity where none was found. */
+  distances: Float64Array;
+  /** First step index at which each sample was across its boundary; -1 if never or not tracked. */
+  firstCrossing: Int32Array;
+  /** The found images (the attack's own result where none was found), when keepImages. */
+  raw?: Float32Array;
+  /** The attack's own budget. */
+  budget: number;
 }
 
 type StateTensors = object;
@@ -140,17 +120,26 @@ function tensorsIn(v: unknown, out: Set<Tensor>): void {
   }
 }
 
+/** A run's checked shape and options, and its loop over batches. */
+interface RunPlan {
+  n: number;
+  /** Values per image. */
+  per: number;
+  epsilons: number[];
+  keep: boolean;
+  /** fn(x, offset) per batch, each in a scope of its own. */
+  each(fn: (x: Tensor, offset: number) => void): void;
+}
+
 /**
- * The base of every attack. Subclasses implement init/step (and finish when the result is not `state.adv`);
+ * The base of both families. Subclasses implement init/step (and finish when the result is not `state.adv`);
  * the state is a plain object of tensors that the base frees as soon as a step replaces them.
  */
 export abstract class Attack<S extends StateTensors = StateTensors> {
-  /** Short name for reports ("pgd-linf", "paper-misclassify", …). */
+  /** Short name for reports ("pgd-linf", "paper-minimal", …). */
   abstract readonly name: string;
   /** The norm ε and distances are measured in. */
   abstract readonly norm: Norm;
-  /** True for attacks that minimise the perturbation rather than use a fixed ε. */
-  abstract readonly minimizing: boolean;
   /** Clip bounds for the perturbed image, or null (the paper's routine never clamps). */
   readonly bounds: readonly [number, number] | null;
 
@@ -161,8 +150,6 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
 
   /** Steps per run (for progress). */
   abstract get steps(): number;
-  /** Budget of a minimising attack (ignored by fixed-ε attacks). */
-  get ownEps(): number { return NaN; }
 
   protected abstract init(ctx: AttackContext): S;
   protected abstract step(ctx: AttackContext, state: S, t: number): S;
@@ -176,105 +163,132 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
   /** Checks the options a subclass needs before any work (throws one-line errors). */
   protected validate(_eps: number): void {}
 
-  /**
-   * Attacks one batch already in tensors: x [B, C, H, W], classes int64 [B]. Returns tensors owned by the
-   * caller's scope: the perturbed batch (clipped when the attack clips), success (bool [B]) and, when tracked,
-   * firstCrossing. The model's parameters stop requiring gradients while it runs (restored after).
-   */
-  attackBatch(model: Module, x: Tensor, classes: Tensor, criterion: Criterion['kind'], eps: number,
-    opts: { offset?: number; onStep?: (images: number) => void; computeSuccess?: boolean } = {}): BatchAttackResult {
-    this.validate(eps);
-    const restore = freezeParameters(model);
-    try {
-      return tidy(() => {
-        const ctx = makeContext(model, x, classes, criterion, eps, opts.offset ?? 0, this.bounds);
-        let state = tidy(() => this.init(ctx));
-        const T = this.steps;
-        const B = x.shape[0]!;
-        for (let t = 0; t < T; t++) {
-          const prev = state;
-          const next = tidy(() => this.step(ctx, prev, t));
-          releaseReplaced(prev, next, ctx);
-          state = next;
-          opts.onStep?.(B);
-        }
-        const out = tidy(() => this.finish(ctx, state));
-        const adv = this.bounds === null ? out.adv : ctx.clip(out.adv);
-        const delta = this.bounds === null && out.delta !== undefined ? out.delta : adv.sub(x);
-        const success = out.success ?? (opts.computeSuccess === false ? null : noGrad(() => ctx.isAdversarial(ctx.logits(adv))));
-        const r: BatchAttackResult = { adv, delta, success };
-        if (out.firstCrossing !== undefined) r.firstCrossing = out.firstCrossing;
-        return r;
-      });
-    } finally {
-      restore();
-    }
-  }
+  /** Runs the attack over all inputs in batches; the families define what a run and its success are. */
+  abstract run(model: Module, inputs: AttackInput, criterion: Criterion, opts?: RunOptions): AttackResult;
 
   /**
-   * Runs the attack over all inputs in batches. Fixed-ε attacks run once per ε; minimising attacks run once and
-   * report, per ε, whether the smallest perturbation found is within ε.
+   * One batch x [B, C, H, W] against the criterion's classes from `offset`, at ε: returns tensors owned by the
+   * caller's scope. The model's parameters stop requiring gradients while it runs (restored after).
    */
-  run(model: Module, inputs: AttackInput, criterion: Criterion, opts: RunOptions = {}): AttackResult {
+  protected perturb(model: Module, x: Tensor, criterion: Criterion, eps: number, opts: BatchOptions, computeSuccess: boolean): BatchAttackResult {
+    this.validate(eps);
+    const B = x.shape[0]!;
+    const offset = opts.offset ?? 0;
+    if (offset + B > criterion.classes.length) {
+      throw new Error(`${this.name}: the criterion has ${criterion.classes.length} classes, samples ${offset}…${offset + B - 1} need one each`);
+    }
+    return frozen(model, () => tidy(() => {
+      const classes = tensor(criterion.classes.subarray(offset, offset + B), [B]).cast('int64');
+      const ctx = makeContext(model, x, classes, criterion, eps, offset, this.bounds, this.norm);
+      let state = tidy(() => this.init(ctx));
+      const T = this.steps;
+      for (let t = 0; t < T; t++) {
+        const prev = state;
+        const next = tidy(() => this.step(ctx, prev, t));
+        releaseReplaced(prev, next, ctx);
+        state = next;
+        opts.onStep?.(B);
+      }
+      const out = tidy(() => this.finish(ctx, state));
+      const adv = this.bounds === null ? out.adv : ctx.clip(out.adv);
+      const delta = this.bounds === null && out.delta !== undefined ? out.delta : adv.sub(x);
+      const success = out.success ?? (computeSuccess ? noGrad(() => ctx.isAdversarial(ctx.logits(adv))) : null);
+      const r: BatchAttackResult = { adv, delta, success };
+      if (out.firstCrossing !== undefined) r.firstCrossing = out.firstCrossing;
+      return r;
+    }));
+  }
+
+  /** Checks a run's inputs and options (one-line errors) and returns its shape, epsilons and batch loop. */
+  protected plan(inputs: AttackInput, criterion: Criterion, opts: RunOptions, needsEpsilon: boolean): RunPlan {
     const shape = inputShape(inputs);
     const { n } = shape;
     const per = shape.channels * shape.height * shape.width;
-    const cls = criterionClasses(criterion);
+    const cls = criterion.classes;
     if (cls.length !== n) throw new Error(`${this.name}: ${cls.length} labels/targets for ${n} images`);
     const batch = opts.batch ?? 128;
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`${this.name}: batch must be a positive integer, got ${batch}`);
     const epsilons = [...(opts.epsilons ?? [])];
-    if (!this.minimizing && epsilons.length === 0) throw new Error(`${this.name}: a fixed-ε attack needs at least one epsilon`);
+    if (needsEpsilon && epsilons.length === 0) throw new Error(`${this.name}: a fixed-ε attack needs at least one epsilon`);
     for (const e of epsilons) if (!(e >= 0) || !Number.isFinite(e)) throw new Error(`${this.name}: epsilons must be finite and ≥ 0, got ${e}`);
-    const keep = opts.keepImages ?? true;
-
-    const success = epsilons.map(() => new Uint8Array(n));
-    const images = keep && !this.minimizing ? epsilons.map(() => new Float32Array(n * per)) : undefined;
-    const distances = new Float64Array(n);
-    const firstCrossing = new Int32Array(n).fill(-1);
-    const raw = keep && this.minimizing ? new Float32Array(n * per) : undefined;
-
-    for (let i = 0; i < n; i += batch) {
-      const b = Math.min(batch, n - i);
-      tidy(() => {
-        const x = inputBatch(inputs, i, b);
-        const classes = tensor(cls.subarray(i, i + b), [b]).cast('int64');
-        if (this.minimizing) {
-          const r = this.attackBatch(model, x, classes, criterion.kind, this.ownEps, { offset: i, onStep: opts.onStep });
-          const ok = r.success!.cast('float32').data();
-          const dist = perSampleNorm(r.delta, this.norm).data();
-          for (let j = 0; j < b; j++) distances[i + j] = ok[j]! > 0 ? dist[j]! : Infinity;
-          if (r.firstCrossing !== undefined) {
-            const fc = r.firstCrossing.cast('int32').data<Int32Array>();
-            for (let j = 0; j < b; j++) firstCrossing[i + j] = fc[j]! > this.steps ? -1 : fc[j]!;
-          }
-          if (raw) raw.set(r.adv.contiguous().data(), i * per);
-          epsilons.forEach((e, k) => { for (let j = 0; j < b; j++) success[k]![i + j] = distances[i + j]! <= e ? 1 : 0; });
-        } else {
-          epsilons.forEach((e, k) => tidy(() => {
-            const r = this.attackBatch(model, x, classes, criterion.kind, e, { offset: i, onStep: opts.onStep });
-            success[k]!.set(r.success!.cast('uint8').data<Uint8Array>(), i);
-            if (images) images[k]!.set(r.adv.contiguous().data(), i * per);
-          }));
+    return {
+      n, per, epsilons, keep: opts.keepImages ?? true,
+      each(fn) {
+        for (let i = 0; i < n; i += batch) {
+          const b = Math.min(batch, n - i);
+          tidy(() => fn(inputBatch(inputs, i, b), i));
         }
-      });
-    }
-    const result: AttackResult = { n, epsilons, success };
+      },
+    };
+  }
+}
+
+/** Attacks with a fixed budget ε in their norm: one run per ε. */
+export abstract class FixedEpsilonAttack<S extends StateTensors = StateTensors> extends Attack<S> {
+  /**
+   * Attacks one batch already in tensors: x [B, C, H, W] against the criterion's classes from `opts.offset`
+   * (default 0). Returns the perturbed batch (clipped when the attack clips), adv − x, success (bool [B], or null
+   * when computeSuccess is false: saves a forward pass) and, when tracked, firstCrossing.
+   */
+  attackBatch(model: Module, x: Tensor, criterion: Criterion, eps: number, opts: BatchOptions & { computeSuccess?: boolean } = {}): BatchAttackResult {
+    return this.perturb(model, x, criterion, eps, opts, opts.computeSuccess ?? true);
+  }
+
+  /** One run per ε over all inputs; success and (when kept) the images per ε. */
+  run(model: Module, inputs: AttackInput, criterion: Criterion, opts: RunOptions = {}): FixedEpsilonResult {
+    const p = this.plan(inputs, criterion, opts, true);
+    const success = p.epsilons.map(() => new Uint8Array(p.n));
+    const images = p.keep ? p.epsilons.map(() => new Float32Array(p.n * p.per)) : undefined;
+    p.each((x, i) => p.epsilons.forEach((e, k) => tidy(() => {
+      const r = this.attackBatch(model, x, criterion, e, { offset: i, onStep: opts.onStep });
+      success[k]!.set(r.success!.cast('uint8').data<Uint8Array>(), i);
+      if (images) images[k]!.set(r.adv.contiguous().data(), i * p.per);
+    })));
+    const result: FixedEpsilonResult = { n: p.n, epsilons: p.epsilons, success };
     if (images) result.images = images;
-    if (this.minimizing) {
-      result.minimal = { distances, firstCrossing, eps: this.ownEps };
-      if (raw) result.minimal.raw = raw;
-    }
     return result;
   }
 }
 
-/** Turns off requiresGrad on every parameter; returns a function that restores each one. */
-export function freezeParameters(model: Module): () => void {
-  const params = model.parameters();
-  const was = params.map((p) => p.requiresGrad);
-  for (const p of params) if (p.requiresGrad) p.requiresGrad_(false);
-  return () => params.forEach((p, i) => { if (was[i] && !p.isDisposed) p.requiresGrad_(true); });
+/** Attacks that search, within their own budget, the smallest perturbation meeting the criterion. */
+export abstract class MinimizationAttack<S extends StateTensors = StateTensors> extends Attack<S> {
+  /** The search's own budget in the attack's norm; steps see it as ctx.eps. */
+  abstract get budget(): number;
+
+  /**
+   * Attacks one batch already in tensors: x [B, C, H, W] against the criterion's classes from `opts.offset`
+   * (default 0). Returns the found images (clipped when the attack clips), adv − x, success (bool [B]: found)
+   * and, when tracked, firstCrossing.
+   */
+  attackBatch(model: Module, x: Tensor, criterion: Criterion, opts: BatchOptions = {}): BatchAttackResult & { success: Tensor } {
+    return this.perturb(model, x, criterion, this.budget, opts, true) as BatchAttackResult & { success: Tensor };
+  }
+
+  /** One run over all inputs; per sample the smallest distance found, and success at each ε: distance ≤ ε. */
+  run(model: Module, inputs: AttackInput, criterion: Criterion, opts: RunOptions = {}): MinimizationResult {
+    const p = this.plan(inputs, criterion, opts, false);
+    const { n, epsilons } = p;
+    const success = epsilons.map(() => new Uint8Array(n));
+    const distances = new Float64Array(n);
+    const firstCrossing = new Int32Array(n).fill(-1);
+    const raw = p.keep ? new Float32Array(n * p.per) : undefined;
+    p.each((x, i) => {
+      const b = x.shape[0]!;
+      const r = this.attackBatch(model, x, criterion, { offset: i, onStep: opts.onStep });
+      const ok = r.success.cast('float32').data();
+      const dist = this.norm.distance(r.delta).data();
+      for (let j = 0; j < b; j++) distances[i + j] = ok[j]! > 0 ? dist[j]! : Infinity;
+      if (r.firstCrossing !== undefined) {
+        const fc = r.firstCrossing.cast('int32').data<Int32Array>();
+        for (let j = 0; j < b; j++) firstCrossing[i + j] = fc[j]! > this.steps ? -1 : fc[j]!;
+      }
+      if (raw) raw.set(r.adv.contiguous().data(), i * p.per);
+      epsilons.forEach((e, k) => { for (let j = 0; j < b; j++) success[k]![i + j] = distances[i + j]! <= e ? 1 : 0; });
+    });
+    const result: MinimizationResult = { n, epsilons, success, distances, firstCrossing, budget: this.budget };
+    if (raw) result.raw = raw;
+    return result;
+  }
 }
 
 function releaseReplaced(prev: object, next: object, ctx: AttackContext): void {
@@ -285,9 +299,8 @@ function releaseReplaced(prev: object, next: object, ctx: AttackContext): void {
   for (const t of old) if (!cur.has(t) && t !== ctx.x && t !== ctx.classes) t.dispose();
 }
 
-function makeContext(model: Module, x: Tensor, classes: Tensor, criterion: Criterion['kind'], eps: number,
-  offset: number, bounds: readonly [number, number] | null): AttackContext {
-  const sign = criterion === 'targeted' ? -1 : 1;
+function makeContext(model: Module, x: Tensor, classes: Tensor, criterion: Criterion, eps: number,
+  offset: number, bounds: readonly [number, number] | null, norm: Norm): AttackContext {
   return {
     model, x, classes, criterion, eps, offset, bounds,
     gradient(delta: Tensor) {
@@ -296,28 +309,13 @@ function makeContext(model: Module, x: Tensor, classes: Tensor, criterion: Crite
         const logits = model.call(x.add(d));
         const loss = crossEntropy(logits, classes, 'sum');
         const [g] = gradOf(loss, [d]);
-        return { logits: logits.detach(), grad: sign < 0 ? g!.neg() : g! };
+        return { logits: logits.detach(), grad: criterion.targeted ? g!.neg() : g! };
       }));
     },
     logits(input: Tensor) { return noGrad(() => model.call(input)); },
-    isAdversarial(logits: Tensor) { return isAdversarial(logits, classes, criterion); },
+    isAdversarial(logits: Tensor) { return criterion.isAdversarial(logits, classes); },
     clip(input: Tensor) { return bounds === null ? input : input.clamp(bounds[0], bounds[1]); },
+    project(delta: Tensor) { return norm.project(delta, eps); },
   };
 }
 
-/** bool [B]: the criterion evaluated on logits [B, K] against classes int64 [B]. */
-export function isAdversarial(logits: Tensor, classes: Tensor, criterion: Criterion['kind']): Tensor {
-  return tidy(() => {
-    switch (criterion) {
-      case 'misclassification': return logits.argmax(1).ne(classes);
-      case 'targeted': return logits.argmax(1).eq(classes);
-      case 'btr': {
-        const k = logits.shape[1]!;
-        return logits.softmax(1).gather(1, classes.reshape([-1, 1])).squeeze(1).le(1 / k);
-      }
-    }
-  });
-}
-
-/** Frees every tensor of an attack state (for code that drives init/step itself). */
-export function disposeState(state: object): void { dispose(state); }

@@ -1,8 +1,13 @@
-// Attacks: the Foolbox-like base, the paper's routine (METHOD.md §4), PGD and FGSM.
+// Attacks: the two Foolbox-like families (fixed ε, minimisation), criteria and norms as objects, the paper's
+// routine (METHOD.md §4) as a budget and a minimal attack, PGD and FGSM.
 export {
-  Attack, misclassification, targeted, btr, criterionClasses, perSampleNorm, isAdversarial, freezeParameters, disposeState,
-  type Criterion, type Norm, type AttackInput, type AttackContext, type BatchOutcome, type BatchAttackResult,
-  type RunOptions, type AttackResult,
+  Attack, FixedEpsilonAttack, MinimizationAttack,
+  type AttackInput, type AttackContext, type BatchOutcome, type BatchOptions, type BatchAttackResult,
+  type RunOptions, type AttackResult, type FixedEpsilonResult, type MinimizationResult,
 } from './base.js';
-export { PaperAttack, paperRoutine, AttackGuardError, type PaperAttackOptions, type PaperMode, type PaperRoutineOptions } from './paper.js';
+export { Criterion, Misclassification, TargetedMisclassification, TrueClassProbabilityAtMost } from './criteria.js';
+export { RMS, L2, LINF, NORMS, type Norm, type NormName } from './norms.js';
+export {
+  PaperBudgetAttack, PaperMinimalAttack, AttackGuardError, rampStepSize, type PaperOptions, type PaperMinimalOptions,
+} from './paper.js';
 export { PGD, FGSM, type PgdOptions } from './pgd.js';

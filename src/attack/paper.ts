@@ -1,27 +1,20 @@
-// The paper's one attack routine (METHOD.md §4): adversarial training, adversarial explanations and ARA all use it.
-//
-// δ₀ = 0; for t = 0 … T−1: g = ∂/∂δ Σ CE(f(x+δ), t) (negated when targeted: explanations "encourage" the target);
-// follow_b decides between g_b and −δ_b (step back toward x); the direction is normalised by its RMS (+1e-8),
-// optionally smoothed by momentum (not renormalised), masked by `affected`, and applied with the linear ramp
-// ss_t = eps·overshoot·(T − t)/(T(T+1)/2). No sign step, no projection, no random start, no clamping.
-//   budget:      follow while RMS(δ) < eps; returns δ_T.                                  (fixed-ε family)
-//   misclassify: follow while argmax = label; returns the smallest-RMS δ among δ₀…δ_T that is misclassified.
-//   btr:         follow while softmax[label] > 1/K; same minimisation.                   (minimising family)
+// The paper's one attack routine (METHOD.md §4) as two attacks sharing one step:
+//   PaperBudgetAttack (fixed-ε family): follow while RMS(δ) < ε, return δ_T. Adversarial training, explanations.
+//   PaperMinimalAttack (minimisation family): follow while the criterion does not hold, return the smallest-RMS
+//     iterate among δ₀…δ_T that meets it. ARA (Attack: misclassification, BTR: p(label) ≤ 1/K), L2,min training.
+// The step: δ₀ = 0; g = ∂/∂δ Σ CE(f(x+δ), class), negated when the criterion is targeted (explanations descend
+// the target's cross-entropy); follow_b picks g_b or −δ_b (back toward x); the direction is divided by its RMS
+// (+1e-8), optionally smoothed by momentum (not renormalised), masked by `affected`, and applied with the linear
+// ramp ss_t = eps·overshoot·(T − t)/(T(T+1)/2). No sign step, no projection, no random start, no clamping.
 // The reference's sanity rule: every sample must be across its boundary within the first ⌊T/2⌋ steps, else
 // "increase eps or steps" (an AttackGuardError here; `guard: false` turns it off).
 import { Tensor, tensor, zerosLike, full, where } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
-import { Attack, type AttackContext, type BatchOutcome, type Criterion } from './base.js';
+import { FixedEpsilonAttack, MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
+import { RMS } from './norms.js';
 
-export type PaperMode = 'budget' | 'misclassify' | 'btr';
-
-export interface PaperAttackOptions {
-  /** budget: fixed ε (the ε comes from run()'s epsilons); minimize: the smallest crossing, boundary from the criterion. */
-  mode: 'budget' | 'minimize';
+export interface PaperOptions {
   /** T, number of gradient steps. */
   steps: number;
-  /** Budget of the minimising mode (the ARA uses 20). Ignored in budget mode. */
-  eps?: number;
   /** Multiplier of the total step length, Σ ss_t = eps·overshoot (default 1). */
   overshoot?: number;
   /** Momentum m ∈ [0, 1) (default 0). */
@@ -29,7 +22,12 @@ export interface PaperAttackOptions {
   /** The "increase eps or steps" sanity rule (default true). */
   guard?: boolean;
   /** Per sample of the whole input: 0 = leave this sample unperturbed (half-and-half adversarial training). */
-  affected?: Uint8Array;
+  affected?: Uint8Array | undefined;
+}
+
+export interface PaperMinimalOptions extends PaperOptions {
+  /** The search's budget: the step sizes sum to eps·overshoot (the ARA uses 20). */
+  eps: number;
 }
 
 /** Raised when samples did not cross their boundary within the first ⌊T/2⌋ steps. */
@@ -41,114 +39,74 @@ export class AttackGuardError extends Error {
   }
 }
 
+/** Step t of the linear ramp-down over T steps: Σ_t = eps·overshoot, the first step the largest. */
+export function rampStepSize(eps: number, overshoot: number, steps: number, t: number): number {
+  return (eps * overshoot * (steps - t)) / ((steps * (steps + 1)) / 2);
+}
+
 interface PaperState {
   delta: Tensor;
   mom?: Tensor;
-  best?: Tensor;
-  bestSq?: Tensor;
+  /** int64 [B]: first step at which the sample was across its boundary (steps + 999 until then, as bench/torch_attack.py). */
   firstOk: Tensor;
 }
 
-export class PaperAttack extends Attack<PaperState> {
-  readonly name: string;
-  readonly norm = 'rms' as const;
-  readonly minimizing: boolean;
-  readonly opts: Required<Omit<PaperAttackOptions, 'affected'>> & { affected?: Uint8Array };
+/** The step both paper attacks share: its options, the direction, momentum, mask, ramp and the guard. */
+class PaperStep {
+  readonly steps: number;
+  readonly overshoot: number;
+  readonly momentum: number;
+  readonly guard: boolean;
+  readonly affected: Uint8Array | undefined;
 
-  constructor(opts: PaperAttackOptions) {
-    super(null);
-    const o = { eps: NaN, overshoot: 1, momentum: 0, guard: true, ...opts };
-    if (o.mode !== 'budget' && o.mode !== 'minimize') throw new Error(`paper attack: mode must be 'budget' or 'minimize', got '${String(o.mode)}'`);
-    if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`paper attack: steps must be a positive integer, got ${o.steps}`);
-    if (!(o.overshoot > 0) || !Number.isFinite(o.overshoot)) throw new Error(`paper attack: overshoot must be > 0, got ${o.overshoot}`);
-    if (!(o.momentum >= 0 && o.momentum < 1)) throw new Error(`paper attack: momentum must be in [0, 1), got ${o.momentum}`);
-    if (o.mode === 'minimize' && !(o.eps > 0 && Number.isFinite(o.eps))) throw new Error(`paper attack: minimize mode needs eps > 0, got ${o.eps}`);
-    this.opts = o;
-    this.minimizing = o.mode === 'minimize';
-    this.name = `paper-${o.mode}`;
+  constructor(readonly name: string, o: PaperOptions) {
+    this.steps = o.steps;
+    this.overshoot = o.overshoot ?? 1;
+    this.momentum = o.momentum ?? 0;
+    this.guard = o.guard ?? true;
+    this.affected = o.affected;
+    if (!Number.isInteger(this.steps) || this.steps < 1) throw new Error(`${name}: steps must be a positive integer, got ${this.steps}`);
+    if (!(this.overshoot > 0) || !Number.isFinite(this.overshoot)) throw new Error(`${name}: overshoot must be > 0, got ${this.overshoot}`);
+    if (!(this.momentum >= 0 && this.momentum < 1)) throw new Error(`${name}: momentum must be in [0, 1), got ${this.momentum}`);
   }
 
-  get steps(): number { return this.opts.steps; }
-  override get ownEps(): number { return this.opts.eps; }
-
-  protected override validate(eps: number): void {
-    if (!(eps > 0) || !Number.isFinite(eps)) throw new Error(`${this.name}: eps must be > 0, got ${eps}`);
-  }
-
-  protected init(ctx: AttackContext): PaperState {
-    const B = ctx.x.shape[0]!;
-    const s: PaperState = {
-      delta: zerosLike(ctx.x),
-      firstOk: full([B], this.opts.steps + 999, { dtype: 'int64' }),
-    };
-    if (this.opts.momentum > 0) s.mom = zerosLike(ctx.x);
-    if (this.minimizing) {
-      s.best = zerosLike(ctx.x);
-      s.bestSq = full([B], 1e30);
-    }
+  init(ctx: AttackContext): PaperState {
+    const s: PaperState = { delta: zerosLike(ctx.x), firstOk: full([ctx.x.shape[0]!], this.steps + 999, { dtype: 'int64' }) };
+    if (this.momentum > 0) s.mom = zerosLike(ctx.x);
     return s;
   }
 
-  /** follow_b and the bookkeeping at an evaluated iterate δ_t (shared by the steps and the extra evaluation). */
-  #observe(ctx: AttackContext, s: PaperState, logits: Tensor, t: number): { follow: Tensor; firstOk: Tensor; best?: Tensor; bestSq?: Tensor } {
-    const follow = this.minimizing
-      ? ctx.isAdversarial(logits).logicalNot()
-      : s.delta.square().mean([1, 2, 3]).lt(ctx.eps * ctx.eps);
-    const ok = follow.logicalNot();
-    const firstOk = where(ok.logicalAnd(s.firstOk.gt(t)), t, s.firstOk);
-    if (!this.minimizing) return { follow, firstOk };
-    const dd = s.delta.square().mean([1, 2, 3]);
-    const better = ok.logicalAnd(dd.lt(s.bestSq!));
-    const best = where(better.reshape([-1, 1, 1, 1]), s.delta, s.best!);
-    const bestSq = where(better, dd, s.bestSq!);
-    return { follow, firstOk, best, bestSq };
+  /** firstOk after evaluating δ_t: t where the sample is across (ok) for the first time. */
+  firstOk(s: PaperState, ok: Tensor, t: number): Tensor {
+    return where(ok.logicalAnd(s.firstOk.gt(t)), t, s.firstOk);
   }
 
-  protected step(ctx: AttackContext, s: PaperState, t: number): PaperState {
-    const { logits, grad } = ctx.gradient(s.delta);
-    const o = this.#observe(ctx, s, logits, t);
-    const { steps: T, overshoot, momentum } = this.opts;
-    let dir = where(o.follow.reshape([-1, 1, 1, 1]), grad, s.delta.neg());
-    dir = dir.div(dir.square().mean([1, 2, 3], true).sqrt().add(1e-8));
+  /** δ_{t+1} from δ_t: follow the gradient where `follow`, else step back toward x. */
+  advance(ctx: AttackContext, s: PaperState, grad: Tensor, follow: Tensor, t: number): PaperState {
+    let dir = RMS.normalise(where(follow.reshape([-1, 1, 1, 1]), grad, s.delta.neg()));
     let mom: Tensor | undefined;
-    if (momentum > 0) {
-      mom = s.mom!.mul(momentum).add(dir.mul(1 - momentum));
+    if (this.momentum > 0) {
+      mom = s.mom!.mul(this.momentum).add(dir.mul(1 - this.momentum));
       dir = mom;
     }
     const aff = this.#affected(ctx);
     if (aff !== null) dir = dir.mul(aff);
-    const ss = (ctx.eps * overshoot * (T - t)) / ((T * (T + 1)) / 2);
-    const next: PaperState = { delta: s.delta.add(dir.mul(ss)), firstOk: o.firstOk };
+    const next: PaperState = { delta: s.delta.add(dir.mul(rampStepSize(ctx.eps, this.overshoot, this.steps, t))), firstOk: s.firstOk };
     if (mom !== undefined) next.mom = mom;
-    if (o.best !== undefined) { next.best = o.best; next.bestSq = o.bestSq!; }
     return next;
   }
 
-  protected override finish(ctx: AttackContext, s: PaperState): BatchOutcome {
-    const T = this.opts.steps;
-    let firstOk = s.firstOk;
-    let delta = s.delta;
-    let success: Tensor | undefined;
-    if (this.minimizing) {
-      // The extra evaluation of δ_T: it may be the smallest crossing iterate.
-      const o = this.#observe(ctx, s, ctx.logits(ctx.x.add(s.delta)), T);
-      firstOk = o.firstOk;
-      delta = o.best!;
-      success = o.bestSq!.lt(1e29);
-    }
-    if (this.opts.guard) {
-      const late = firstOk.gt(Math.floor(T / 2)).cast('uint8').data<Uint8Array>();
-      const bad: number[] = [];
-      late.forEach((v, j) => { if (v) bad.push(ctx.offset + j); });
-      if (bad.length > 0) throw new AttackGuardError(bad, T);
-    }
-    const out: BatchOutcome = { adv: ctx.x.add(delta), delta, firstCrossing: firstOk };
-    if (success !== undefined) out.success = success;
-    return out;
+  /** The sanity rule on the first crossings (input-wide sample numbers in the error). */
+  check(ctx: AttackContext, firstOk: Tensor): void {
+    if (!this.guard) return;
+    const late = firstOk.gt(Math.floor(this.steps / 2)).cast('uint8').data<Uint8Array>();
+    const bad: number[] = [];
+    late.forEach((v, j) => { if (v) bad.push(ctx.offset + j); });
+    if (bad.length > 0) throw new AttackGuardError(bad, this.steps);
   }
 
   #affected(ctx: AttackContext): Tensor | null {
-    const a = this.opts.affected;
+    const a = this.affected;
     if (a === undefined) return null;
     const B = ctx.x.shape[0]!;
     if (ctx.offset + B > a.length) throw new Error(`${this.name}: 'affected' has ${a.length} entries, the input has more samples`);
@@ -156,32 +114,93 @@ export class PaperAttack extends Attack<PaperState> {
   }
 }
 
-export interface PaperRoutineOptions {
-  mode: PaperMode;
-  eps: number;
-  steps: number;
-  overshoot?: number;
-  momentum?: number;
-  /** Descend the target's cross-entropy (explanations). Budget mode only. */
-  encourage?: boolean;
-  guard?: boolean;
-  /** Per sample: 0 = leave unperturbed. */
-  affected?: Uint8Array;
+/** Mean square per sample [B]: RMS² (compared with eps² to spare the root). */
+const meanSquare = (d: Tensor): Tensor => d.square().mean([1, 2, 3]);
+
+/** The routine with a fixed RMS budget ε (from run()'s epsilons or attackBatch): returns x + δ_T. */
+export class PaperBudgetAttack extends FixedEpsilonAttack<PaperState> {
+  readonly name = 'paper-budget';
+  readonly norm = RMS;
+  readonly #step: PaperStep;
+
+  constructor(opts: PaperOptions) {
+    super(null);
+    this.#step = new PaperStep(this.name, opts);
+  }
+
+  get steps(): number { return this.#step.steps; }
+
+  protected override validate(eps: number): void {
+    if (!(eps > 0) || !Number.isFinite(eps)) throw new Error(`${this.name}: eps must be > 0, got ${eps}`);
+  }
+
+  protected init(ctx: AttackContext): PaperState { return this.#step.init(ctx); }
+
+  protected step(ctx: AttackContext, s: PaperState, t: number): PaperState {
+    const { grad } = ctx.gradient(s.delta);
+    const follow = meanSquare(s.delta).lt(ctx.eps * ctx.eps);
+    return this.#step.advance(ctx, { ...s, firstOk: this.#step.firstOk(s, follow.logicalNot(), t) }, grad, follow, t);
+  }
+
+  protected override finish(ctx: AttackContext, s: PaperState): BatchOutcome {
+    this.#step.check(ctx, s.firstOk);
+    return { adv: ctx.x.add(s.delta), delta: s.delta, firstCrossing: s.firstOk };
+  }
+}
+
+interface MinimalState extends PaperState {
+  /** The smallest crossing iterate so far (0 until one is found) and its mean square (Infinity until then). */
+  best: Tensor;
+  bestSq: Tensor;
 }
 
 /**
- * METHOD.md §4 as one call on a tensor batch, for training and explanations: x [B, C, H, W] in [0, 1],
- * t int64 [B] (labels, or targets with encourage). Returns x + δ, δ and the first crossing step per sample
- * (int64 [B], > steps if never), all in the caller's scope. The model is used in whatever mode it is in.
+ * The routine searching, within its budget eps, the smallest-RMS perturbation that meets the criterion: every
+ * iterate δ₀…δ_T is evaluated (one extra forward after the last step); where none meets it, the clean image.
  */
-export function paperRoutine(model: Module, x: Tensor, t: Tensor, opts: PaperRoutineOptions): { adv: Tensor; delta: Tensor; firstCrossing: Tensor } {
-  if (opts.encourage && opts.mode !== 'budget') throw new Error(`paper routine: encourage works only in budget mode (got '${opts.mode}')`);
-  const attack = new PaperAttack({
-    mode: opts.mode === 'budget' ? 'budget' : 'minimize', steps: opts.steps, eps: opts.eps,
-    overshoot: opts.overshoot ?? 1, momentum: opts.momentum ?? 0, guard: opts.guard ?? true,
-    ...(opts.affected ? { affected: opts.affected } : {}),
-  });
-  const kind: Criterion['kind'] = opts.mode === 'btr' ? 'btr' : opts.encourage ? 'targeted' : 'misclassification';
-  const r = attack.attackBatch(model, x, t.dtype === 'int64' ? t : t.cast('int64'), kind, opts.eps, { computeSuccess: false });
-  return { adv: r.adv, delta: r.delta, firstCrossing: r.firstCrossing! };
+export class PaperMinimalAttack extends MinimizationAttack<MinimalState> {
+  readonly name = 'paper-minimal';
+  readonly norm = RMS;
+  readonly #step: PaperStep;
+  readonly #eps: number;
+
+  constructor(opts: PaperMinimalOptions) {
+    super(null);
+    this.#step = new PaperStep(this.name, opts);
+    if (!(opts.eps > 0 && Number.isFinite(opts.eps))) throw new Error(`${this.name}: needs eps > 0, got ${opts.eps}`);
+    this.#eps = opts.eps;
+  }
+
+  get steps(): number { return this.#step.steps; }
+  get budget(): number { return this.#eps; }
+
+  protected init(ctx: AttackContext): MinimalState {
+    return { ...this.#step.init(ctx), best: zerosLike(ctx.x), bestSq: full([ctx.x.shape[0]!], Infinity) };
+  }
+
+  /** follow_b and the bookkeeping at an evaluated iterate δ_t (the steps and the extra evaluation). */
+  #observe(ctx: AttackContext, s: MinimalState, logits: Tensor, t: number): { follow: Tensor; state: MinimalState } {
+    const follow = ctx.isAdversarial(logits).logicalNot();
+    const ok = follow.logicalNot();
+    const firstOk = this.#step.firstOk(s, ok, t);
+    const dd = meanSquare(s.delta);
+    const better = ok.logicalAnd(dd.lt(s.bestSq));
+    const best = where(better.reshape([-1, 1, 1, 1]), s.delta, s.best);
+    const bestSq = where(better, dd, s.bestSq);
+    return { follow, state: { ...s, firstOk, best, bestSq } };
+  }
+
+  protected step(ctx: AttackContext, s: MinimalState, t: number): MinimalState {
+    const { logits, grad } = ctx.gradient(s.delta);
+    const o = this.#observe(ctx, s, logits, t);
+    const next = this.#step.advance(ctx, o.state, grad, o.follow, t);
+    return { ...next, best: o.state.best, bestSq: o.state.bestSq };
+  }
+
+  protected override finish(ctx: AttackContext, s: MinimalState): BatchOutcome {
+    // The extra evaluation of δ_T: it may be the smallest crossing iterate.
+    const { state } = this.#observe(ctx, s, ctx.logits(ctx.x.add(s.delta)), this.steps);
+    this.#step.check(ctx, state.firstOk);
+    return { adv: ctx.x.add(state.best), delta: state.best, success: state.bestSq.lt(Infinity), firstCrossing: state.firstOk };
+  }
 }

@@ -2,8 +2,9 @@
 // defaults: a random start inside the ε-ball, steps of rel_stepsize·ε (sign of the gradient for L∞, the
 // L2-normalised gradient for L2), projection back onto the ε-ball around x and clipping to the bounds ([0, 1])
 // after every step. Targeted runs descend the target's cross-entropy (the base signs the gradient).
-import { Tensor, rand, randn } from '../engine/index.js';
-import { Attack, perSampleNorm, type AttackContext } from './base.js';
+import type { Tensor } from '../engine/index.js';
+import { FixedEpsilonAttack, type AttackContext } from './base.js';
+import { NORMS, type Norm } from './norms.js';
 
 export interface PgdOptions {
   norm: 'linf' | 'l2';
@@ -19,12 +20,14 @@ export interface PgdOptions {
   bounds?: readonly [number, number] | null;
 }
 
+/** Foolbox 3's defaults per norm. */
+const DEFAULTS = { linf: { steps: 40, relStepsize: 0.01 / 0.3 }, l2: { steps: 50, relStepsize: 0.025 } } as const;
+
 interface PgdState { adv: Tensor }
 
-export class PGD extends Attack<PgdState> {
+export class PGD extends FixedEpsilonAttack<PgdState> {
   readonly name: string;
-  readonly norm: 'linf' | 'l2';
-  readonly minimizing = false;
+  readonly norm: Norm;
   readonly #steps: number;
   readonly relStepsize: number;
   readonly absStepsize: number | undefined;
@@ -33,10 +36,10 @@ export class PGD extends Attack<PgdState> {
   constructor(opts: PgdOptions) {
     super(opts.bounds === undefined ? [0, 1] : opts.bounds);
     if (opts.norm !== 'linf' && opts.norm !== 'l2') throw new Error(`pgd: norm must be 'linf' or 'l2', got '${String(opts.norm)}'`);
-    this.norm = opts.norm;
-    this.#steps = opts.steps ?? (opts.norm === 'linf' ? 40 : 50);
+    this.norm = NORMS[opts.norm];
+    this.#steps = opts.steps ?? DEFAULTS[opts.norm].steps;
     if (!Number.isInteger(this.#steps) || this.#steps < 1) throw new Error(`pgd: steps must be a positive integer, got ${this.#steps}`);
-    this.relStepsize = opts.relStepsize ?? (opts.norm === 'linf' ? 0.01 / 0.3 : 0.025);
+    this.relStepsize = opts.relStepsize ?? DEFAULTS[opts.norm].relStepsize;
     this.absStepsize = opts.absStepsize;
     for (const [k, v] of [['relStepsize', this.relStepsize], ['absStepsize', this.absStepsize]] as const) {
       if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new Error(`pgd: ${k} must be > 0, got ${v}`);
@@ -53,32 +56,13 @@ export class PGD extends Attack<PgdState> {
 
   protected init(ctx: AttackContext): PgdState {
     if (!this.randomStart || ctx.eps === 0) return { adv: ctx.x.clone() };
-    const x = ctx.x;
-    let r: Tensor;
-    if (this.norm === 'linf') {
-      r = rand(x.shape).mul(2 * ctx.eps).sub(ctx.eps);
-    } else {
-      // Uniform in the L2 ball: a random direction times ε·u^(1/D).
-      const D = x.size / x.shape[0]!;
-      const g = randn(x.shape);
-      const unit = g.div(perSampleNorm(g, 'l2').add(1e-12).reshape([-1, 1, 1, 1]));
-      r = unit.mul(rand([x.shape[0]!, 1, 1, 1]).pow(1 / D).mul(ctx.eps));
-    }
-    return { adv: ctx.clip(x.add(r)) };
+    return { adv: ctx.clip(ctx.x.add(this.norm.randomStart(ctx.x.shape, ctx.eps))) };
   }
 
   protected step(ctx: AttackContext, s: PgdState, _t: number): PgdState {
     const { grad } = ctx.gradient(s.adv.sub(ctx.x));
     const alpha = this.absStepsize ?? this.relStepsize * ctx.eps;
-    let delta: Tensor;
-    if (this.norm === 'linf') {
-      delta = s.adv.add(grad.sign().mul(alpha)).sub(ctx.x).clamp(-ctx.eps, ctx.eps);
-    } else {
-      const gn = grad.div(perSampleNorm(grad, 'l2').add(1e-12).reshape([-1, 1, 1, 1]));
-      const d = s.adv.add(gn.mul(alpha)).sub(ctx.x);
-      const scale = perSampleNorm(d, 'l2').add(1e-12).reciprocal().mul(ctx.eps).clamp(0, 1);
-      delta = d.mul(scale.reshape([-1, 1, 1, 1]));
-    }
+    const delta = ctx.project(s.adv.add(this.norm.normalise(grad).mul(alpha)).sub(ctx.x));
     return { adv: ctx.clip(ctx.x.add(delta)) };
   }
 }

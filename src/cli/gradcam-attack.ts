@@ -10,7 +10,7 @@ import { openModel, openCifar, applyThreads } from './common.js';
 import { UserError } from './errors.js';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { PaperAttack } from '../attack/index.js';
+import { PaperMinimalAttack, Misclassification } from '../attack/index.js';
 import { probabilities, argmaxExcept, camPreservingAttack, type CamAttackOptions } from '../explain/index.js';
 import { renderPanel, heatmapRgb, blend, deltaRgb, type PanelTile } from '../report/panel.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
@@ -119,7 +119,7 @@ export function run(argv: string[]): void {
   for (const note of inputs.notes) console.log(note);
   const { n, height: H, width: W } = inputs;
   const P = H * W;
-  const attack = new PaperAttack({ mode: 'minimize', steps, eps, momentum, guard: false });
+  const attack = new PaperMinimalAttack({ steps, eps, momentum, guard: false });
   const cam = { method: 'gradcam' as const, ...(v.layer !== undefined ? { layer: v.layer } : {}) };
 
   const perModel: { model: string; results: FlipResult[]; adv: Float32Array; camBefore: Float32Array; camAfter: Float32Array; names: string[] }[] = [];
@@ -135,9 +135,9 @@ export function run(argv: string[]): void {
         let adv: Float32Array;
         let rms: ArrayLike<number>;
         if (kind === 'minimal') {
-          const r = attack.run(model, x, { kind: 'misclassification', labels: c0 }, { keepImages: true });
-          adv = r.minimal!.raw!;
-          rms = r.minimal!.distances;
+          const r = attack.run(model, x, new Misclassification(c0), { keepImages: true });
+          adv = r.raw!;
+          rms = r.distances;
         } else {
           const to = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p0.subarray(i * K, (i + 1) * K), c0[i]!));
           const r = runCamAttack(model, x, c0, to, { rho, lambda, steps, ...(v.layer !== undefined ? { layer: v.layer } : {}) });

@@ -2,14 +2,15 @@
 // x with class `from`, find δ with RMS(δ) ≤ ρ such that the network says `to`, while Grad-CAM of `to` on x + δ
 // matches Grad-CAM of `from` on x. Loss per sample: CE(f(x + δ), to) + λ · Σ_cells (ĉ(x + δ) − ĉ₀)², ĉ the CAM at
 // the layer's resolution divided by its maximum. The gradient of the CAM term goes through ∂z/∂A (double backprop).
-// Steps follow the paper's routine (METHOD.md §4): direction normalised by its RMS, linear ramp-down step sizes
-// with Σ ss_t = ρ·overshoot, no momentum; here δ is then scaled back onto the RMS ball when it leaves it, and the
-// iterate kept is, among those classified `to`, the one with the smallest CAM term (else the last).
-import { tensor, tidy, keep, enableGrad, gradOf, crossEntropy, zerosLike, where, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
-import { freezeParameters } from '../attack/index.js';
+// A fixed-ε attack (RMS ρ, targeted criterion `to`) whose steps are the paper's (METHOD.md §4): direction
+// normalised by its RMS, linear ramp-down step sizes with Σ ss_t = ρ·overshoot, no momentum; here δ is then
+// projected onto the RMS ball, and the iterate kept is, among δ₀…δ_T classified `to`, the one with the smallest
+// CAM term (else the last).
+import { tensor, tidy, enableGrad, gradOf, crossEntropy, zerosLike, where, type Tensor } from '../engine/index.js';
+import { frozen, inEval, type Module } from '../nn/index.js';
+import { FixedEpsilonAttack, RMS, TargetedMisclassification, rampStepSize, type AttackContext, type BatchOutcome } from '../attack/index.js';
 import { CamExplainer, GradCAM, defaultCamLayer, findLayer, forwardWithActivation } from './gradcam.js';
-import { inEval, targetTensor } from './types.js';
+import { targetTensor } from './types.js';
 
 export interface CamAttackOptions {
   /** RMS budget ρ (default 0.01). */
@@ -53,6 +54,59 @@ function normalisedCam(cam: CamExplainer, model: Module, layer: Module, name: st
   }
 }
 
+interface CamState {
+  delta: Tensor;
+  /** The best iterate classified `to` so far (0 until one is) and its CAM term (Infinity until then). */
+  best: Tensor;
+  bestLoss: Tensor;
+}
+
+interface CamSetup { cam: CamExplainer; layer: Module; name: string; cam0: Tensor; steps: number; overshoot: number; lambda: number }
+
+class CamPreservingAttack extends FixedEpsilonAttack<CamState> {
+  readonly name = 'cam-preserving';
+  readonly norm = RMS;
+  constructor(readonly o: CamSetup) { super(null); }
+
+  get steps(): number { return this.o.steps; }
+
+  protected init(ctx: AttackContext): CamState {
+    const B = ctx.x.shape[0]!;
+    return { delta: zerosLike(ctx.x), best: zerosLike(ctx.x), bestLoss: tensor(new Float32Array(B).fill(Infinity)) };
+  }
+
+  /** Loss terms at δ (differentiable in the returned leaf d) and the bookkeeping of the best iterate. */
+  #evaluate(ctx: AttackContext, s: CamState): { d: Tensor; logits: Tensor; camLoss: Tensor; best: Tensor; bestLoss: Tensor } {
+    const { cam, layer, name, lambda } = this.o;
+    const d = s.delta.detach().requiresGrad_(true);
+    const { camN, logits } = normalisedCam(cam, ctx.model, layer, name, ctx.x.add(d), ctx.classes, lambda > 0 ? 'differentiable' : 'connected');
+    const cam0 = this.o.cam0.slice(0, ctx.offset, ctx.offset + ctx.x.shape[0]!);
+    const camLoss = camN.sub(cam0).square().sum([1, 2]);
+    const better = ctx.isAdversarial(logits.detach()).logicalAnd(camLoss.detach().lt(s.bestLoss));
+    const best = where(better.reshape([-1, 1, 1, 1]), s.delta, s.best);
+    const bestLoss = where(better, camLoss.detach(), s.bestLoss);
+    return { d, logits, camLoss, best, bestLoss };
+  }
+
+  protected step(ctx: AttackContext, s: CamState, t: number): CamState {
+    return enableGrad(() => {
+      const { d, logits, camLoss, best, bestLoss } = this.#evaluate(ctx, s);
+      const loss = crossEntropy(logits, ctx.classes, 'sum').add(camLoss.sum().mul(this.o.lambda));
+      const [g] = gradOf(loss, [d]);
+      const dir = RMS.normalise(g!.neg());
+      const delta = ctx.project(s.delta.add(dir.mul(rampStepSize(ctx.eps, this.o.overshoot, this.o.steps, t))));
+      return { delta, best, bestLoss };
+    });
+  }
+
+  protected override finish(ctx: AttackContext, s: CamState): BatchOutcome {
+    // δ_T is evaluated too: it may be the best iterate.
+    const { best, bestLoss } = enableGrad(() => this.#evaluate(ctx, s));
+    const delta = where(bestLoss.lt(Infinity).reshape([-1, 1, 1, 1]), best, s.delta);
+    return { adv: ctx.x.add(delta), delta };
+  }
+}
+
 export function camPreservingAttack(model: Module, images: Tensor, from: Int32Array, to: Int32Array, opts: CamAttackOptions = {}): CamAttackResult {
   const rho = opts.rho ?? 0.01, T = opts.steps ?? 100, overshoot = opts.overshoot ?? 5, lambda = opts.lambda ?? 10;
   if (!(rho > 0)) throw new Error(`cam attack: rho must be > 0, got ${rho}`);
@@ -63,57 +117,20 @@ export function camPreservingAttack(model: Module, images: Tensor, from: Int32Ar
   const name = opts.layer ?? defaultCamLayer(model);
   const layer = findLayer(model, name);
   const cam = opts.cam ?? new GradCAM();
-  const restore = freezeParameters(model);
-  try {
-    return inEval(model, () => tidy(() => {
-      const x = images.detach();
-      const tFrom = targetTensor(from), tTo = targetTensor(to);
-      const cam0 = enableGrad(() => normalisedCam(cam, model, layer, name, x, tFrom, 'leaf').camN.detach());
-      let delta = keep(zerosLike(x));
-      let best = keep(zerosLike(x));
-      let bestLoss = keep(tensor(new Float32Array(n).fill(Infinity)));
-      const ramp = (T * (T + 1)) / 2;
-      for (let s = 0; s <= T; s++) {
-        const next = tidy(() => enableGrad(() => {
-          const d = delta.detach().requiresGrad_(true);
-          const { camN, logits } = normalisedCam(cam, model, layer, name, x.add(d), tTo, lambda > 0 ? 'differentiable' : 'connected');
-          const camLoss = camN.sub(cam0).square().sum([1, 2]);
-          // Bookkeeping at δ_s: the best iterate classified `to`.
-          const hit = logits.detach().argmax(1).eq(tTo);
-          const better = hit.logicalAnd(camLoss.detach().lt(bestLoss));
-          const b2 = where(better.reshape([-1, 1, 1, 1]), delta, best);
-          const l2 = where(better, camLoss.detach(), bestLoss);
-          if (s === T) return { d2: delta.clone(), b2, l2 };
-          const loss = crossEntropy(logits, tTo, 'sum').add(camLoss.sum().mul(lambda));
-          const [g] = gradOf(loss, [d]);
-          let dir = g!.neg();
-          dir = dir.div(dir.square().mean([1, 2, 3], true).sqrt().add(1e-8));
-          let d2 = delta.add(dir.mul(rho * overshoot * (T - s) / ramp));
-          const r = d2.square().mean([1, 2, 3], true).sqrt();
-          d2 = d2.mul(r.clamp(rho, 1e30).reciprocal().mul(rho));
-          return { d2, b2, l2 };
-        }));
-        for (const t of [delta, best, bestLoss]) t.dispose();
-        delta = keep(next.d2); best = keep(next.b2); bestLoss = keep(next.l2);
-      }
-      try {
-        const found = bestLoss.lt(1e30).reshape([-1, 1, 1, 1]);
-        const dOut = where(found, best, delta);
-        const adv = x.add(dOut);
-        const { camN, logits } = enableGrad(() => normalisedCam(cam, model, layer, name, adv, tTo, 'leaf'));
-        const cls = logits.detach().argmax(1);
-        return {
-          adv: adv.contiguous().data(),
-          rms: dOut.square().mean([1, 2, 3]).sqrt().data(),
-          classAfter: cls.cast('int32').data<Int32Array>(),
-          success: cls.eq(tTo).cast('uint8').data<Uint8Array>(),
-          camLoss: camN.detach().sub(cam0).square().sum([1, 2]).data(),
-        };
-      } finally {
-        for (const t of [delta, best, bestLoss]) t.dispose();
-      }
-    }));
-  } finally {
-    restore();
-  }
+  return frozen(model, () => inEval(model, () => tidy(() => {
+    const x = images.detach();
+    const tFrom = targetTensor(from), tTo = targetTensor(to);
+    const cam0 = enableGrad(() => normalisedCam(cam, model, layer, name, x, tFrom, 'leaf').camN.detach());
+    const attack = new CamPreservingAttack({ cam, layer, name, cam0, steps: T, overshoot, lambda });
+    const { adv, delta } = attack.attackBatch(model, x, new TargetedMisclassification(to), rho, { computeSuccess: false });
+    const { camN, logits } = enableGrad(() => normalisedCam(cam, model, layer, name, adv, tTo, 'leaf'));
+    const cls = logits.detach().argmax(1);
+    return {
+      adv: adv.contiguous().data(),
+      rms: RMS.distance(delta).data(),
+      classAfter: cls.cast('int32').data<Int32Array>(),
+      success: cls.eq(tTo).cast('uint8').data<Uint8Array>(),
+      camLoss: camN.detach().sub(cam0).square().sum([1, 2]).data(),
+    };
+  })));
 }

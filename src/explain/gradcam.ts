@@ -6,9 +6,8 @@
 // 'pipe.3', 64×8×8 for ResNet-44). The hook swaps in a detached copy of A that requires grad, so the backward pass
 // stops at the layer: only the head after it is differentiated.
 import { tidy, keep, enableGrad, gradOf, interpolate, type Tensor } from '../engine/index.js';
-import { PreActResNet, type Module } from '../nn/index.js';
-import { freezeParameters } from '../attack/index.js';
-import { type Attribution, type Explainer, checkInputs, checkTargets, chunks, copyInto, inEval, targetTensor } from './types.js';
+import { PreActResNet, frozen, inEval, type Module } from '../nn/index.js';
+import { type Attribution, type Explainer, checkInputs, checkTargets, chunks, copyInto, targetTensor } from './types.js';
 
 export interface CamOptions {
   /** Dotted path of the layer whose output is A (default: the model's last stage, 'pipe.3' for a PreActResNet). */
@@ -94,8 +93,7 @@ export abstract class CamExplainer implements Explainer {
     const pBefore = new Float32Array(n);
     let cam = new Float32Array(0);
     let camHeight = 0, camWidth = 0;
-    const restore = freezeParameters(model);
-    try {
+    frozen(model, () => {
       inEval(model, () => chunks(n, this.batch, (s, b) => tidy(() => {
         const x = images.slice(0, s, s + b).detach();
         const { logits, activation } = forwardWithActivation(model, layer, name, x);
@@ -115,9 +113,7 @@ export abstract class CamExplainer implements Explainer {
           activation.dispose();
         }
       })));
-    } finally {
-      restore();
-    }
+    });
     return {
       method: 'gradcam', n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore,
       gradcam: { layer: name, cam, camHeight, camWidth },

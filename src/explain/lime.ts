@@ -5,10 +5,10 @@
 // cosine distance between the mask and all-on and w = 0.25. The map gives each pixel its superpixel's coefficient.
 import { tensor, tidy } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 import { seededRandom } from '../data/dataset.js';
 import { slic, type SlicOptions } from './segmentation.js';
-import { type Attribution, type Explainer, type LimeDetails, checkInputs, checkTargets, chunks, inEval, probabilities } from './types.js';
+import { type Attribution, type Explainer, type LimeDetails, checkInputs, checkTargets, chunks, probabilities } from './types.js';
 
 export interface LimeOptions extends SlicOptions {
   /** Masked samples per image, the first all on (default 1000). */

@@ -5,11 +5,10 @@
 //  - integrated gradients (Sundararajan et al. 2017): (x − x') · mean of ∂z_t/∂x at x' + α_k (x − x'),
 //    α_k = (k + ½)/m (midpoint Riemann sum), baseline x' = 0 (black) by default; map = Σ over channels (signed).
 import { tensor, tidy, noGrad, enableGrad, gradOf, full, cat, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
-import { freezeParameters } from '../attack/index.js';
+import { frozen, inEval, type Module } from '../nn/index.js';
 import { seededRandom } from '../data/dataset.js';
 import {
-  type Attribution, type Explainer, type MethodName, checkInputs, checkTargets, chunks, copyInto, inEval, probabilities, targetTensor,
+  type Attribution, type Explainer, type MethodName, checkInputs, checkTargets, chunks, copyInto, probabilities, targetTensor,
 } from './types.js';
 
 /**
@@ -41,8 +40,7 @@ abstract class GradientExplainer implements Explainer {
     const maps = new Float32Array(n * h * w);
     const pBefore = new Float32Array(n);
     this.begin(n, c * h * w);
-    const restore = freezeParameters(model);
-    try {
+    frozen(model, () => {
       inEval(model, () => chunks(n, this.batch, (s, b) => tidy(() => {
         const x = images.slice(0, s, s + b).detach();
         const t = targetTensor(targets, s, b);
@@ -51,9 +49,7 @@ abstract class GradientExplainer implements Explainer {
         pBefore.set(probs.gather(1, t.reshape([-1, 1])).squeeze(1).data(), s);
         copyInto(maps, this.chunk(model, x, t, s), s);
       })));
-    } finally {
-      restore();
-    }
+    });
     return { method: this.name, n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore, ...this.details() };
   }
 }

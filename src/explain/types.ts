@@ -97,17 +97,6 @@ export function checkTargets(method: string, targets: Int32Array, classes: numbe
   }
 }
 
-/** Runs fn with the model in eval mode and restores its mode after. */
-export function inEval<T>(model: Module, fn: () => T): T {
-  const was = model.training;
-  model.eval();
-  try {
-    return fn();
-  } finally {
-    model.train(was);
-  }
-}
-
 /** int64 [B] of targets[start, start+count). */
 export function targetTensor(targets: Int32Array, start = 0, count = targets.length - start): Tensor {
   return tensor(targets.subarray(start, start + count), [count]).cast('int64');

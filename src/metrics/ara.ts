@@ -2,9 +2,10 @@
 // boundary (misclassified: Attack ARA; p(true) ≤ 1/K: BTR ARA), found by the paper's routine with eps 20,
 // 450 steps, momentum 0.9, overshoot 1, model in eval mode; then
 //   ARA = ∫₀^∞ max(0, Acc(ε) − 1/K) dε,  Acc(ε) = fraction of images whose distance exceeds ε.
-import type { Module } from '../nn/index.js';
-import { PaperAttack } from '../attack/paper.js';
-import type { AttackInput, Criterion } from '../attack/base.js';
+import { inEval, type Module } from '../nn/index.js';
+import { PaperMinimalAttack } from '../attack/paper.js';
+import { Misclassification, TrueClassProbabilityAtMost } from '../attack/criteria.js';
+import type { AttackInput } from '../attack/base.js';
 
 export type AraType = 'attack' | 'btr';
 export const ARA_TYPES: readonly AraType[] = ['attack', 'btr'];
@@ -120,19 +121,16 @@ export interface AraDistances {
  */
 export function araDistances(model: Module, inputs: AttackInput, labels: Int32Array, type: AraType, opts: AraOptions = {}): AraDistances {
   if (type !== 'attack' && type !== 'btr') throw new Error(`ARA type must be 'attack' or 'btr', got '${String(type)}'`);
-  const attack = new PaperAttack({
-    mode: 'minimize', steps: opts.steps ?? 450, eps: opts.eps ?? 20, momentum: opts.momentum ?? 0.9,
+  const attack = new PaperMinimalAttack({
+    steps: opts.steps ?? 450, eps: opts.eps ?? 20, momentum: opts.momentum ?? 0.9,
     overshoot: opts.overshoot ?? 1, guard: opts.guard ?? true,
   });
-  const criterion: Criterion = type === 'attack' ? { kind: 'misclassification', labels } : { kind: 'btr', labels };
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  // BTR: p(label) ≤ 1/K, the criterion's default p.
+  const criterion = type === 'attack' ? new Misclassification(labels) : new TrueClassProbabilityAtMost(labels);
+  return inEval(model, () => {
     const r = attack.run(model, inputs, criterion, { batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
-    return { type, distances: r.minimal!.distances, firstCrossing: r.minimal!.firstCrossing };
-  } finally {
-    model.train(wasTraining);
-  }
+    return { type, distances: r.distances, firstCrossing: r.firstCrossing };
+  });
 }
 
 export interface AraValue { exact: number; histogram: number }

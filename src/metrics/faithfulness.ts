@@ -5,9 +5,9 @@
 // Ties in a map are broken by a seeded random order, so flat regions (Grad-CAM's zeros, LIME's superpixels) are
 // not removed top-left first. The blur is a Gaussian (kernel 11, σ 5, as RISE) with edge-replicating padding.
 import { tensor, tidy, pad, conv2d, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 import { seededRandom } from '../data/dataset.js';
-import { inEval, probabilities, chunks } from '../explain/types.js';
+import { probabilities, chunks } from '../explain/types.js';
 
 export interface FaithfulnessOptions {
   /** Pixels changed per point (default: H·W/32, i.e. 33 points). */

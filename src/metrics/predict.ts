@@ -1,6 +1,6 @@
 // Batched inference over an image set, in eval mode, without autograd.
 import { noGrad, tidy } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 import { inputShape, inputBatch, type ImageInput } from '../data/dataset.js';
 
 /** Predicted class per image (and, when asked, the softmax probabilities, n × K row-major). */
@@ -10,9 +10,7 @@ export function predict(model: Module, images: ImageInput, opts: { batch?: numbe
   const { n } = inputShape(images);
   const classes = new Int32Array(n);
   const probs: Float32Array[] = [];
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  inEval(model, () => {
     for (let i = 0; i < n; i += batch) {
       const b = Math.min(batch, n - i);
       tidy(() => noGrad(() => {
@@ -22,9 +20,7 @@ export function predict(model: Module, images: ImageInput, opts: { batch?: numbe
       }));
       opts.onBatch?.(i + b);
     }
-  } finally {
-    model.train(wasTraining);
-  }
+  });
   if (!opts.probabilities) return { classes };
   const all = new Float32Array(probs.reduce((s, p) => s + p.length, 0));
   let o = 0;

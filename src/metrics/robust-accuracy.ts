@@ -1,8 +1,9 @@
 // Robust accuracy under a fixed-ε attack (RobustBench's measure): the share of images that are classified
 // correctly and stay so under the attack. Only the clean-correct images are attacked (the others count as errors).
-import type { Module } from '../nn/index.js';
+import { inEval, type Module } from '../nn/index.js';
 import { manualSeed } from '../engine/index.js';
-import { misclassification, type Attack, type AttackInput } from '../attack/base.js';
+import type { Attack, AttackInput } from '../attack/base.js';
+import { Misclassification } from '../attack/criteria.js';
 import { PGD } from '../attack/pgd.js';
 import { predict } from './predict.js';
 import { ImageDataset, inputShape } from '../data/dataset.js';
@@ -34,9 +35,7 @@ function asSet(inputs: AttackInput, labels: Int32Array): ImageDataset {
 export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32Array, attack: Attack, epsilons: readonly number[],
   opts: { batch?: number; seed?: number; onStep?: (images: number) => void } = {}): RobustAccuracy {
   const set = asSet(inputs, labels);
-  const wasTraining = model.training;
-  model.eval();
-  try {
+  return inEval(model, () => {
     const { classes } = predict(model, set, { batch: opts.batch ?? 256 });
     const correct: number[] = [];
     for (let i = 0; i < set.n; i++) if (classes[i] === labels[i]) correct.push(i);
@@ -44,13 +43,11 @@ export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32
     const subLabels = Int32Array.from(correct, (i) => labels[i]!);
     if (opts.seed !== undefined) manualSeed(opts.seed);
     const accuracy = correct.length === 0 ? epsilons.map(() => 0) : (() => {
-      const r = attack.run(model, sub, misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      const r = attack.run(model, sub, new Misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
       return r.success.map((s) => (correct.length - s.reduce((a, v) => a + v, 0)) / set.n);
     })();
     return { attack: attack.name, epsilons: [...epsilons], clean: correct.length / Math.max(1, set.n), accuracy };
-  } finally {
-    model.train(wasTraining);
-  }
+  });
 }
 
 /** PGD robust accuracy at RobustBench's two points (L∞ 8/255, L2 0.5). */

@@ -1,8 +1,10 @@
 // Adversarial training's attack (METHOD.md §3–4), behind a small interface so the trainer does not care which
-// implementation produces the adversarial batch. The default is the paper's routine from src/attack.
+// implementation produces the adversarial batch. The default is the paper's routine from src/attack: its budget
+// attack, or its minimal attack for the L2,min variant.
 import type { Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { paperRoutine } from '../attack/index.js';
+import { PaperBudgetAttack, PaperMinimalAttack, Misclassification } from '../attack/index.js';
+import type { TrainOptions } from './options.js';
 
 /**
  * Produces the adversarial version of a batch (images x in [0,1], int64 labels y), in the caller's scope.
@@ -15,25 +17,29 @@ export interface TrainingAttackOptions {
   eps: number;
   steps: number;
   overshoot: number;
-  /** 'budget': follow +∇CE while RMS(δ) < eps, return x + δ_T. 'misclassify' (L2,min): the smallest-RMS misclassified iterate. */
-  mode: 'budget' | 'misclassify';
 }
 
-/** The paper's settings: ε = 0.01, 7 steps, overshoot 1, budget; L2,min: ε = 0.1, misclassify. */
-export function paperTrainingAttack(l2Min: boolean, eps?: number, steps = 7): TrainingAttackOptions {
-  return l2Min
-    ? { eps: eps ?? 0.1, steps, overshoot: 1, mode: 'misclassify' }
-    : { eps: eps ?? 0.01, steps, overshoot: 1, mode: 'budget' };
+// Both: untargeted (+∇ of the true label's cross-entropy), no momentum, no "increase eps or steps" guard, the model
+// in whatever mode it is in (train mode during training, as in the reference: batch norm sees the attack's forwards).
+const routine = (o: TrainingAttackOptions, affected: Uint8Array | null) =>
+  ({ steps: o.steps, overshoot: o.overshoot, momentum: 0, guard: false, affected: affected ?? undefined });
+const labelsOf = (y: Tensor): Misclassification => new Misclassification(y.cast('int32').data<Int32Array>());
+
+/** The paper's adversarial training: follow +∇CE while RMS(δ) < ε, train on x + δ_T (ε 0.01, 7 steps). */
+export function budgetTrainingAttack(o: TrainingAttackOptions = { eps: 0.01, steps: 7, overshoot: 1 }): AdversarialBatchFn {
+  return (model, x, y, affected) => new PaperBudgetAttack(routine(o, affected))
+    .attackBatch(model, x, labelsOf(y), o.eps, { computeSuccess: false }).adv.detach();
 }
 
-/**
- * The paper's routine (METHOD.md §4, src/attack/paper.ts) for training: untargeted (+∇ of the true label's
- * cross-entropy), no momentum, no "increase eps or steps" guard, the model in whatever mode it is in (train mode
- * during training, as in the reference: batch norm sees the attack's forwards).
- */
-export function trainingAttack(o: TrainingAttackOptions): AdversarialBatchFn {
-  return (model, x, y, affected) => paperRoutine(model, x, y, {
-    mode: o.mode, eps: o.eps, steps: o.steps, overshoot: o.overshoot, momentum: 0, guard: false,
-    ...(affected !== null ? { affected } : {}),
-  }).adv.detach();
+/** L2,min: train on the smallest-RMS misclassified iterate within ε (the clean image where none; ε 0.1, 7 steps). */
+export function minimalTrainingAttack(o: TrainingAttackOptions = { eps: 0.1, steps: 7, overshoot: 1 }): AdversarialBatchFn {
+  return (model, x, y, affected) => new PaperMinimalAttack({ ...routine(o, affected), eps: o.eps })
+    .attackBatch(model, x, labelsOf(y)).adv.detach();
+}
+
+/** The attack a run's options ask for: L2,min with l2Min, else budget; ε by default the paper's for each. */
+export function paperTrainingAttack(o: Pick<TrainOptions, 'l2Min' | 'advEps' | 'advSteps'>): AdversarialBatchFn {
+  return o.l2Min
+    ? minimalTrainingAttack({ eps: o.advEps ?? 0.1, steps: o.advSteps, overshoot: 1 })
+    : budgetTrainingAttack({ eps: o.advEps ?? 0.01, steps: o.advSteps, overshoot: 1 });
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import {
   Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
-import { PreActResNet } from '../nn/index.js';
+import { PreActResNet, inEval } from '../nn/index.js';
 import { splitValidation, type ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { augmentBatch } from '../data/augment.js';
@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
 import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
-import { trainingAttack, paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
+import { paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
 import {
   saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE,
   type TrainState, type EpochRecord, type EpochAccum, type LoadedCheckpoint,
@@ -134,10 +134,8 @@ export function prepareData(o: TrainOptions): PreparedData {
 
 /** Accuracy and mean cross-entropy in eval mode, without autograd. */
 export function evaluate(model: PreActResNet, data: ImageDataset, batch = 256): { acc: number; loss: number } {
-  const was = model.training;
-  model.eval();
   let correct = 0, lossSum = 0;
-  try {
+  inEval(model, () => {
     noGrad(() => {
       for (let i = 0; i < data.n; i += batch) {
         const e = Math.min(data.n, i + batch);
@@ -149,9 +147,7 @@ export function evaluate(model: PreActResNet, data: ImageDataset, batch = 256): 
         });
       }
     });
-  } finally {
-    model.train(was);
-  }
+  });
   return { acc: data.n === 0 ? 0 : correct / data.n, loss: data.n === 0 ? 0 : lossSum / data.n };
 }
 
@@ -285,7 +281,7 @@ export class Trainer {
     this.sgd = new Sgd(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.robust = robustAdditions(o.mode);
     const adversarial = adversarialTraining(o.mode);
-    const attack = adversarial ? (opts.attack ?? trainingAttack(paperTrainingAttack(o.l2Min, o.advEps ?? undefined, o.advSteps))) : null;
+    const attack = adversarial ? (opts.attack ?? paperTrainingAttack(o)) : null;
     this.attack = attack;
     this.batches = batchesPerEpoch(this.nTrain, o.batch);
     try {

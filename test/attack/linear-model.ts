@@ -64,6 +64,19 @@ export function ceGrad64(m: LinearNet, x: ArrayLike<number>, t: number): number[
 export const argmax = (v: number[]): number => v.reduce((bi, x, i) => (x > v[bi]! ? i : bi), 0);
 export const rms = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
 
+/**
+ * A classification problem on a linear model (K classes, images C×H×W): b random images in [0, 1) rounded to
+ * float32, labelled with the model's clean prediction, also as an attack input.
+ */
+export function linearProblem(seed: number, b: number, shape: { C: number; H: number; W: number; K: number }) {
+  const D = shape.C * shape.H * shape.W;
+  const m = makeLinear(shape.K, D, seed, 1.5);
+  const r = rng(seed + 1);
+  const x = Array.from({ length: b }, () => Array.from({ length: D }, () => Math.fround(r())));
+  const labels = Int32Array.from(x, (xi) => argmax(logits64(m, xi)));
+  return { m, x, labels, input: floatImages(Float32Array.from(x.flat()), b, shape.C, shape.H, shape.W, labels) };
+}
+
 /** Float images as an attack input (an ImageDataset). Attacks read classes from their criterion, so the set's
  * labels are placeholders (0) unless given. */
 export function floatImages(images: Float32Array, n: number, channels: number, height: number, width: number, labels?: Int32Array): ImageDataset {

@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy, liveTensors, setNumThreads } from '../../src/engine/index.js';
-import { PaperAttack, paperRoutine, AttackGuardError, misclassification, btr, targeted } from '../../src/attack/index.js';
+import {
+  PaperBudgetAttack, PaperMinimalAttack, AttackGuardError, Misclassification, TrueClassProbabilityAtMost, TargetedMisclassification,
+} from '../../src/attack/index.js';
 import { makeLinear, rng, logits64, softmax64, ceGrad64, argmax, rms, type LinearNet, floatImages } from './linear-model.js';
 
 setNumThreads(1);
@@ -68,21 +70,20 @@ for (const mode of ['misclassify', 'btr'] as const) {
     test(`paper routine, ${mode} mode, momentum ${momentum}: matches the float64 oracle (distances, iterates, first crossing)`, () => {
       const { m, x, labels, flat } = problem(7);
       const steps = 24, eps = 3;
-      const attack = new PaperAttack({ mode: 'minimize', steps, eps, momentum });
-      const crit = mode === 'misclassify' ? misclassification(labels) : btr(labels);
+      const attack = new PaperMinimalAttack({ steps, eps, momentum });
+      const crit = mode === 'misclassify' ? new Misclassification(labels) : new TrueClassProbabilityAtMost(labels);
       const r = attack.run(m, floatImages(flat, B, C, H, W), crit, { epsilons: [0, 0.05, 1], batch: 4 });
-      const min = r.minimal!;
       for (let i = 0; i < B; i++) {
         const o = oracle(m, x[i]!, labels[i]!, { mode, eps, steps, momentum });
         assert.ok(o.found, `oracle found a crossing for sample ${i}`);
-        assert.equal(min.firstCrossing[i], o.firstOk, `first crossing of sample ${i}`);
-        assertClose([min.distances[i]!], [rms(o.delta)], 2e-5, `distance ${i}`);
-        assertClose(min.raw!.subarray(i * D, (i + 1) * D), x[i]!.map((v, j) => v + o.delta[j]!), 2e-5, `adversarial ${i}`);
+        assert.equal(r.firstCrossing[i], o.firstOk, `first crossing of sample ${i}`);
+        assertClose([r.distances[i]!], [rms(o.delta)], 2e-5, `distance ${i}`);
+        assertClose(r.raw!.subarray(i * D, (i + 1) * D), x[i]!.map((v, j) => v + o.delta[j]!), 2e-5, `adversarial ${i}`);
       }
-      assert.equal(min.distances[0], 0, 'an image already across the boundary scores 0');
+      assert.equal(r.distances[0], 0, 'an image already across the boundary scores 0');
       assert.deepEqual(r.epsilons, [0, 0.05, 1]);
       r.epsilons.forEach((e, k) => {
-        for (let i = 0; i < B; i++) assert.equal(r.success[k]![i], min.distances[i]! <= e ? 1 : 0);
+        for (let i = 0; i < B; i++) assert.equal(r.success[k]![i], r.distances[i]! <= e ? 1 : 0);
       });
     });
   }
@@ -92,8 +93,8 @@ test('paper routine, budget mode (targeted "encourage", overshoot 5): δ_T match
   const { m, x, flat } = problem(11);
   const targets = Int32Array.from(x, (xi) => (argmax(logits64(m, xi)) + 1) % K);
   const steps = 15, eps = 0.4;
-  const attack = new PaperAttack({ mode: 'budget', steps, overshoot: 5, guard: false });
-  const r = attack.run(m, floatImages(flat, B, C, H, W), targeted(targets), { epsilons: [eps] });
+  const attack = new PaperBudgetAttack({ steps, overshoot: 5, guard: false });
+  const r = attack.run(m, floatImages(flat, B, C, H, W), new TargetedMisclassification(targets), { epsilons: [eps] });
   const adv = r.images![0]!;
   let outside = 0;
   for (let i = 0; i < B; i++) {
@@ -112,21 +113,21 @@ test('paper routine: the guard raises "increase eps or steps"; without it, non-c
   const { m, labels, flat } = problem(7);
   const input = floatImages(flat, B, C, H, W);
   // A budget far too small to cross anything but the already-misclassified sample 0.
-  const small = { mode: 'minimize' as const, steps: 8, eps: 1e-4, momentum: 0 };
-  assert.throws(() => new PaperAttack(small).run(m, input, misclassification(labels)), (e: unknown) => {
+  const small = { steps: 8, eps: 1e-4, momentum: 0 };
+  assert.throws(() => new PaperMinimalAttack(small).run(m, input, new Misclassification(labels)), (e: unknown) => {
     assert.ok(e instanceof AttackGuardError);
     assert.match(e.message, /increase eps or steps/);
     assert.deepEqual(e.samples, [1, 2, 3, 4, 5]);
     return true;
   });
-  const r = new PaperAttack({ ...small, guard: false }).run(m, input, misclassification(labels), { epsilons: [1] });
-  assert.equal(r.minimal!.distances[0], 0);
+  const r = new PaperMinimalAttack({ ...small, guard: false }).run(m, input, new Misclassification(labels), { epsilons: [1] });
+  assert.equal(r.distances[0], 0);
   for (let i = 1; i < B; i++) {
-    assert.equal(r.minimal!.distances[i], Infinity);
-    assert.equal(r.minimal!.firstCrossing[i], -1);
+    assert.equal(r.distances[i], Infinity);
+    assert.equal(r.firstCrossing[i], -1);
     assert.equal(r.success[0]![i], 0);
     // The clean image comes back where nothing crossed.
-    assertClose(r.minimal!.raw!.subarray(i * D, (i + 1) * D), flat.subarray(i * D, (i + 1) * D), 0, `clean ${i}`);
+    assertClose(r.raw!.subarray(i * D, (i + 1) * D), flat.subarray(i * D, (i + 1) * D), 0, `clean ${i}`);
   }
 });
 
@@ -140,7 +141,7 @@ test('paper routine: the guard counts only crossings within the first ⌊T/2⌋ 
       .map((f, i) => (f < 0 || f > steps / 2 ? i : -1)).filter((i) => i >= 0);
     let thrown: number[] = [];
     try {
-      new PaperAttack({ mode: 'minimize', steps, eps }).run(m, floatImages(flat, B, C, H, W), misclassification(labels));
+      new PaperMinimalAttack({ steps, eps }).run(m, floatImages(flat, B, C, H, W), new Misclassification(labels));
     } catch (e) {
       assert.ok(e instanceof AttackGuardError);
       thrown = e.samples;
@@ -151,16 +152,17 @@ test('paper routine: the guard counts only crossings within the first ⌊T/2⌋ 
   assert.ok(seen.has('none') && seen.has('some'), `the budgets cover passing and partly failing cases (${[...seen].join(', ')})`);
 });
 
-test('paperRoutine: tensor API, "affected" leaves samples unperturbed, and no tensor leaks', () => {
+test('paper budget attack: tensor API (attackBatch), "affected" leaves samples unperturbed, and no tensor leaks', () => {
   const { m, x, labels, flat } = problem(5);
   const before = liveTensors();
   tidy(() => {
     const xt = tensor(flat, [B, C, H, W]);
     const affected = Uint8Array.from({ length: B }, (_, i) => (i % 2));
-    const { adv, delta, firstCrossing } = paperRoutine(m, xt, tensor(labels, [B]), { mode: 'budget', eps: 0.3, steps: 7, guard: false, affected });
+    const { adv, delta, firstCrossing } = new PaperBudgetAttack({ steps: 7, guard: false, affected })
+      .attackBatch(m, xt, new Misclassification(labels), 0.3, { computeSuccess: false });
     const d = delta.data();
     const a = adv.data();
-    assert.equal(firstCrossing.shape[0], B);
+    assert.equal(firstCrossing!.shape[0], B);
     for (let i = 0; i < B; i++) {
       const o = oracle(m, x[i]!, labels[i]!, { mode: 'budget', eps: 0.3, steps: 7, affected: affected[i] === 1 });
       assertClose(d.subarray(i * D, (i + 1) * D), o.delta, 2e-5, `δ ${i}`);
@@ -177,19 +179,19 @@ test('paper routine: batching does not change the result, and run() frees everyt
   const { m, labels, flat } = problem(3);
   const input = floatImages(flat, B, C, H, W);
   const before = liveTensors();
-  const a = new PaperAttack({ mode: 'minimize', steps: 16, eps: 3, momentum: 0.9 }).run(m, input, btr(labels), { batch: 6 });
-  const b = new PaperAttack({ mode: 'minimize', steps: 16, eps: 3, momentum: 0.9 }).run(m, input, btr(labels), { batch: 1 });
-  assertClose(a.minimal!.distances, b.minimal!.distances, 1e-5, 'distances batch 6 vs 1');
+  const a = new PaperMinimalAttack({ steps: 16, eps: 3, momentum: 0.9 }).run(m, input, new TrueClassProbabilityAtMost(labels), { batch: 6 });
+  const b = new PaperMinimalAttack({ steps: 16, eps: 3, momentum: 0.9 }).run(m, input, new TrueClassProbabilityAtMost(labels), { batch: 1 });
+  assertClose(a.distances, b.distances, 1e-5, 'distances batch 6 vs 1');
   assert.equal(liveTensors(), before);
 });
 
 test('paper attack: bad options are one-line errors', () => {
-  assert.throws(() => new PaperAttack({ mode: 'minimize', steps: 0, eps: 1 }), /steps must be a positive integer/);
-  assert.throws(() => new PaperAttack({ mode: 'minimize', steps: 5 }), /needs eps > 0/);
-  assert.throws(() => new PaperAttack({ mode: 'budget', steps: 5, momentum: 1 }), /momentum must be in \[0, 1\)/);
+  assert.throws(() => new PaperMinimalAttack({ steps: 0, eps: 1 }), /steps must be a positive integer/);
+  assert.throws(() => new PaperMinimalAttack({ steps: 5, eps: 0 }), /needs eps > 0/);
+  assert.throws(() => new PaperBudgetAttack({ steps: 5, momentum: 1 }), /momentum must be in \[0, 1\)/);
   const { m, labels, flat } = problem(3);
   const input = floatImages(flat, B, C, H, W);
-  assert.throws(() => new PaperAttack({ mode: 'budget', steps: 5 }).run(m, input, misclassification(labels)), /needs at least one epsilon/);
-  assert.throws(() => new PaperAttack({ mode: 'budget', steps: 5 }).run(m, input, misclassification(labels.subarray(1)), { epsilons: [1] }), /5 labels\/targets for 6 images/);
-  assert.throws(() => paperRoutine(m, tensor(flat, [B, C, H, W]), tensor(labels, [B]), { mode: 'btr', eps: 1, steps: 3, encourage: true }), /encourage works only in budget mode/);
+  assert.throws(() => new PaperBudgetAttack({ steps: 5 }).run(m, input, new Misclassification(labels)), /needs at least one epsilon/);
+  assert.throws(() => new PaperBudgetAttack({ steps: 5 }).run(m, input, new Misclassification(labels.subarray(1)), { epsilons: [1] }), /5 labels\/targets for 6 images/);
+  assert.throws(() => new PaperBudgetAttack({ steps: 5 }).attackBatch(m, tensor(flat, [B, C, H, W]), new Misclassification(labels.subarray(1)), 1), /5 classes, samples 0…5 need one each/);
 });

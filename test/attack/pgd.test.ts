@@ -3,19 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveTensors, manualSeed, setNumThreads } from '../../src/engine/index.js';
-import { PGD, FGSM, misclassification, targeted } from '../../src/attack/index.js';
-import { makeLinear, rng, logits64, ceGrad64, argmax, floatImages } from './linear-model.js';
+import { PGD, FGSM, Misclassification, TargetedMisclassification } from '../../src/attack/index.js';
+import { makeLinear, linearProblem, logits64, ceGrad64, argmax } from './linear-model.js';
 
 setNumThreads(1);
 
 const B = 5, C = 3, H = 2, W = 2, D = C * H * W, K = 4;
-function problem(seed: number) {
-  const m = makeLinear(K, D, seed, 1.5);
-  const r = rng(seed + 1);
-  const x = Array.from({ length: B }, () => Array.from({ length: D }, () => Math.fround(r())));
-  const labels = Int32Array.from(x, (xi) => argmax(logits64(m, xi)));
-  return { m, x, labels, input: floatImages(Float32Array.from(x.flat()), B, C, H, W) };
-}
+const problem = (seed: number) => linearProblem(seed, B, { C, H, W, K });
 const clip01 = (v: number): number => Math.min(1, Math.max(0, v));
 const l2 = (v: number[]): number => Math.sqrt(v.reduce((s, a) => s + a * a, 0));
 
@@ -45,7 +39,7 @@ function close(got: ArrayLike<number>, want: number[], tol: number, what: string
 test('FGSM = clip(x + ε·sign ∇CE) for every ε of the array; success is the misclassification of that image', () => {
   const { m, x, labels, input } = problem(21);
   const epsilons = [0, 0.02, 0.3];
-  const r = new FGSM().run(m, input, misclassification(labels), { epsilons });
+  const r = new FGSM().run(m, input, new Misclassification(labels), { epsilons });
   assert.equal(r.images!.length, 3);
   epsilons.forEach((e, k) => {
     for (let i = 0; i < B; i++) {
@@ -65,7 +59,7 @@ for (const norm of ['linf', 'l2'] as const) {
     const steps = 6, rel = 0.3;
     for (const targetedRun of [false, true]) {
       const cls = targetedRun ? Int32Array.from(labels, (l) => (l + 1) % K) : labels;
-      const crit = targetedRun ? targeted(cls) : misclassification(cls);
+      const crit = targetedRun ? new TargetedMisclassification(cls) : new Misclassification(cls);
       const r = new PGD({ norm, steps, relStepsize: rel, randomStart: false }).run(m, input, crit, { epsilons: [eps], batch: 2 });
       for (let i = 0; i < B; i++) {
         const want = pgdOracle(m, x[i]!, cls[i]!, norm, eps, rel * eps, steps, targetedRun ? -1 : 1);
@@ -81,9 +75,9 @@ for (const norm of ['linf', 'l2'] as const) {
     const epsilons = norm === 'linf' ? [8 / 255, 0.2] : [0.5, 1.5];
     const before = liveTensors();
     manualSeed(5);
-    const a = new PGD({ norm, steps: 4 }).run(m, input, misclassification(labels), { epsilons });
+    const a = new PGD({ norm, steps: 4 }).run(m, input, new Misclassification(labels), { epsilons });
     manualSeed(5);
-    const b = new PGD({ norm, steps: 4 }).run(m, input, misclassification(labels), { epsilons });
+    const b = new PGD({ norm, steps: 4 }).run(m, input, new Misclassification(labels), { epsilons });
     assert.equal(liveTensors(), before);
     epsilons.forEach((e, k) => {
       assert.deepEqual(a.images![k], b.images![k]);
@@ -105,7 +99,7 @@ test('PGD: options and inputs are checked', () => {
   assert.throws(() => new PGD({ norm: 'l1' as 'l2' }), /norm must be 'linf' or 'l2'/);
   assert.throws(() => new PGD({ norm: 'linf', steps: 1.5 }), /steps must be a positive integer/);
   assert.throws(() => new PGD({ norm: 'linf', relStepsize: -1 }), /relStepsize must be > 0/);
-  assert.throws(() => new PGD({ norm: 'linf' }).run(m, input, misclassification(labels), { epsilons: [-1] }), /epsilons must be finite and ≥ 0/);
-  assert.throws(() => new PGD({ norm: 'linf' }).run(m, input, misclassification(labels), { epsilons: [0.1], batch: 0 }), /batch must be a positive integer/);
+  assert.throws(() => new PGD({ norm: 'linf' }).run(m, input, new Misclassification(labels), { epsilons: [-1] }), /epsilons must be finite and ≥ 0/);
+  assert.throws(() => new PGD({ norm: 'linf' }).run(m, input, new Misclassification(labels), { epsilons: [0.1], batch: 0 }), /batch must be a positive integer/);
   assert.throws(() => new PGD({ norm: 'linf', bounds: [1, 0] }), /low < high/);
 });

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setNumThreads, tensor, tidy, cpuSummary } from '../../src/engine/index.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
-import { PaperAttack, paperRoutine, misclassification, btr } from '../../src/attack/index.js';
+import { PaperBudgetAttack, PaperMinimalAttack, Misclassification, TrueClassProbabilityAtMost, TargetedMisclassification } from '../../src/attack/index.js';
 import { skipUnlessShared } from '../helpers/shared.js';
 import { assertAllClose, assertMedianRelClose } from '../helpers/close.js';
 
@@ -50,20 +50,21 @@ for (const net of ['standard', 'robust'] as const) {
     const want = TORCH[net];
     const got: number[] = [], ref: number[] = [];
     for (const mode of ['misclassify', 'btr'] as const) {
-      const r = new PaperAttack({ mode: 'minimize', steps: 30, eps: 1, momentum: 0.9 })
-        .run(model, set, mode === 'misclassify' ? misclassification(set.labels) : btr(set.labels), { keepImages: false });
-      assert.deepEqual(Array.from(r.minimal!.firstCrossing), want[mode].first, `${mode}: first crossings on ${cpuSummary()}`);
-      if (net === 'robust') assertAllClose(r.minimal!.distances, want[mode].d, TOL.robust, `resnet44-robust ${mode} distances`);
-      got.push(...r.minimal!.distances);
+      const r = new PaperMinimalAttack({ steps: 30, eps: 1, momentum: 0.9 })
+        .run(model, set, mode === 'misclassify' ? new Misclassification(set.labels) : new TrueClassProbabilityAtMost(set.labels), { keepImages: false });
+      assert.deepEqual(Array.from(r.firstCrossing), want[mode].first, `${mode}: first crossings on ${cpuSummary()}`);
+      if (net === 'robust') assertAllClose(r.distances, want[mode].d, TOL.robust, `resnet44-robust ${mode} distances`);
+      got.push(...r.distances);
       ref.push(...want[mode].d);
     }
     if (net === 'standard') assertMedianRelClose(got, ref, TOL.standard, 'resnet44-standard misclassify+btr distances (median)');
     tidy(() => {
       const x = tensor(set.floats(), [6, 3, 32, 32]);
-      const targets = tensor(Int32Array.from(set.labels, (l) => (l + 1) % 10), [6]);
-      const { delta, firstCrossing } = paperRoutine(model, x, targets, { mode: 'budget', encourage: true, eps: 0.1, overshoot: 5, steps: 35, guard: false });
+      const targets = new TargetedMisclassification(Int32Array.from(set.labels, (l) => (l + 1) % 10));
+      const { delta, firstCrossing } = new PaperBudgetAttack({ overshoot: 5, steps: 35, guard: false })
+        .attackBatch(model, x, targets, 0.1, { computeSuccess: false });
       const rmsd = delta.square().mean([1, 2, 3]).sqrt().data();
-      assert.deepEqual(firstCrossing.toArray(), want.budget.first, `budget: first step with RMS(δ) ≥ eps on ${cpuSummary()}`);
+      assert.deepEqual(firstCrossing!.toArray(), want.budget.first, `budget: first step with RMS(δ) ≥ eps on ${cpuSummary()}`);
       if (net === 'robust') assertAllClose(rmsd, want.budget.d, TOL.robust, 'resnet44-robust budget RMS(δ)');
       else assertMedianRelClose(rmsd, want.budget.d, TOL.standard, 'resnet44-standard budget RMS(δ) (median)');
     });

@@ -122,16 +122,16 @@ test('every mode trains with finite losses; the attack hook gets the paper\'s ha
 });
 
 test('the real attack in adversarial training (budget and L2,min) changes the batch by about ε', async () => {
-  const { trainingAttack, paperTrainingAttack } = await import('../../src/train/adversarial.js');
+  const { budgetTrainingAttack, minimalTrainingAttack } = await import('../../src/train/adversarial.js');
   let rmsBudget = 0, rmsMin = 0;
   const measure = (fn: AdversarialBatchFn, set: (v: number) => void): AdversarialBatchFn => (m, x, y, a) => {
     const adv = fn(m, x, y, a);
     set(tidy(() => adv.sub(x).square().mean([1, 2, 3]).sqrt().amax().item()));
     return adv;
   };
-  await train(opts({ mode: 'adversarial', epochs: 1 }), { attack: measure(trainingAttack(paperTrainingAttack(false)), (v) => { rmsBudget = Math.max(rmsBudget, v); }) });
+  await train(opts({ mode: 'adversarial', epochs: 1 }), { attack: measure(budgetTrainingAttack(), (v) => { rmsBudget = Math.max(rmsBudget, v); }) });
   assert.ok(rmsBudget > 0.005 && rmsBudget <= 0.0101, `budget RMS ${rmsBudget}`);
-  await train(opts({ mode: 'adversarial', l2Min: true, epochs: 1 }), { attack: measure(trainingAttack(paperTrainingAttack(true)), (v) => { rmsMin = Math.max(rmsMin, v); }) });
+  await train(opts({ mode: 'adversarial', l2Min: true, epochs: 1 }), { attack: measure(minimalTrainingAttack(), (v) => { rmsMin = Math.max(rmsMin, v); }) });
   assert.ok(rmsMin > 0 && rmsMin <= 0.1001, `L2,min RMS ${rmsMin}`);
   // And the default (no hook) runs the same routine.
   const r = await train(opts({ mode: 'all', epochs: 1 }));
