@@ -8,7 +8,8 @@ import { openModel, openCifar, applyThreads } from './common.js';
 import { UserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { expandTargets, parseTargetSpecs, probabilities, argmaxExcept, METHODS, type MethodName, type ExplainOptions } from '../explain/index.js';
-import { deletionInsertion, randomMaps } from '../metrics/faithfulness.js';
+import { deletionInsertion, randomMaps, targetReach } from '../metrics/faithfulness.js';
+import { mean, standardError } from '../metrics/stats.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
 import { listArg, methodOptions, attribute, shortModelName, prepareOutDir } from './explain.js';
@@ -48,13 +49,6 @@ export interface MethodRow {
   insertionSe: number;
   seconds: number;
 }
-
-const mean = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0) / Math.max(1, a.length);
-const stderr = (a: ArrayLike<number>): number => {
-  const m = mean(a);
-  const v = Array.from(a).reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, a.length - 1);
-  return Math.sqrt(v / Math.max(1, a.length));
-};
 
 export function markdownTable(rows: readonly MethodRow[]): string {
   const f = (v: number | undefined, d = 3): string => (v === undefined ? '–' : v.toFixed(d));
@@ -128,17 +122,8 @@ export function run(argv: string[]): void {
             const a = attribute(model, xs, Int32Array.from(pairs, (p) => p.target), { ...opts.get('ae')!, onStep: (k: number) => bar.tick(k) } as ExplainOptions);
             bar.finish();
             const ae = a.ae!;
-            let hit = 0, wrong = 0, wrongHit = 0, rms = 0;
-            for (let j = 0; j < measured; j++) {
-              const ok = ae.pAfter[j]! > 0.5;
-              hit += ok ? 1 : 0;
-              rms += ae.rms[j]!;
-              if (pairs[j]!.target !== pred[pairs[j]!.image]) { wrong++; wrongHit += ok ? 1 : 0; }
-            }
-            row.reach = hit / measured;
-            row.reachWrong = wrong > 0 ? wrongHit / wrong : undefined;
-            row.pairs = measured;
-            row.meanRms = rms / measured;
+            Object.assign(row, targetReach(ae.pAfter.subarray(0, measured), ae.rms.subarray(0, measured),
+              pairs.slice(0, measured).map((p) => p.target !== pred[p.image])));
             const P = set.height * set.width;
             maps = new Float32Array(set.n * P);
             pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
@@ -148,7 +133,7 @@ export function run(argv: string[]): void {
           }
           const f = deletionInsertion(model, x, pred, maps, { step });
           Object.assign(row, {
-            deletion: mean(f.deletion), deletionSe: stderr(f.deletion), insertion: mean(f.insertion), insertionSe: stderr(f.insertion),
+            deletion: mean(f.deletion), deletionSe: standardError(f.deletion), insertion: mean(f.insertion), insertionSe: standardError(f.insertion),
             seconds: (performance.now() - t0) / 1000,
           });
           rows.push(row as MethodRow);

@@ -14,7 +14,7 @@ import { PaperAttack } from '../attack/index.js';
 import { probabilities, argmaxExcept, camPreservingAttack, type CamAttackOptions } from '../explain/index.js';
 import { renderPanel, heatmapRgb, blend, deltaRgb, type PanelTile } from '../report/panel.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { median } from '../metrics/stats.js';
+import { mean, median, pearson } from '../metrics/stats.js';
 import { loadInputs, classNamesFor, prepareOutDir, shortModelName, attribute } from './explain.js';
 
 const HELP = `usage: advexp gradcam-attack [--model FILE]... (IMAGE... | --data PATH (--index I[,J..] | --offset K --n N)) --out DIR [options]
@@ -32,20 +32,6 @@ before/after, RMS of the perturbation, Pearson correlation of Grad-CAM(x, old cl
   --scale S           panel enlargement (default 4)   --panel-rows R   images shown in the panel (default 6)
   --threads T         libtorch threads (default: all cores)
   --out DIR           writes DIR/gradcam-attack.png and DIR/gradcam-attack.json`;
-
-/** Pearson correlation of two equally long arrays (NaN when either is constant). */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]!; mb += b[i]!; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma, db = b[i]! - mb;
-    sab += da * db; saa += da * da; sbb += db * db;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
-}
 
 export interface FlipResult {
   image: number;
@@ -171,7 +157,7 @@ export function run(argv: string[]): void {
       model: m.model, n, flipped: ok.length,
       median_rms: finiteMedian(ok.map((r) => r.rms)),
       median_correlation: finiteMedian(ok.map((r) => r.correlation)),
-      mean_correlation: ok.length ? ok.map((r) => r.correlation).filter(Number.isFinite).reduce((s, c, _, a) => s + c / a.length, 0) : NaN,
+      mean_correlation: mean(ok.map((r) => r.correlation).filter(Number.isFinite)),
       median_correlation_same_class: finiteMedian(ok.map((r) => r.correlationSameClass)),
     };
   });

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { CIFAR10_CLASSES, CIFAR_PIXELS, CIFAR_RECORD_BYTES, parseCifarClassNames, readCifarClassNames } from './cifar.js';
 import { readTarArchive, tarEntries } from './tar.js';
 import { loadImageFolder } from './images.js';
+import { seededRandom } from '../engine/index.js';
 
 export interface ByteImageSet {
   /** n·C·H·W bytes, NCHW; pixel value = byte / 255. */
@@ -205,18 +206,6 @@ export function subset(set: ByteImageSet, indices: ArrayLike<number>, source?: s
     labels[i] = set.labels[j]!;
   }
   return { ...set, pixels, labels, n: indices.length, source: source ?? `${set.source} (subset of ${indices.length})` };
-}
-
-/** A small seeded generator (mulberry32), independent of libtorch's, so the split never moves training's RNG. */
-export function seededRandom(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface Split { train: Int32Array; val: Int32Array }

@@ -3,10 +3,9 @@
 // superpixels filled with their own mean colour, the target's softmax probability of every masked image, and a
 // kernel-weighted ridge regression (α = 1, intercept) on the masks; weights = sqrt(exp(−d²/w²)) with d the
 // cosine distance between the mask and all-on and w = 0.25. The map gives each pixel its superpixel's coefficient.
-import { tensor, tidy } from '../engine/index.js';
+import { tensor, tidy, seededRandom } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { seededRandom } from '../data/dataset.js';
 import { slic, type SlicOptions } from './segmentation.js';
 import { type Attribution, type Explainer, type LimeDetails, checkInputs, checkTargets, chunks, inEval, probabilities } from './types.js';
 

@@ -4,10 +4,9 @@
 //    range by default), then the same map; the noise comes from a seeded generator, so runs repeat exactly;
 //  - integrated gradients (Sundararajan et al. 2017): (x − x') · mean of ∂z_t/∂x at x' + α_k (x − x'),
 //    α_k = (k + ½)/m (midpoint Riemann sum), baseline x' = 0 (black) by default; map = Σ over channels (signed).
-import { tensor, tidy, noGrad, enableGrad, gradOf, full, cat, type Tensor } from '../engine/index.js';
+import { tensor, tidy, noGrad, enableGrad, gradOf, full, cat, seededRandom, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { freezeParameters } from '../attack/index.js';
-import { seededRandom } from '../data/dataset.js';
 import {
   type Attribution, type Explainer, type MethodName, checkInputs, checkTargets, chunks, copyInto, inEval, probabilities, targetTensor,
 } from './types.js';
