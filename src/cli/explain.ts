@@ -14,7 +14,8 @@ import {
   makeExplainer, expandTargets, parseTargetSpecs, probabilities, argmaxExcept, METHODS,
   type Attribution, type ExplainOptions, type MethodName, type TargetPair,
 } from '../explain/index.js';
-import { renderPanel, heatmapRgb, blend, limeRgb, type PanelTile } from '../report/panel.js';
+import { renderPanel, type PanelTile } from '../report/panel.js';
+import { heatmapRgb, blend, limeRgb } from '../report/colour.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
 
