@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, openCifar, applyThreads } from './common.js';
+import { openModel, openCifar, applyThreads, listArg } from './common.js';
 import { UserError } from './errors.js';
 import { manualSeed, randperm } from '../engine/index.js';
 import { CIFAR_RECORD_BYTES, type ImageSet } from '../data/cifar.js';
@@ -51,15 +51,6 @@ interface ModelEval {
   curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
   pgd: Partial<Record<'linf' | 'l2', { eps: number; steps: number; accuracy: number }>>;
   seconds: number;
-}
-
-function listArg(v: string | undefined, name: string, allowed: readonly string[], dflt: readonly string[]): string[] {
-  if (v === undefined) return [...dflt];
-  if (v === 'none') return [];
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const it of items) if (!allowed.includes(it)) throw new UserError(`--${name}: unknown value '${it}' (expected ${allowed.join(', ')} or none)`);
-  if (items.length === 0) throw new UserError(`--${name}: empty list`);
-  return [...new Set(items)];
 }
 
 function checkOutput(file: string, flag: string): void {
@@ -142,13 +133,13 @@ export function run(argv: string[]): void {
   if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
   const splitFile = values.split as string | undefined;
   if (splitFile !== undefined && (seed !== undefined || values.offset !== undefined)) throw new UserError('--split cannot be combined with --seed or --offset');
-  const types = listArg(values.ara as string | undefined, 'ara', ARA_TYPES, ARA_TYPES) as AraType[];
+  const types = listArg(values.ara as string | undefined, 'ara', ARA_TYPES, ARA_TYPES, { none: true });
   const steps = intArg(values.steps as string | undefined, 'steps', 450, 1);
   const eps = numArg(values.eps as string | undefined, 'eps', 20);
   if (!(eps > 0)) throw new UserError(`--eps: must be > 0, got '${values.eps}'`);
   const momentum = numArg(values.momentum as string | undefined, 'momentum', 0.9);
   if (!(momentum >= 0 && momentum < 1)) throw new UserError(`--momentum: must be in [0, 1), got '${values.momentum}'`);
-  const norms = listArg(values.pgd as string | undefined, 'pgd', ['linf', 'l2'], ['linf', 'l2']) as ('linf' | 'l2')[];
+  const norms = listArg(values.pgd as string | undefined, 'pgd', ['linf', 'l2'], ['linf', 'l2'], { none: true });
   const pgdSteps = values['pgd-steps'] === undefined ? undefined : intArg(values['pgd-steps'] as string, 'pgd-steps', 0, 1);
   const batch = intArg(values.batch as string | undefined, 'batch', 128, 1);
   const plots = (values.plot as string[] | undefined) ?? [];
