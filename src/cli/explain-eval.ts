@@ -9,12 +9,13 @@ import {
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError } from './errors.js';
-import { tensor, tidy } from '../engine/index.js';
+import { tensor, tidy, type Tensor } from '../engine/index.js';
+import type { Module } from '../nn/index.js';
 import {
   explain, explainerNames, expandTargets, parseTargetSpecs, probabilities, argmaxExcept,
-  type AnyExplainOptions, type OptionsOf,
+  type AnyExplainOptions, type OptionsOf, type TargetSpec,
 } from '../explain/index.js';
-import { deletionInsertion, randomMaps, targetReach } from '../metrics/faithfulness.js';
+import { deletionInsertion, randomMaps, targetReach, type TargetReach } from '../metrics/faithfulness.js';
 import { mean, standardError } from '../metrics/stats.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
@@ -112,6 +113,32 @@ export function readArgs(argv: string[]): ExplainEvalArgs | null {
   };
 }
 
+/**
+ * The AE row: an AE for every measured (image, target) pair and for each image's predicted class (whose |δ| map
+ * the deletion/insertion metric then scores); target reach over the measured pairs; the per-pair numbers.
+ */
+function aeReach(model: Module, x: Tensor, probs: Float32Array, pred: Int32Array, labels: Int32Array, specs: TargetSpec[],
+  options: OptionsOf<'ae'>, label: string, quiet: boolean): { maps: Float32Array; reach: TargetReach; pairs: unknown[] } {
+  const n = pred.length;
+  const [, , H, W] = x.shape as [number, number, number, number];
+  const pairs = expandTargets(probs, probs.length / n, labels, specs);
+  const measured = pairs.length;
+  for (let i = 0; i < n; i++) if (!pairs.some((p) => p.image === i && p.target === pred[i])) pairs.push({ image: i, target: pred[i]!, kind: 'given' });
+  const bar = new Progress({ label, total: pairs.length * (options.steps ?? 0), unit: 'img-step', quiet });
+  const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
+  const a = withLayerErrors(() => explain(model, xs, Int32Array.from(pairs, (p) => p.target), { ...options, onStep: (k: number) => bar.tick(k) }));
+  bar.finish();
+  const ae = a.details;
+  const reach = targetReach(ae.pAfter.subarray(0, measured), ae.rms.subarray(0, measured), pairs.slice(0, measured).map((p) => p.target !== pred[p.image]));
+  const P = H * W;
+  const maps = new Float32Array(n * P);
+  pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
+  return {
+    maps, reach,
+    pairs: pairs.slice(0, measured).map((p, j) => ({ image: p.image, target: p.target, p_before: a.pBefore[j], p_after: ae.pAfter[j], rms: ae.rms[j] })),
+  };
+}
+
 export function run(argv: string[]): void {
   const args = readArgs(argv);
   if (args === null) return;
@@ -137,46 +164,34 @@ export function run(argv: string[]): void {
         let correct = 0;
         pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
         console.log(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
-        const record: Record<string, unknown> = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods: {} };
+        const methods: Record<string, unknown> = {};
         for (const m of args.methods) {
           const t0 = performance.now();
           let maps: Float32Array;
-          const row: Partial<MethodRow> = { model: file, method: m, n: set.n };
+          let reach: TargetReach | undefined;
           const extra: Record<string, unknown> = {};
-          const aeOpts = args.ae;
           if (m === RANDOM) {
             maps = randomMaps(set.n, set.height * set.width, 12345);
-          } else if (m === 'ae' && aeOpts !== null) {
-            // The measured targets, plus the predicted class of each image (its AE gives the map).
-            const pairs = expandTargets(probs, K, set.labels, specs);
-            const measured = pairs.length;
-            for (let i = 0; i < set.n; i++) if (!pairs.some((p) => p.image === i && p.target === pred[i])) pairs.push({ image: i, target: pred[i]!, kind: 'given' });
-            const bar = new Progress({ label: `${shortModelName(file)} ae`, total: pairs.length * (aeOpts.steps ?? 0), unit: 'img-step', quiet: args.quiet });
-            const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
-            const a = withLayerErrors(() => explain(model, xs, Int32Array.from(pairs, (p) => p.target), { ...aeOpts, onStep: (k: number) => bar.tick(k) }));
-            bar.finish();
-            const ae = a.details;
-            Object.assign(row, targetReach(ae.pAfter.subarray(0, measured), ae.rms.subarray(0, measured),
-              pairs.slice(0, measured).map((p) => p.target !== pred[p.image])));
-            const P = set.height * set.width;
-            maps = new Float32Array(set.n * P);
-            pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
-            extra.pairs = pairs.slice(0, measured).map((p, j) => ({ image: p.image, target: p.target, p_before: a.pBefore[j], p_after: ae.pAfter[j], rms: ae.rms[j] }));
+          } else if (m === 'ae' && args.ae !== null) {
+            const ae = aeReach(model, x, probs, pred, set.labels, specs, args.ae, `${shortModelName(file)} ae`, args.quiet);
+            ({ maps, reach } = ae);
+            extra.pairs = ae.pairs;
           } else {
             const o = args.options.get(m)!;
             maps = withLayerErrors(() => explain(model, x, pred, o)).maps;
           }
           const f = deletionInsertion(model, x, pred, maps, { step });
-          Object.assign(row, {
+          const r: MethodRow = {
+            model: file, method: m, n: set.n, ...reach,
             deletion: mean(f.deletion), deletionSe: standardError(f.deletion), insertion: mean(f.insertion), insertionSe: standardError(f.insertion),
             seconds: (performance.now() - t0) / 1000,
-          });
-          rows.push(row as MethodRow);
-          (record.methods as Record<string, unknown>)[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
-          const r = row as MethodRow;
+          };
+          rows.push(r);
+          methods[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
           console.log(`  ${m.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
             + `deletion ${r.deletion.toFixed(3)} ± ${r.deletionSe.toFixed(3)}  insertion ${r.insertion.toFixed(3)} ± ${r.insertionSe.toFixed(3)}  ${r.seconds.toFixed(0)} s`);
         }
+        const record = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods };
         perImage.push(record);
       });
     } finally {
