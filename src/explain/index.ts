@@ -44,9 +44,4 @@ export function explain(model: Module, images: Tensor, targets: Int32Array, opti
   return makeExplainer(options).attribute(model, images, targets);
 }
 
-/** Whether r was made by method m: narrows an explanation of a method named at run time. */
-export function isExplanationBy<M extends MethodName>(r: AnyExplanation, m: M): r is Explanation<M> {
-  return r.method === m;
-}
-
 export { camPreservingAttack, type CamAttackOptions, type CamAttackResult } from './cam-attack.js';
