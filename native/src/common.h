@@ -20,7 +20,6 @@ namespace advexp {
 namespace slab {
 Napi::Value Put(Napi::Env env, at::Tensor t);   // returns the id
 at::Tensor& Get(const Napi::Value& id);          // throws if not a live id
-bool IsId(const Napi::Value& v);
 void Free(double id);
 int64_t Live();
 }  // namespace slab

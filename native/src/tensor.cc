@@ -46,8 +46,6 @@ at::Tensor& Get(const Napi::Value& v) {
   return s->t;
 }
 
-bool IsId(const Napi::Value& v) { return v.IsNumber(); }
-
 void Free(double id) {
   Slot* s = Find(id);
   if (s == nullptr) return;  // idempotent

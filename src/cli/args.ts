@@ -4,15 +4,32 @@ import { UserError } from './errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-export interface Parsed {
-  values: Record<string, string | undefined> & { help?: boolean } & Record<string, string | boolean | string[] | undefined>;
+/** Any parsed value: a string or a boolean, a list of them for `multiple` options; undefined when not given. */
+export type Value = string | boolean | string[] | boolean[] | undefined;
+
+/**
+ * What a parse gives for each declared option, typed by its declaration; flags known only at run time (the
+ * explainers' options) are read by name through the index signature.
+ */
+export type Values<O extends Options> = {
+  -readonly [K in keyof O]?: O[K] extends { readonly type: 'boolean' }
+    ? (O[K] extends { readonly multiple: true } ? boolean[] : boolean)
+    : (O[K] extends { readonly multiple: true } ? string[] : string);
+} & { help?: boolean } & { readonly [flag: string]: Value };
+
+export interface Parsed<O extends Options> {
+  values: Values<O>;
   positionals: string[];
 }
 
-/** Strict parse: unknown flags are one-line user errors. Multiple-valued options come back as arrays. */
-export function parse(argv: string[], options: Options, allowPositionals = false): Parsed {
+/**
+ * Strict parse: unknown flags are one-line user errors. Multiple-valued options come back as arrays. The values are
+ * typed from the option table (`const` keeps its literal types), so commands read them without casts.
+ */
+export function parse<const O extends Options>(argv: string[], options: O, allowPositionals = false): Parsed<O> {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true }) as Parsed;
+    // node's own result type cannot follow a table built at run time (explainer flags): this is the one cast.
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true }) as Parsed<O>;
   } catch (e) {
     throw new UserError((e as Error).message.split('\n')[0]!);
   }

@@ -3,12 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, openCifar, applyThreads } from './common.js';
+import { openModel, applyThreads, listArg } from './common.js';
 import { UserError } from './errors.js';
-import { manualSeed, randperm } from '../engine/index.js';
-import { CIFAR_RECORD_BYTES } from '../data/cifar.js';
-import { ImageDataset } from '../data/dataset.js';
-import { loadDataset } from '../data/load.js';
+import { recordRange, seededRecords, heldOutImages, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
 import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
@@ -54,74 +51,19 @@ interface ModelEval {
   seconds: number;
 }
 
-function listArg(v: string | undefined, name: string, allowed: readonly string[], dflt: readonly string[]): string[] {
-  if (v === undefined) return [...dflt];
-  if (v === 'none') return [];
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const it of items) if (!allowed.includes(it)) throw new UserError(`--${name}: unknown value '${it}' (expected ${allowed.join(', ')} or none)`);
-  if (items.length === 0) throw new UserError(`--${name}: empty list`);
-  return [...new Set(items)];
-}
-
 function checkOutput(file: string, flag: string): void {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`--${flag} ${file}: directory ${dir} does not exist`);
 }
 
-/** The records to evaluate: [offset, offset+n) in file order, or a seeded random subset (sorted). */
-function loadRecords(file: string, n: number, offset: number, seed: number | undefined): { set: ImageDataset; records: number[] | null } {
-  if (seed === undefined) {
-    const set = openCifar(file, { offset, limit: n });
-    if (set.n < n) throw new UserError(`${file}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
-    return { set, records: null };
-  }
-  let total: number;
+/** The images to score, as chosen by --split, --seed or --offset/--n; the data layer's errors as one-line UserErrors. */
+function selectImages(dataPath: string, n: number, offset: number, seed: number | undefined, splitFile: string | undefined): Selection {
   try {
-    total = Math.floor(fs.statSync(file).size / CIFAR_RECORD_BYTES);
-  } catch {
-    openCifar(file, { limit: 1 }); // throws the reader's one-line error
-    throw new UserError(`${file}: cannot read`);
-  }
-  if (n > total) throw new UserError(`${file}: --n ${n} but the file has ${total} records`);
-  manualSeed(seed);
-  const perm = randperm(total);
-  const records = perm.slice(0, 0, n).toArray().sort((a, b) => a - b);
-  perm.dispose();
-  const first = openCifar(file, { offset: records[0] ?? 0, limit: 1 });
-  const per = first.imageSize;
-  const pixels = new Uint8Array(n * per);
-  const labels = new Int32Array(n);
-  records.forEach((r, i) => {
-    const one = openCifar(file, { offset: r, limit: 1 });
-    pixels.set(one.pixels, i * per);
-    labels[i] = one.labels[0]!;
-  });
-  return { set: new ImageDataset({ pixels, labels, shape: first.shape, classNames: first.classNames, source: `${file}[seed ${seed}, ${n} records]` }), records };
-}
-
-/** The first n validation images of a training run's split.json (indices into the run's data, in split order). */
-function loadSplit(splitFile: string, dataPath: string, n: number): { set: ImageDataset; records: number[] } {
-  let split: { n?: unknown; limit?: unknown; val?: unknown };
-  try {
-    split = JSON.parse(fs.readFileSync(splitFile, 'utf8')) as typeof split;
-  } catch (e) {
-    throw new UserError(`--split ${splitFile}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const val = split.val;
-  if (!Array.isArray(val) || typeof split.n !== 'number' || !val.every((i) => Number.isInteger(i) && i >= 0 && i < (split.n as number))) {
-    throw new UserError(`--split ${splitFile}: not a split file of advexp train (expected {"n", "val": [indices]})`);
-  }
-  if (n > val.length) throw new UserError(`--split ${splitFile}: --n ${n} but the split holds out ${val.length} images`);
-  let all: ImageDataset;
-  try {
-    all = loadDataset(dataPath, typeof split.limit === 'number' ? { limit: split.limit } : {});
+    if (splitFile !== undefined) return heldOutImages(splitFile, dataPath, n);
+    return seed === undefined ? recordRange(dataPath, offset, n) : seededRecords(dataPath, n, seed);
   } catch (e) {
     throw new UserError((e as Error).message.split('\n')[0]!);
   }
-  if (all.n !== split.n) throw new UserError(`--split ${splitFile}: drawn from ${split.n} images, but ${dataPath} has ${all.n}: pass the run's --data`);
-  if (all.height !== 32 || all.width !== 32 || all.channels !== 3) throw new UserError(`${dataPath}: expected 3×32×32 images, got ${all.channels}×${all.height}×${all.width}`);
-  const records = (val as number[]).slice(0, n);
-  return { set: all.subset(records, `${dataPath} (validation split of ${splitFile})`), records };
 }
 
 export function run(argv: string[]): void {
@@ -132,35 +74,35 @@ export function run(argv: string[]): void {
     threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
-  const dataPath = requireArg(values.data as string | undefined, 'data');
-  const n = intArg(values.n as string | undefined, 'n', 1000, 1);
-  const offset = intArg(values.offset as string | undefined, 'offset', 0, 0);
-  const seed = values.seed === undefined ? undefined : intArg(values.seed as string, 'seed', 0, 0);
+  const dataPath = requireArg(values.data, 'data');
+  const n = intArg(values.n, 'n', 1000, 1);
+  const offset = intArg(values.offset, 'offset', 0, 0);
+  const seed = values.seed === undefined ? undefined : intArg(values.seed, 'seed', 0, 0);
   if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
-  const splitFile = values.split as string | undefined;
+  const splitFile = values.split;
   if (splitFile !== undefined && (seed !== undefined || values.offset !== undefined)) throw new UserError('--split cannot be combined with --seed or --offset');
-  const types = listArg(values.ara as string | undefined, 'ara', ARA_TYPES, ARA_TYPES) as AraType[];
-  const steps = intArg(values.steps as string | undefined, 'steps', 450, 1);
-  const eps = numArg(values.eps as string | undefined, 'eps', 20);
+  const types = listArg(values.ara, 'ara', ARA_TYPES, ARA_TYPES, { none: true });
+  const steps = intArg(values.steps, 'steps', 450, 1);
+  const eps = numArg(values.eps, 'eps', 20);
   if (!(eps > 0)) throw new UserError(`--eps: must be > 0, got '${values.eps}'`);
-  const momentum = numArg(values.momentum as string | undefined, 'momentum', 0.9);
+  const momentum = numArg(values.momentum, 'momentum', 0.9);
   if (!(momentum >= 0 && momentum < 1)) throw new UserError(`--momentum: must be in [0, 1), got '${values.momentum}'`);
-  const norms = listArg(values.pgd as string | undefined, 'pgd', ['linf', 'l2'], ['linf', 'l2']) as ('linf' | 'l2')[];
-  const pgdSteps = values['pgd-steps'] === undefined ? undefined : intArg(values['pgd-steps'] as string, 'pgd-steps', 0, 1);
-  const batch = intArg(values.batch as string | undefined, 'batch', 128, 1);
-  const plots = (values.plot as string[] | undefined) ?? [];
+  const norms = listArg(values.pgd, 'pgd', ['linf', 'l2'], ['linf', 'l2'], { none: true });
+  const pgdSteps = values['pgd-steps'] === undefined ? undefined : intArg(values['pgd-steps'], 'pgd-steps', 0, 1);
+  const batch = intArg(values.batch, 'batch', 128, 1);
+  const plots = values.plot ?? [];
   for (const p of plots) {
     if (!/\.(svg|png)$/i.test(p)) throw new UserError(`--plot ${p}: the file name must end in .svg or .png`);
     checkOutput(p, 'plot');
   }
   if (plots.length > 0 && types.length === 0) throw new UserError('--plot needs at least one ARA type (--ara attack,btr)');
-  if (values.json !== undefined) checkOutput(values.json as string, 'json');
-  const modelFiles = (values.model as string[] | undefined) ?? [undefined];
-  const threads = applyThreads(values.threads as string | undefined);
+  if (values.json !== undefined) checkOutput(values.json, 'json');
+  const modelFiles = values.model ?? [undefined];
+  const threads = applyThreads(values.threads);
 
-  const { set, records } = splitFile !== undefined ? loadSplit(splitFile, dataPath, n) : loadRecords(dataPath, n, offset, seed);
+  const { set, records } = selectImages(dataPath, n, offset, seed, splitFile);
   const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
-  const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: (values.quiet as boolean | undefined) === true });
+  const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: values.quiet === true });
   let ticked = 0;
   const onStep = (b: number): void => { ticked += b; bar.tick(b); };
   const perModel = set.n * (types.length * steps + pgdWork);
@@ -225,7 +167,7 @@ export function run(argv: string[]): void {
     ...(records ? { records } : {}), seconds: r.seconds,
   });
   if (values.json !== undefined) {
-    writeJsonAtomic(values.json as string, results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings });
+    writeJsonAtomic(values.json, results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings });
   }
   if (plots.length > 0) {
     const series: CurveSeries[] = [];

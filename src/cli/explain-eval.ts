@@ -4,16 +4,23 @@
 // |δ| summed over channels of the AE for the predicted class. "random" (seeded random maps) is the chance level.
 import path from 'node:path';
 import { parse, intArg, requireArg } from './args.js';
-import { openModel, openCifar, applyThreads } from './common.js';
+import {
+  openModel, openCifar, applyThreads, listArg, prepareOutDir, shortModelName,
+  explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
+} from './common.js';
 import { UserError } from './errors.js';
-import { tensor, tidy } from '../engine/index.js';
-import { expandTargets, parseTargetSpecs, probabilities, argmaxExcept, METHODS, type MethodName, type ExplainOptions } from '../explain/index.js';
-import { deletionInsertion, randomMaps } from '../metrics/faithfulness.js';
+import { tensor, tidy, type Tensor } from '../engine/index.js';
+import type { Module } from '../nn/index.js';
+import {
+  explain, explainerNames, expandTargets, parseTargetSpecs, probabilities, argmaxExcept,
+  type AnyExplainOptions, type OptionsOf, type TargetSpec,
+} from '../explain/index.js';
+import { deletionInsertion, randomMaps, targetReach, type TargetReach } from '../metrics/faithfulness.js';
+import { mean, standardError } from '../metrics/stats.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
-import { listArg, methodOptions, attribute, shortModelName, prepareOutDir } from './explain.js';
 
-const HELP = `usage: advexp explain-eval [--model FILE]... --data PATH [options]
+const help = (): string => `usage: advexp explain-eval [--model FILE]... --data PATH [options]
 Faithfulness of explanations over N records of a CIFAR-10 batch file (file order from --offset), per model:
 AE target reach (share of AE targets whose probability passes 0.5 within RMS ρ) and, for every method, deletion
 AUC (lower = more faithful) and insertion AUC (higher = more faithful) of its map for the predicted class.
@@ -21,21 +28,20 @@ AUC (lower = more faithful) and insertion AUC (higher = more faithful) of its ma
   --data PATH          CIFAR-10 binary batch (e.g. data_batch_5.bin)
   --offset K           first record (default 0)       --n N   records (default 100)
   --model FILE         repeatable (default: the shipped model)
-  --methods LIST       ae,gradcam,lime,saliency,smoothgrad,ig,random (default: all)
+  --methods LIST       ${[...explainerNames(), 'random'].join(',')} (default: all)
   --ae-targets LIST    targets whose reach is measured: all, true, second or class numbers (default all)
-  --rho R  --steps T  --overshoot O   AE settings (default 0.1, 35, 5)
-  --layer NAME  --lime-samples N  --segments K  --smoothgrad-samples N  --ig-steps M   as in advexp explain
+${explainerFlagHelp()}
   --step P             pixels removed/inserted per point (default 32 of 1024: 33 points)
   --threads T          libtorch threads (default: all cores)
   --json OUT           every number, per image          --md OUT   the table as markdown
   --quiet              no progress bar`;
 
-type EvalMethod = MethodName | 'random';
-const EVAL_METHODS: readonly EvalMethod[] = [...METHODS, 'random'];
+/** "random": seeded random maps, the chance level of deletion/insertion. */
+const RANDOM = 'random';
 
 export interface MethodRow {
   model: string;
-  method: EvalMethod;
+  method: string;
   n: number;
   /** AE only: share of target pairs with p_after > 0.5, over all pairs and over targets ≠ the predicted class. */
   reach?: number;
@@ -48,13 +54,6 @@ export interface MethodRow {
   insertionSe: number;
   seconds: number;
 }
-
-const mean = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0) / Math.max(1, a.length);
-const stderr = (a: ArrayLike<number>): number => {
-  const m = mean(a);
-  const v = Array.from(a).reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, a.length - 1);
-  return Math.sqrt(v / Math.max(1, a.length));
-};
 
 export function markdownTable(rows: readonly MethodRow[]): string {
   const f = (v: number | undefined, d = 3): string => (v === undefined ? '–' : v.toFixed(d));
@@ -69,39 +68,94 @@ export function markdownTable(rows: readonly MethodRow[]): string {
   return lines.join('\n') + '\n';
 }
 
-export function run(argv: string[]): void {
-  const { values } = parse(argv, {
+/** What `advexp explain-eval` was asked to do, checked before any work. */
+export interface ExplainEvalArgs {
+  data: string;
+  offset: number;
+  n: number;
+  step: number;
+  /** Model files; undefined: the shipped model. */
+  models: (string | undefined)[];
+  /** Registered methods and/or 'random', in the order given. */
+  methods: string[];
+  aeTargets: string;
+  /** Each explainer's options, from its flags. */
+  options: Map<string, AnyExplainOptions>;
+  ae: OptionsOf<'ae'> | null;
+  threads: string | undefined;
+  json: string | undefined;
+  md: string | undefined;
+  quiet: boolean;
+}
+
+/** The command line as ExplainEvalArgs (one-line UserErrors); null when --help was printed. */
+export function readArgs(argv: string[]): ExplainEvalArgs | null {
+  const { values: v } = parse(argv, {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, offset: { type: 'string' }, n: { type: 'string' },
-    methods: { type: 'string' }, 'ae-targets': { type: 'string' }, rho: { type: 'string' }, steps: { type: 'string' },
-    overshoot: { type: 'string' }, layer: { type: 'string' }, 'lime-samples': { type: 'string' }, segments: { type: 'string' },
-    'smoothgrad-samples': { type: 'string' }, 'ig-steps': { type: 'string' }, step: { type: 'string' },
-    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' },
+    methods: { type: 'string' }, 'ae-targets': { type: 'string' }, step: { type: 'string' },
+    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' }, ...explainerFlags(),
   });
-  if (values.help) { console.log(HELP); return; }
-  const v = values as Record<string, string | undefined>;
-  const dataPath = requireArg(v.data, 'data');
+  if (v.help) { console.log(help()); return null; }
+  const data = requireArg(v.data, 'data');
   const n = intArg(v.n, 'n', 100, 1);
   const offset = intArg(v.offset, 'offset', 0, 0);
   const step = intArg(v.step, 'step', 32, 1);
-  const methods = listArg(v.methods, 'methods', EVAL_METHODS, EVAL_METHODS);
-  const targetText = v['ae-targets'] ?? 'all';
-  try { parseTargetSpecs(targetText, Number.MAX_SAFE_INTEGER, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
-  const opts = new Map(methods.filter((m): m is MethodName => m !== 'random').map((m) => [m, methodOptions(m, v)] as const));
-  for (const f of [v.json, v.md]) if (f !== undefined) prepareOutDir(path.dirname(path.resolve(f)));
-  const modelFiles = (values.model as string[] | undefined) ?? [undefined];
-  applyThreads(v.threads);
+  const all = [...explainerNames(), RANDOM];
+  const methods = listArg(v.methods, 'methods', all, all);
+  const aeTargets = v['ae-targets'] ?? 'all';
+  try { parseTargetSpecs(aeTargets, Number.MAX_SAFE_INTEGER, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
+  const explained = methods.filter((m) => m !== RANDOM);
+  return {
+    data, offset, n, step, models: v.model ?? [undefined], methods, aeTargets,
+    options: new Map(explained.map((m) => [m, methodOptions(m, v)] as const)),
+    ae: explained.includes('ae') ? methodOptions('ae', v) : null,
+    threads: v.threads, json: v.json, md: v.md, quiet: v.quiet === true,
+  };
+}
+
+/**
+ * The AE row: an AE for every measured (image, target) pair and for each image's predicted class (whose |δ| map
+ * the deletion/insertion metric then scores); target reach over the measured pairs; the per-pair numbers.
+ */
+function aeReach(model: Module, x: Tensor, probs: Float32Array, pred: Int32Array, labels: Int32Array, specs: TargetSpec[],
+  options: OptionsOf<'ae'>, label: string, quiet: boolean): { maps: Float32Array; reach: TargetReach; pairs: unknown[] } {
+  const n = pred.length;
+  const [, , H, W] = x.shape as [number, number, number, number];
+  const pairs = expandTargets(probs, probs.length / n, labels, specs);
+  const measured = pairs.length;
+  for (let i = 0; i < n; i++) if (!pairs.some((p) => p.image === i && p.target === pred[i])) pairs.push({ image: i, target: pred[i]!, kind: 'given' });
+  const bar = new Progress({ label, total: pairs.length * (options.steps ?? 0), unit: 'img-step', quiet });
+  const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
+  const a = withLayerErrors(() => explain(model, xs, Int32Array.from(pairs, (p) => p.target), { ...options, onStep: (k: number) => bar.tick(k) }));
+  bar.finish();
+  const ae = a.details;
+  const reach = targetReach(ae.pAfter.subarray(0, measured), ae.rms.subarray(0, measured), pairs.slice(0, measured).map((p) => p.target !== pred[p.image]));
+  const P = H * W;
+  const maps = new Float32Array(n * P);
+  pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
+  return {
+    maps, reach,
+    pairs: pairs.slice(0, measured).map((p, j) => ({ image: p.image, target: p.target, p_before: a.pBefore[j], p_after: ae.pAfter[j], rms: ae.rms[j] })),
+  };
+}
+
+export function run(argv: string[]): void {
+  const args = readArgs(argv);
+  if (args === null) return;
+  const { data: dataPath, n, offset, step } = args;
+  for (const f of [args.json, args.md]) if (f !== undefined) prepareOutDir(path.dirname(path.resolve(f)));
+  applyThreads(args.threads);
   const set = openCifar(dataPath, { offset, limit: n });
   if (set.n < n) throw new UserError(`${dataPath}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
-  const steps = intArg(v.steps, 'steps', 35, 1);
 
   const rows: MethodRow[] = [];
   const perImage: Record<string, unknown>[] = [];
-  for (const mf of modelFiles) {
+  for (const mf of args.models) {
     const { model, file } = openModel(mf);
     try {
       const K = model.config.classes;
       const specs = (() => {
-        try { return parseTargetSpecs(targetText, K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
+        try { return parseTargetSpecs(args.aeTargets, K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
       })();
       tidy(() => {
         const x = set.batch(0, set.n);
@@ -110,53 +164,34 @@ export function run(argv: string[]): void {
         let correct = 0;
         pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
         console.log(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
-        const record: Record<string, unknown> = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods: {} };
-        for (const m of methods) {
+        const methods: Record<string, unknown> = {};
+        for (const m of args.methods) {
           const t0 = performance.now();
           let maps: Float32Array;
-          const row: Partial<MethodRow> = { model: file, method: m, n: set.n };
+          let reach: TargetReach | undefined;
           const extra: Record<string, unknown> = {};
-          if (m === 'random') {
+          if (m === RANDOM) {
             maps = randomMaps(set.n, set.height * set.width, 12345);
-          } else if (m === 'ae') {
-            // The measured targets, plus the predicted class of each image (its AE gives the map).
-            const pairs = expandTargets(probs, K, set.labels, specs);
-            const measured = pairs.length;
-            for (let i = 0; i < set.n; i++) if (!pairs.some((p) => p.image === i && p.target === pred[i])) pairs.push({ image: i, target: pred[i]!, kind: 'given' });
-            const bar = new Progress({ label: `${shortModelName(file)} ae`, total: pairs.length * steps, unit: 'img-step', quiet: (values.quiet as unknown) === true });
-            const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
-            const a = attribute(model, xs, Int32Array.from(pairs, (p) => p.target), { ...opts.get('ae')!, onStep: (k: number) => bar.tick(k) } as ExplainOptions);
-            bar.finish();
-            const ae = a.ae!;
-            let hit = 0, wrong = 0, wrongHit = 0, rms = 0;
-            for (let j = 0; j < measured; j++) {
-              const ok = ae.pAfter[j]! > 0.5;
-              hit += ok ? 1 : 0;
-              rms += ae.rms[j]!;
-              if (pairs[j]!.target !== pred[pairs[j]!.image]) { wrong++; wrongHit += ok ? 1 : 0; }
-            }
-            row.reach = hit / measured;
-            row.reachWrong = wrong > 0 ? wrongHit / wrong : undefined;
-            row.pairs = measured;
-            row.meanRms = rms / measured;
-            const P = set.height * set.width;
-            maps = new Float32Array(set.n * P);
-            pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
-            extra.pairs = pairs.slice(0, measured).map((p, j) => ({ image: p.image, target: p.target, p_before: a.pBefore[j], p_after: ae.pAfter[j], rms: ae.rms[j] }));
+          } else if (m === 'ae' && args.ae !== null) {
+            const ae = aeReach(model, x, probs, pred, set.labels, specs, args.ae, `${shortModelName(file)} ae`, args.quiet);
+            ({ maps, reach } = ae);
+            extra.pairs = ae.pairs;
           } else {
-            maps = attribute(model, x, pred, opts.get(m)!).maps;
+            const o = args.options.get(m)!;
+            maps = withLayerErrors(() => explain(model, x, pred, o)).maps;
           }
           const f = deletionInsertion(model, x, pred, maps, { step });
-          Object.assign(row, {
-            deletion: mean(f.deletion), deletionSe: stderr(f.deletion), insertion: mean(f.insertion), insertionSe: stderr(f.insertion),
+          const r: MethodRow = {
+            model: file, method: m, n: set.n, ...reach,
+            deletion: mean(f.deletion), deletionSe: standardError(f.deletion), insertion: mean(f.insertion), insertionSe: standardError(f.insertion),
             seconds: (performance.now() - t0) / 1000,
-          });
-          rows.push(row as MethodRow);
-          (record.methods as Record<string, unknown>)[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
-          const r = row as MethodRow;
+          };
+          rows.push(r);
+          methods[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
           console.log(`  ${m.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
             + `deletion ${r.deletion.toFixed(3)} ± ${r.deletionSe.toFixed(3)}  insertion ${r.insertion.toFixed(3)} ± ${r.insertionSe.toFixed(3)}  ${r.seconds.toFixed(0)} s`);
         }
+        const record = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods };
         perImage.push(record);
       });
     } finally {
@@ -166,9 +201,9 @@ export function run(argv: string[]): void {
   const table = markdownTable(rows);
   console.log('\n' + table);
   const settings = {
-    data: path.resolve(dataPath), offset, n: set.n, step, ae_targets: v['ae-targets'] ?? 'all',
-    ...Object.fromEntries([...opts].map(([m, o]) => [m, Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'onStep' && k !== 'method'))])),
+    data: path.resolve(dataPath), offset, n: set.n, step, ae_targets: args.aeTargets,
+    ...Object.fromEntries([...args.options].map(([m, o]) => [m, optionSettings(o)])),
   };
-  if (v.md !== undefined) writeFileAtomic(v.md, table);
-  if (v.json !== undefined) writeJsonAtomic(v.json, { settings, rows, models: perImage });
+  if (args.md !== undefined) writeFileAtomic(args.md, table);
+  if (args.json !== undefined) writeJsonAtomic(args.json, { settings, rows, models: perImage });
 }

@@ -6,16 +6,15 @@
 // perturbation and the map does not move: it did not explain the decision. On a robust one the flip needs more.
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, openCifar, applyThreads } from './common.js';
+import { openModel, openCifar, applyThreads, loadInputs, classNamesFor, prepareOutDir, shortModelName, withLayerErrors, type InputImages } from './common.js';
 import { UserError } from './errors.js';
-import { tensor, tidy, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { tensor, tidy } from '../engine/index.js';
 import { PaperMinimalAttack, Misclassification } from '../attack/index.js';
-import { probabilities, argmaxExcept, camPreservingAttack, type CamAttackOptions } from '../explain/index.js';
-import { renderPanel, heatmapRgb, blend, deltaRgb, type PanelTile } from '../report/panel.js';
+import { explain, probabilities, argmaxExcept, camPreservingAttack } from '../explain/index.js';
+import { renderPanel, type PanelTile } from '../report/panel.js';
+import { heatmapRgb, blend, deltaRgb } from '../report/colour.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { median } from '../metrics/stats.js';
-import { loadInputs, classNamesFor, prepareOutDir, shortModelName, attribute } from './explain.js';
+import { mean, median, pearson } from '../metrics/stats.js';
 
 const HELP = `usage: advexp gradcam-attack [--model FILE]... (IMAGE... | --data PATH (--index I[,J..] | --offset K --n N)) --out DIR [options]
 Changes each image's predicted class with a small perturbation and measures whether Grad-CAM moves: class
@@ -32,20 +31,6 @@ before/after, RMS of the perturbation, Pearson correlation of Grad-CAM(x, old cl
   --scale S           panel enlargement (default 4)   --panel-rows R   images shown in the panel (default 6)
   --threads T         libtorch threads (default: all cores)
   --out DIR           writes DIR/gradcam-attack.png and DIR/gradcam-attack.json`;
-
-/** Pearson correlation of two equally long arrays (NaN when either is constant). */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]!; mb += b[i]!; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma, db = b[i]! - mb;
-    sab += da * db; saa += da * da; sbb += db * db;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
-}
 
 export interface FlipResult {
   image: number;
@@ -64,25 +49,37 @@ export interface FlipResult {
 /** Median over the images where the value is defined (a failed attack leaves NaN). */
 const finiteMedian = (a: number[]): number => median(a.filter((v) => Number.isFinite(v)));
 
-function runCamAttack(model: Module, x: Tensor, from: Int32Array, to: Int32Array, o: CamAttackOptions): { adv: Float32Array; rms: Float32Array } {
-  try {
-    return camPreservingAttack(model, x, from, to, o);
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (/^layer '/.test(msg)) throw new UserError(`--layer: ${msg}`);
-    throw e;
-  }
+/** What `advexp gradcam-attack` was asked to do, checked before any work. */
+export interface GradcamAttackArgs {
+  /** Model files; undefined: the shipped model. */
+  models: (string | undefined)[];
+  attack: 'keep-cam' | 'minimal';
+  steps: number;
+  eps: number;
+  momentum: number;
+  rho: number;
+  lambda: number;
+  layer: string | undefined;
+  scale: number;
+  panelRows: number;
+  files: string[];
+  data: string | undefined;
+  index: string | undefined;
+  /** Records [offset, offset + n) of --data, when no --index picks them. */
+  range: { offset: number; n: number } | null;
+  threads: string | undefined;
+  out: string;
 }
 
-export function run(argv: string[]): void {
-  const { values, positionals } = parse(argv, {
+/** The command line as GradcamAttackArgs (one-line UserErrors); null when --help was printed. */
+export function readArgs(argv: string[]): GradcamAttackArgs | null {
+  const { values: v, positionals } = parse(argv, {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, index: { type: 'string' }, offset: { type: 'string' },
     n: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' }, momentum: { type: 'string' }, layer: { type: 'string' },
     attack: { type: 'string' }, rho: { type: 'string' }, lambda: { type: 'string' },
     scale: { type: 'string' }, 'panel-rows': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' },
   }, true);
-  if (values.help) { console.log(HELP); return; }
-  const v = values as Record<string, string | undefined>;
+  if (v.help) { console.log(HELP); return null; }
   if (v.out === undefined || v.out === '') throw new UserError('--out DIR is required');
   const steps = intArg(v.steps, 'steps', 100, 1);
   const eps = numArg(v.eps, 'eps', 1);
@@ -99,28 +96,41 @@ export function run(argv: string[]): void {
   const panelRows = intArg(v['panel-rows'], 'panel-rows', 6, 0);
   if ((v.offset !== undefined || v.n !== undefined) && v.index !== undefined) throw new UserError('give --index or --offset/--n, not both');
   if ((v.offset !== undefined || v.n !== undefined) && v.data === undefined) throw new UserError('--offset/--n need --data');
-  const modelFiles = (values.model as string[] | undefined) ?? [undefined];
-  applyThreads(v.threads);
-  let inputs;
-  if (v.data !== undefined && v.index === undefined) {
-    const offset = intArg(v.offset, 'offset', 0, 0);
-    const n = intArg(v.n, 'n', 8, 1);
-    const set = openCifar(v.data, { offset, limit: n });
-    if (set.n < n) throw new UserError(`${v.data}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
-    const records = Array.from({ length: set.n }, (_, i) => offset + i);
-    inputs = {
-      images: set.floats(), n: set.n, height: set.height, width: set.width, labels: set.labels, records,
-      names: records.map((r) => `${path.basename(v.data!)}[${r}]`), classNames: set.classNames ?? null, notes: [],
-    };
-  } else {
-    inputs = loadInputs(positionals, v.data, v.index);
-  }
-  prepareOutDir(v.out);
+  const range = v.data !== undefined && v.index === undefined ? { offset: intArg(v.offset, 'offset', 0, 0), n: intArg(v.n, 'n', 8, 1) } : null;
+  return {
+    models: v.model ?? [undefined], attack: kind, steps, eps, momentum, rho, lambda, layer: v.layer, scale, panelRows,
+    files: positionals, data: v.data, index: v.index, range, threads: v.threads, out: v.out,
+  };
+}
+
+/** The images: a record range of a CIFAR batch (--offset/--n), or what `advexp explain` takes. */
+function readInputs(args: GradcamAttackArgs): InputImages {
+  const { data, range } = args;
+  if (data === undefined || range === null) return loadInputs(args.files, data, args.index);
+  const { offset, n } = range;
+  const set = openCifar(data, { offset, limit: n });
+  if (set.n < n) throw new UserError(`${data}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
+  const records = Array.from({ length: set.n }, (_, i) => offset + i);
+  return {
+    images: set.floats(), n: set.n, height: set.height, width: set.width, labels: set.labels, records,
+    names: records.map((r) => `${path.basename(data)}[${r}]`), classNames: set.classNames ?? null, notes: [],
+  };
+}
+
+export function run(argv: string[]): void {
+  const args = readArgs(argv);
+  if (args === null) return;
+  const { steps, eps, momentum, rho, lambda, scale, panelRows, attack: kind } = args;
+  const modelFiles = args.models;
+  applyThreads(args.threads);
+  const inputs = readInputs(args);
+  prepareOutDir(args.out);
   for (const note of inputs.notes) console.log(note);
   const { n, height: H, width: W } = inputs;
   const P = H * W;
   const attack = new PaperMinimalAttack({ steps, eps, momentum, guard: false });
-  const cam = { method: 'gradcam' as const, ...(v.layer !== undefined ? { layer: v.layer } : {}) };
+  const layer = args.layer;
+  const cam = { method: 'gradcam' as const, ...(layer !== undefined ? { layer } : {}) };
 
   const perModel: { model: string; results: FlipResult[]; adv: Float32Array; camBefore: Float32Array; camAfter: Float32Array; names: string[] }[] = [];
   for (const mf of modelFiles) {
@@ -140,16 +150,16 @@ export function run(argv: string[]): void {
           rms = r.distances;
         } else {
           const to = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p0.subarray(i * K, (i + 1) * K), c0[i]!));
-          const r = runCamAttack(model, x, c0, to, { rho, lambda, steps, ...(v.layer !== undefined ? { layer: v.layer } : {}) });
+          const r = withLayerErrors(() => camPreservingAttack(model, x, c0, to, { rho, lambda, steps, ...(layer !== undefined ? { layer } : {}) }));
           adv = r.adv;
           rms = r.rms;
         }
         const xa = tensor(adv, [n, 3, H, W]);
         const p1 = probabilities(model, xa).data();
         const c1 = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p1.subarray(i * K, (i + 1) * K), -1));
-        const before = attribute(model, x, c0, cam).maps;
-        const after = attribute(model, xa, c1, cam).maps;
-        const sameClass = attribute(model, xa, c0, cam).maps;
+        const before = withLayerErrors(() => explain(model, x, c0, cam)).maps;
+        const after = withLayerErrors(() => explain(model, xa, c1, cam)).maps;
+        const sameClass = withLayerErrors(() => explain(model, xa, c0, cam)).maps;
         const results: FlipResult[] = Array.from({ length: n }, (_, i) => ({
           image: i, classBefore: c0[i]!, pBefore: p0[i * K + c0[i]!]!, classAfter: c1[i]!, pAfter: p1[i * K + c1[i]!]!,
           flipped: c1[i] !== c0[i], rms: rms[i]!,
@@ -171,7 +181,7 @@ export function run(argv: string[]): void {
       model: m.model, n, flipped: ok.length,
       median_rms: finiteMedian(ok.map((r) => r.rms)),
       median_correlation: finiteMedian(ok.map((r) => r.correlation)),
-      mean_correlation: ok.length ? ok.map((r) => r.correlation).filter(Number.isFinite).reduce((s, c, _, a) => s + c / a.length, 0) : NaN,
+      mean_correlation: mean(ok.map((r) => r.correlation).filter(Number.isFinite)),
       median_correlation_same_class: finiteMedian(ok.map((r) => r.correlationSameClass)),
     };
   });
@@ -204,12 +214,12 @@ export function run(argv: string[]): void {
       rowLabels.push([shortModelName(m.model).slice(0, 24), inputs.names[i]!.slice(0, 24)]);
     }
   }
-  const pngFile = path.join(v.out, 'gradcam-attack.png');
-  const jsonFile = path.join(v.out, 'gradcam-attack.json');
+  const pngFile = path.join(args.out, 'gradcam-attack.png');
+  const jsonFile = path.join(args.out, 'gradcam-attack.json');
   if (rows.length > 0) writeFileAtomic(pngFile, renderPanel(rows, { scale, rowLabels }));
   const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
   writeJsonAtomic(jsonFile, {
-    settings: kind === 'minimal' ? { attack: kind, steps, eps, momentum, overshoot: 1, layer: v.layer ?? 'pipe.3' } : { attack: kind, rho, lambda, steps, overshoot: 5, layer: v.layer ?? 'pipe.3' },
+    settings: kind === 'minimal' ? { attack: kind, steps, eps, momentum, overshoot: 1, layer: layer ?? 'pipe.3' } : { attack: kind, rho, lambda, steps, overshoot: 5, layer: layer ?? 'pipe.3' },
     inputs: inputs.names.map((name, i) => ({ image: i, name, ...(inputs.records ? { record: inputs.records[i] } : {}), ...(inputs.labels ? { label: inputs.labels[i] } : {}) })),
     summary: summary.map((s) => Object.fromEntries(Object.entries(s).map(([k, x]) => [k, typeof x === 'number' ? fin(x) : x]))),
     results: perModel.map((m) => ({

@@ -2,19 +2,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, defaultModelPath, openCifar, applyThreads, packageRoot } from './common.js';
+import { openModel, defaultModelPath, openData, applyThreads, packageRoot } from './common.js';
 import { UserError } from './errors.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { createServer, isLoopback, DEFAULT_MAX_UPLOAD, type AdvexpServer } from '../server/index.js';
 
-const HELP = `usage: advexp serve [--model FILE]... [--data CIFAR.bin] [--results DIR]... [options]
+const HELP = `usage: advexp serve [--model FILE]... [--data PATH] [--results DIR]... [options]
 A local web page to see why a model decides: drop an image (or pick a CIFAR record), read the class
 probabilities, and see the adversarial explanation for every class (with a ρ slider), Grad-CAM and LIME
 beside when available, and saved ARA plots from advexp eval. Open the printed address in a browser.
 
   --model FILE       a model to offer (repeatable); the shipped default model is offered first when present
   --no-default       do not offer the shipped default model
-  --data FILE        a CIFAR-10 binary batch whose records the page can browse (e.g. test_batch.bin)
+  --data PATH        images the page can browse: a CIFAR-10 batch (e.g. test_batch.bin), the tarball, or an image folder
   --results DIR      a folder of advexp eval outputs (--json, --plot) to show (repeatable)
   --host H           address to listen on (default 127.0.0.1; anything but loopback lets others use it)
   --port P           port (default 8080; 0 picks a free one)
@@ -30,31 +30,32 @@ export async function run(argv: string[]): Promise<void> {
     'max-upload': { type: 'string' }, queue: { type: 'string' }, threads: { type: 'string' }, quiet: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
-  const host = (values.host as string | undefined) ?? '127.0.0.1';
+  const host = values.host ?? '127.0.0.1';
   if (host.trim() === '') throw new UserError('--host: empty address');
-  const port = intArg(values.port as string | undefined, 'port', 8080, 0);
+  const port = intArg(values.port, 'port', 8080, 0);
   if (port > 65535) throw new UserError(`--port: expected 0..65535, got '${values.port}'`);
-  const maxUploadMb = numArg(values['max-upload'] as string | undefined, 'max-upload', DEFAULT_MAX_UPLOAD / 1048576);
+  const maxUploadMb = numArg(values['max-upload'], 'max-upload', DEFAULT_MAX_UPLOAD / 1048576);
   if (!(maxUploadMb > 0 && maxUploadMb <= 1024)) throw new UserError(`--max-upload: expected a size in MB from 0 to 1024, got '${values['max-upload']}'`);
-  const maxQueue = intArg(values.queue as string | undefined, 'queue', 16, 0);
-  const quiet = (values.quiet as boolean | undefined) === true;
+  const maxQueue = intArg(values.queue, 'queue', 16, 0);
+  const quiet = values.quiet === true;
   const say = (s: string): void => { if (!quiet) console.log(s); };
 
-  const dataFile = values.data as string | undefined;
-  if (dataFile !== undefined) openCifar(dataFile, { limit: 1 }); // one-line error now, not at the first click
-  const resultDirs = (values.results as string[] | undefined) ?? [];
+  const dataFile = values.data;
+  // Read (and every record checked) now: a one-line error before the server starts, not at the first click.
+  const data = dataFile === undefined ? null : { file: dataFile, set: openData(dataFile) };
+  const resultDirs = values.results ?? [];
   for (const d of resultDirs) {
     if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new UserError(`--results ${d}: no such directory`);
   }
 
   // Models: the default (when shipped and wanted) first, then every --model; the same file once.
   const files: { file: string | undefined; isDefault: boolean }[] = [];
-  const wantDefault = (values['no-default'] as boolean | undefined) !== true;
-  const given = (values.model as string[] | undefined) ?? [];
+  const wantDefault = values['no-default'] !== true;
+  const given = values.model ?? [];
   if (wantDefault && (given.length === 0 || fs.existsSync(defaultModelPath()))) files.push({ file: undefined, isDefault: true });
   for (const f of given) files.push({ file: f, isDefault: false });
   if (files.length === 0) throw new UserError('no models to serve: give --model FILE (or drop --no-default)');
-  applyThreads(values.threads as string | undefined);
+  applyThreads(values.threads);
   const loaded: { model: LoadedModel; default: boolean }[] = [];
   const seen = new Set<string>();
   try {
@@ -74,7 +75,7 @@ export async function run(argv: string[]): Promise<void> {
   let server: AdvexpServer;
   try {
     server = await createServer({
-      models: loaded, data: dataFile ?? null, results: resultDirs, webRoot, maxUploadBytes: Math.round(maxUploadMb * 1048576), maxQueue,
+      models: loaded, data, results: resultDirs, webRoot, maxUploadBytes: Math.round(maxUploadMb * 1048576), maxQueue,
       allowedHosts: isLoopback(host) ? undefined : null,
       log: quiet ? undefined : (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`),
     });

@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<void> {
   });
   if (values.help) { console.log(HELP); return; }
 
-  const resumeDir = values.resume as string | undefined;
+  const resumeDir = values.resume;
   const given = Object.keys(values).filter((k) => values[k] !== undefined && k !== 'help');
   let dir: string;
   let options: TrainOptions | undefined;
@@ -84,49 +84,49 @@ export async function run(argv: string[]): Promise<void> {
   } else {
     if (values.data === undefined || values.data === '') throw new UserError('--data is required (or --resume DIR)');
     if (values.out === undefined || values.out === '') throw new UserError('--out is required: the run directory');
-    dir = values.out as string;
-    const mode = (values.mode as string | undefined) ?? 'lipschitz';
+    dir = values.out;
+    const mode = values.mode ?? 'lipschitz';
     if (!TRAIN_MODES.includes(mode as TrainMode)) throw new UserError(`--mode: expected one of ${TRAIN_MODES.join('|')}, got '${mode}'`);
-    const activation = values.activation as string | undefined;
+    const activation = values.activation;
     if (activation !== undefined && activation !== 'relu' && activation !== 'half-huber') {
       throw new UserError(`--activation: expected relu|half-huber, got '${activation}'`);
     }
-    const widths = intList(values.widths as string | undefined, 'widths');
+    const widths = intList(values.widths, 'widths');
     if (widths !== undefined && (widths.length !== 3 || widths.some((w) => w < 1))) {
       throw new UserError(`--widths: expected three positive integers like 16,32,64, got '${values.widths}'`);
     }
     const partial: Partial<TrainOptions> & { data: string } = {
-      data: values.data as string,
+      data: values.data,
       mode: mode as TrainMode,
       l2Min: flag(values['l2-min']),
-      noiseStd: numArg(values['noise-std'] as string | undefined, 'noise-std', 0),
-      depth: intArg(values.depth as string | undefined, 'depth', 44, 8),
-      epochs: intArg(values.epochs as string | undefined, 'epochs', 200, 1),
-      lr: numArg(values.lr as string | undefined, 'lr', 0.1),
-      batch: intArg(values.batch as string | undefined, 'batch', 128, 2),
-      weightDecay: numArg(values['weight-decay'] as string | undefined, 'weight-decay', 1e-4),
-      momentum: numArg(values.momentum as string | undefined, 'momentum', 0.9),
-      seed: intArg(values.seed as string | undefined, 'seed', 0, 0),
-      val: intArg(values.val as string | undefined, 'val', 5000, 0),
-      limit: values.limit === undefined ? null : intArg(values.limit as string, 'limit', 0, 1),
-      imageSize: intArg(values.size as string | undefined, 'size', 32, 1),
+      noiseStd: numArg(values['noise-std'], 'noise-std', 0),
+      depth: intArg(values.depth, 'depth', 44, 8),
+      epochs: intArg(values.epochs, 'epochs', 200, 1),
+      lr: numArg(values.lr, 'lr', 0.1),
+      batch: intArg(values.batch, 'batch', 128, 2),
+      weightDecay: numArg(values['weight-decay'], 'weight-decay', 1e-4),
+      momentum: numArg(values.momentum, 'momentum', 0.9),
+      seed: intArg(values.seed, 'seed', 0, 0),
+      val: intArg(values.val, 'val', 5000, 0),
+      limit: values.limit === undefined ? null : intArg(values.limit, 'limit', 0, 1),
+      imageSize: intArg(values.size, 'size', 32, 1),
       augment: !flag(values['no-augment']),
-      advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'] as string, 'adv-eps', 0),
-      advSteps: intArg(values['adv-steps'] as string | undefined, 'adv-steps', 7, 1),
+      advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'], 'adv-eps', 0),
+      advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
     };
     if (activation !== undefined) partial.activation = activation as Activation;
     if (widths !== undefined) partial.widths = widths as [number, number, number];
-    const milestones = intList(values.milestones as string | undefined, 'milestones');
+    const milestones = intList(values.milestones, 'milestones');
     if (milestones !== undefined) partial.milestones = milestones;
     options = defaultTrainOptions(partial);
     const problem = checkOptions(options);
     if (problem !== null) throw new UserError(`--${problem}`);
   }
-  const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs as string, 'epochs', 1, 1) : undefined;
-  const logEvery = intArg(values['log-every'] as string | undefined, 'log-every', 50, 0);
-  const checkpointMinutes = numArg(values['checkpoint-minutes'] as string | undefined, 'checkpoint-minutes', 10);
+  const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs, 'epochs', 1, 1) : undefined;
+  const logEvery = intArg(values['log-every'], 'log-every', 50, 0);
+  const checkpointMinutes = numArg(values['checkpoint-minutes'], 'checkpoint-minutes', 10);
   if (checkpointMinutes < 0) throw new UserError(`--checkpoint-minutes: expected a number ≥ 0, got '${values['checkpoint-minutes']}'`);
-  const threads = applyThreads(values.threads as string | undefined);
+  const threads = applyThreads(values.threads);
   const quiet = flag(values.quiet);
 
   // SIGINT/SIGTERM: finish the batch, write a checkpoint, exit. A second signal exits at once.
@@ -147,7 +147,7 @@ export async function run(argv: string[]): Promise<void> {
     const result = await runTraining({
       dir, options, resume: resumeDir !== undefined, threads, logEvery, checkpointSeconds: checkpointMinutes * 60,
       overrides: resumeDir !== undefined
-        ? { epochs: epochsOverride, data: values.data as string | undefined, milestones: intList(values.milestones as string | undefined, 'milestones') }
+        ? { epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones') }
         : undefined,
       shouldStop: () => signal !== null,
       onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {

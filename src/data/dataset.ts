@@ -2,7 +2,7 @@
 // images made in memory all become an ImageDataset, which knows its size, its image shape, its labels and class
 // names, and where it came from (for error messages). Consumers (training, attacks, metrics, the server) take
 // batches as tensors and never assume a shape. Also: subsets and the seeded validation split.
-import { Tensor, tensor, tidy } from '../engine/index.js';
+import { Tensor, tensor, tidy, seededRandom } from '../engine/index.js';
 
 export interface ImageShape { readonly channels: number; readonly height: number; readonly width: number }
 
@@ -137,18 +137,6 @@ export function inputShape(input: ImageInput): { n: number } & ImageShape {
 /** Images [start, start + count) of either kind of input as a float tensor (detached for tensors). */
 export function inputBatch(input: ImageInput, start: number, count: number): Tensor {
   return input instanceof ImageDataset ? input.batch(start, start + count) : input.slice(0, start, start + count).detach();
-}
-
-/** A small seeded generator (mulberry32), independent of libtorch's, so the split never moves training's RNG. */
-export function seededRandom(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface Split { train: Int32Array; val: Int32Array }

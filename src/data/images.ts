@@ -22,11 +22,20 @@ function rgbaToRgb(rgba: Uint8Array, w: number, h: number): Uint8Array {
   return out;
 }
 
+export type ImageKind = 'png' | 'jpeg';
+
+/** PNG or JPEG by the file's signature (never its name or a claimed content type); null for anything else. */
+export function sniffImage(b: Uint8Array): ImageKind | null {
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  return null;
+}
+
 /** Decodes PNG or JPEG bytes (told apart by their signature). Errors are one line starting with `file`. */
 export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
-  const isPng = bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-  if (!isPng && !isJpeg) throw new Error(`${file}: not a PNG or JPEG image`);
+  const kind = sniffImage(bytes);
+  if (kind === null) throw new Error(`${file}: not a PNG or JPEG image`);
+  const isPng = kind === 'png';
   try {
     if (isPng) {
       const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));

@@ -5,3 +5,4 @@ export * from './creation.js';
 export * from './functional.js';
 export * from './autograd.js';
 export * from './runtime.js';
+export * from './random.js';

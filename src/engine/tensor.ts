@@ -2,7 +2,8 @@
 //
 // Every Tensor created while a scope is open belongs to that scope; `tidy(fn)` disposes all of them
 // when fn returns, except the tensors fn returns (they move to the enclosing scope). Outside any
-// scope a tensor lives until `dispose()` (or, as a safety net, until the GC finalises its handle).
+// scope a tensor lives until `dispose()`: there is no finaliser (ids into a native slab, see native/src/common.h), so a
+// tensor made outside every scope and never disposed stays allocated until the process ends.
 // Dropping a handle never breaks autograd: libtorch's graph holds its own references to what
 // backward needs, exactly like Python dropping a variable.
 import { native, type Dtype, type NativeHandle, type TypedArray } from './native.js';
@@ -14,7 +15,6 @@ export class Tensor {
   /** @internal */
   readonly h: NativeHandle;
   #shape: number[] | undefined;
-  #kept = false;
 
   /** @internal Wraps a fresh native handle; registers it with the innermost scope. */
   constructor(h: NativeHandle) {
@@ -175,11 +175,6 @@ export class Tensor {
   toString(): string {
     return this.isDisposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.device})`;
   }
-
-  /** @internal */
-  static markKept(t: Tensor): void { t.#kept = true; }
-  /** @internal */
-  static isKept(t: Tensor): boolean { return t.#kept; }
 }
 
 /** @internal */
@@ -189,9 +184,6 @@ function dl(dims: number | number[] | undefined): number[] | null {
 }
 
 // ---- scopes ----
-
-/** Anything tidy can return: tensors found in it (arrays, plain objects, Maps) survive the scope. */
-export type Tidyable = unknown;
 
 function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
   if (depth > 6 || v === null || typeof v !== 'object') return;
@@ -232,7 +224,6 @@ export function tidy<T>(fn: () => T): T {
 /** Takes t out of every open scope: it lives until dispose(). For parameters, buffers, state. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
-  Tensor.markKept(t);
   return t;
 }
 

@@ -7,13 +7,27 @@
 // stops at the layer: only the head after it is differentiated.
 import { tidy, keep, enableGrad, gradOf, interpolate, type Tensor } from '../engine/index.js';
 import { PreActResNet, frozen, inEval, type Module } from '../nn/index.js';
-import { type Attribution, type Explainer, checkInputs, checkTargets, chunks, copyInto, targetTensor } from './types.js';
+import { type Explainer, type MethodExplanation, checkInputs, checkTargets, chunks, copyInto, targetTensor } from './types.js';
+import { registerExplainer } from './registry.js';
 
 export interface CamOptions {
   /** Dotted path of the layer whose output is A (default: the model's last stage, 'pipe.3' for a PreActResNet). */
   layer?: string;
   /** Images per batch (default 64). */
   batch?: number;
+}
+
+/** Grad-CAM: the class activation map before upsampling. */
+export interface CamDetails {
+  layer: string;
+  /** ReLU(Σ_k α_k A_k) at the layer's resolution, n·h·w (not normalised). */
+  cam: Float32Array;
+  camHeight: number;
+  camWidth: number;
+}
+
+declare module './types.js' {
+  interface ExplainerTypes { gradcam: { options: CamOptions; details: CamDetails } }
 }
 
 /** The module at a dotted path of child names ('pipe.3', 'pipe.3.6.main'). Errors list the children there. */
@@ -67,7 +81,7 @@ export function forwardWithActivation(model: Module, layer: Module, name: string
   return { logits, activation: a };
 }
 
-export abstract class CamExplainer implements Explainer {
+export abstract class CamExplainer implements Explainer<'gradcam', CamDetails> {
   readonly name = 'gradcam' as const;
   readonly layer: string | undefined;
   readonly batch: number;
@@ -85,7 +99,7 @@ export abstract class CamExplainer implements Explainer {
     return activations.mul(this.weights(activations, gradients).reshape([b, k, 1, 1])).sum(1, true).relu();
   }
 
-  attribute(model: Module, images: Tensor, targets: Int32Array): Attribution {
+  attribute(model: Module, images: Tensor, targets: Int32Array): MethodExplanation<'gradcam', CamDetails> {
     const [n, c, h, w] = checkInputs('gradcam', images, targets);
     const name = this.layer ?? defaultCamLayer(model);
     const layer = findLayer(model, name);
@@ -116,7 +130,7 @@ export abstract class CamExplainer implements Explainer {
     });
     return {
       method: 'gradcam', n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore,
-      gradcam: { layer: name, cam, camHeight, camWidth },
+      details: { layer: name, cam, camHeight, camWidth },
     };
   }
 }
@@ -132,3 +146,14 @@ function normalise(m: Tensor): Tensor {
 export class GradCAM extends CamExplainer {
   protected weights(_a: Tensor, g: Tensor): Tensor { return g.mean([2, 3]); }
 }
+
+registerExplainer<'gradcam', CamOptions, CamDetails>({
+  name: 'gradcam', label: 'Grad-CAM', short: 'Grad-CAM', signed: false, overlay: true,
+  options: [{ name: 'layer', flag: 'layer', metavar: 'NAME', kind: 'text', help: 'Grad-CAM layer (default: the last stage, pipe.3)' }],
+  create: (o) => new GradCAM(o),
+  summary: (r) => `layer ${r.details.layer}, ${r.details.camHeight}×${r.details.camWidth}`,
+  record: (r, i) => {
+    const { cam, camHeight: ch, camWidth: cw, layer } = r.details;
+    return { layer, cam: cam.subarray(i * ch * cw, (i + 1) * ch * cw), cam_shape: [ch, cw] };
+  },
+});

@@ -1,48 +1,47 @@
 // Explanations behind one call: explain(model, images, targets, { method, ...options }), or an Explainer object
-// (new GradCAM({ layer }).attribute(model, images, targets)). See types.ts for the result.
+// (new GradCAM({ layer }).attribute(model, images, targets)). See types.ts for the result, registry.ts for how
+// methods plug in. Importing this module registers the built-in methods, in the order below.
 import type { Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import type { Attribution, Explainer, MethodName } from './types.js';
-import { AdversarialExplanation, type AeOptions } from './ae.js';
-import { GradCAM, type CamOptions } from './gradcam.js';
-import { Lime, type LimeOptions } from './lime.js';
-import { Saliency, SmoothGrad, IntegratedGradients, type SmoothGradOptions, type IgOptions } from './saliency.js';
+import type { AnyExplainOptions, AnyExplanation, DetailsOf, Explainer, Explanation, MethodName, OptionsOf } from './types.js';
+import { explainerFor } from './registry.js';
+
+// The built-in methods (each registers itself).
+export { AdversarialExplanation, AE_DEFAULTS, type AeOptions, type AeDetails } from './ae.js';
+export { CamExplainer, GradCAM, findLayer, defaultCamLayer, forwardWithActivation, type CamOptions, type CamDetails } from './gradcam.js';
+export { Lime, LIME_DEFAULTS, ridge, limeMasks, limeKernel, type LimeOptions, type LimeDetails, type RidgeFit } from './lime.js';
+export {
+  Saliency, SmoothGrad, IntegratedGradients, targetGradient, SMOOTHGRAD_DEFAULTS, IG_DEFAULTS,
+  type SmoothGradOptions, type IgOptions, type IgDetails,
+} from './saliency.js';
 
 export {
-  METHODS, probabilities,
-  type Attribution, type Explainer, type MethodName, type AeDetails, type CamDetails, type LimeDetails, type IgDetails,
+  probabilities,
+  type Explanation, type AnyExplanation, type ExplanationBase, type MethodExplanation, type Explainer, type ExplainerTypes,
+  type MethodName, type OptionsOf, type DetailsOf, type ExplainOptions, type AnyExplainOptions,
 } from './types.js';
-export { AdversarialExplanation, type AeOptions } from './ae.js';
-export { CamExplainer, GradCAM, findLayer, defaultCamLayer, forwardWithActivation, type CamOptions } from './gradcam.js';
-export { Lime, ridge, limeMasks, limeKernel, type LimeOptions, type RidgeFit } from './lime.js';
-export { Saliency, SmoothGrad, IntegratedGradients, targetGradient, type SmoothGradOptions, type IgOptions } from './saliency.js';
-export { slic, rgbToLab, enforceConnectivity, type SlicOptions, type Segmentation } from './segmentation.js';
+export {
+  registerExplainer, explainers, explainerNames, explainerFor,
+  type ExplainerDefinition, type OptionSpec, type Regions, type ReportValue,
+} from './registry.js';
+export { slic, rgbToLab, enforceConnectivity, SLIC_DEFAULTS, type SlicOptions, type Segmentation } from './segmentation.js';
 export { expandTargets, parseTargetSpecs, argmaxExcept, type TargetSpec, type TargetPair } from './targets.js';
 
-export type ExplainOptions =
-  | ({ method: 'ae' } & AeOptions)
-  | ({ method: 'gradcam' } & CamOptions)
-  | ({ method: 'lime' } & LimeOptions)
-  | ({ method: 'saliency'; batch?: number })
-  | ({ method: 'smoothgrad' } & SmoothGradOptions)
-  | ({ method: 'ig' } & IgOptions);
-
 /** The explainer for a method name and its options. */
-export function makeExplainer(opts: ExplainOptions): Explainer {
-  switch (opts.method) {
-    case 'ae': return new AdversarialExplanation(opts);
-    case 'gradcam': return new GradCAM(opts);
-    case 'lime': return new Lime(opts);
-    case 'saliency': return new Saliency(opts);
-    case 'smoothgrad': return new SmoothGrad(opts);
-    case 'ig': return new IntegratedGradients(opts);
-    default: throw new Error(`unknown explanation method '${String((opts as { method: unknown }).method)}'`);
-  }
+export function makeExplainer<M extends MethodName>(options: OptionsOf<M>): Explainer<M, DetailsOf<M>>;
+/** … for a method named at run time (any registered one). */
+export function makeExplainer(options: AnyExplainOptions): Explainer;
+export function makeExplainer(options: { readonly method: string }): Explainer {
+  const { method, ...rest } = options;
+  return explainerFor(method).create(rest);
 }
 
 /** Explains targets[i] for images[i] ([N, C, H, W] in [0, 1]) with one method. */
-export function explain(model: Module, images: Tensor, targets: Int32Array, opts: ExplainOptions): Attribution {
-  return makeExplainer(opts).attribute(model, images, targets);
+export function explain<M extends MethodName>(model: Module, images: Tensor, targets: Int32Array, options: OptionsOf<M>): Explanation<M>;
+/** … with a method named at run time: the result's details are the method's own, unknown to the type checker. */
+export function explain(model: Module, images: Tensor, targets: Int32Array, options: AnyExplainOptions): AnyExplanation;
+export function explain(model: Module, images: Tensor, targets: Int32Array, options: { readonly method: string }): AnyExplanation {
+  return makeExplainer(options).attribute(model, images, targets);
 }
 
 export { camPreservingAttack, type CamAttackOptions, type CamAttackResult } from './cam-attack.js';

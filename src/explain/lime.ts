@@ -3,12 +3,12 @@
 // superpixels filled with their own mean colour, the target's softmax probability of every masked image, and a
 // kernel-weighted ridge regression (α = 1, intercept) on the masks; weights = sqrt(exp(−d²/w²)) with d the
 // cosine distance between the mask and all-on and w = 0.25. The map gives each pixel its superpixel's coefficient.
-import { tensor, tidy } from '../engine/index.js';
+import { tensor, tidy, seededRandom } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import { inEval, type Module } from '../nn/index.js';
-import { seededRandom } from '../data/dataset.js';
-import { slic, type SlicOptions } from './segmentation.js';
-import { type Attribution, type Explainer, type LimeDetails, checkInputs, checkTargets, chunks, probabilities } from './types.js';
+import { slic, SLIC_DEFAULTS, type SlicOptions } from './segmentation.js';
+import { type Explainer, type MethodExplanation, checkInputs, checkTargets, chunks, probabilities } from './types.js';
+import { registerExplainer } from './registry.js';
 
 export interface LimeOptions extends SlicOptions {
   /** Masked samples per image, the first all on (default 1000). */
@@ -25,6 +25,30 @@ export interface LimeOptions extends SlicOptions {
   seed?: number;
   /** Masked images per forward batch (default 100). */
   batch?: number;
+}
+
+/** LIME's settings as the `lime` package's defaults, besides the segmentation's (segmentation.ts). */
+export const LIME_DEFAULTS = Object.freeze({ samples: 1000, fill: 'mean', kernelWidth: 0.25, alpha: 1, topK: 5, seed: 0, batch: 100 });
+
+/** LIME: the segmentation and the surrogate's fit, per pair. */
+export interface LimeDetails {
+  /** Superpixel label per pixel, n·H·W (labels 0..count−1 per image). */
+  segments: Int32Array;
+  /** Number of superpixels per image. */
+  counts: Int32Array;
+  /** Surrogate coefficient per superpixel, per pair. */
+  weights: Float64Array[];
+  intercept: Float64Array;
+  /** Weighted R² of the surrogate on its samples. */
+  score: Float64Array;
+  /** The top-k superpixels with positive weight, best first. */
+  top: Int32Array[];
+  /** Masked samples the surrogate was fitted on, per pair. */
+  samples: number;
+}
+
+declare module './types.js' {
+  interface ExplainerTypes { lime: { options: LimeOptions; details: LimeDetails } }
 }
 
 export interface RidgeFit { coef: Float64Array; intercept: number; /** Weighted R². */ score: number }
@@ -126,11 +150,11 @@ export function limeKernel(masks: Uint8Array, samples: number, segments: number,
   return out;
 }
 
-export class Lime implements Explainer {
+export class Lime implements Explainer<'lime', LimeDetails> {
   readonly name = 'lime' as const;
   readonly opts: Required<Omit<LimeOptions, keyof SlicOptions>> & SlicOptions;
   constructor(opts: LimeOptions = {}) {
-    this.opts = { samples: 1000, fill: 'mean', kernelWidth: 0.25, alpha: 1, topK: 5, seed: 0, batch: 100, ...opts };
+    this.opts = { ...LIME_DEFAULTS, ...opts };
     const o = this.opts;
     if (!Number.isInteger(o.samples) || o.samples < 2) throw new Error(`lime: samples must be an integer ≥ 2, got ${o.samples}`);
     if (!(o.kernelWidth > 0)) throw new Error(`lime: kernelWidth must be > 0, got ${o.kernelWidth}`);
@@ -138,7 +162,7 @@ export class Lime implements Explainer {
     if (o.fill !== 'mean' && !Number.isFinite(o.fill)) throw new Error(`lime: fill must be 'mean' or a number, got ${String(o.fill)}`);
   }
 
-  attribute(model: Module, images: Tensor, targets: Int32Array): Attribution {
+  attribute(model: Module, images: Tensor, targets: Int32Array): MethodExplanation<'lime', LimeDetails> {
     const [n, c, h, w] = checkInputs('lime', images, targets);
     if (c !== 3) throw new Error(`lime: the segmentation needs RGB images, got ${c} channel(s)`);
     const o = this.opts;
@@ -147,7 +171,7 @@ export class Lime implements Explainer {
     const pBefore = new Float32Array(n);
     const det: LimeDetails = {
       segments: new Int32Array(n * P), counts: new Int32Array(n), weights: [], intercept: new Float64Array(n),
-      score: new Float64Array(n), top: [],
+      score: new Float64Array(n), top: [], samples: o.samples,
     };
     inEval(model, () => {
       for (let i = 0; i < n; i++) {
@@ -183,7 +207,7 @@ export class Lime implements Explainer {
         for (let p = 0; p < P; p++) maps[i * P + p] = fit.coef[seg.labels[p]!]!;
       }
     });
-    return { method: 'lime', n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore, lime: det };
+    return { method: 'lime', n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore, details: det };
   }
 }
 
@@ -204,3 +228,21 @@ function fillImage(img: Float32Array, labels: Int32Array, K: number, P: number, 
   }
   return out;
 }
+
+registerExplainer<'lime', LimeOptions, LimeDetails>({
+  name: 'lime', label: 'LIME', short: 'LIME', signed: true, overlay: false,
+  options: [
+    { name: 'samples', flag: 'lime-samples', metavar: 'N', kind: 'int', default: LIME_DEFAULTS.samples, min: 2, help: 'LIME masked samples per image' },
+    { name: 'segments', flag: 'segments', metavar: 'K', kind: 'int', default: SLIC_DEFAULTS.segments, min: 1, help: 'LIME: SLIC superpixels' },
+    { name: 'topK', flag: 'top-k', metavar: 'K', kind: 'int', default: LIME_DEFAULTS.topK, min: 1, help: 'LIME: superpixels shown' },
+  ],
+  create: (o) => new Lime(o),
+  summary: (r, i) => `${r.details.counts[i]} superpixels, ${r.details.samples} samples, R² ${r.details.score[i]!.toFixed(2)}`,
+  record: (r, i) => ({
+    superpixels: r.details.counts[i]!, top: r.details.top[i]!, weights: r.details.weights[i]!, intercept: r.details.intercept[i]!, r2: r.details.score[i]!,
+  }),
+  regions: (r, i) => {
+    const P = r.height * r.width;
+    return { segments: r.details.segments.subarray(i * P, (i + 1) * P), chosen: r.details.top[i]! };
+  },
+});

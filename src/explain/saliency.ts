@@ -4,12 +4,29 @@
 //    range by default), then the same map; the noise comes from a seeded generator, so runs repeat exactly;
 //  - integrated gradients (Sundararajan et al. 2017): (x − x') · mean of ∂z_t/∂x at x' + α_k (x − x'),
 //    α_k = (k + ½)/m (midpoint Riemann sum), baseline x' = 0 (black) by default; map = Σ over channels (signed).
-import { tensor, tidy, noGrad, enableGrad, gradOf, full, cat, type Tensor } from '../engine/index.js';
+import { tensor, tidy, noGrad, enableGrad, gradOf, full, cat, seededRandom, type Tensor } from '../engine/index.js';
 import { frozen, inEval, type Module } from '../nn/index.js';
-import { seededRandom } from '../data/dataset.js';
-import {
-  type Attribution, type Explainer, type MethodName, checkInputs, checkTargets, chunks, copyInto, probabilities, targetTensor,
-} from './types.js';
+import { type Explainer, type MethodExplanation, checkInputs, checkTargets, chunks, copyInto, probabilities, targetTensor } from './types.js';
+import { registerExplainer } from './registry.js';
+
+export const SMOOTHGRAD_DEFAULTS = Object.freeze({ samples: 25, sigma: 0.15, seed: 0, batch: 64 });
+export const IG_DEFAULTS = Object.freeze({ steps: 32, baseline: 0, batch: 64 });
+
+/** Integrated gradients: signed per-element attributions and the completeness gap. */
+export interface IgDetails {
+  /** (x − x') · mean gradient along the path, n·C·H·W. */
+  attributions: Float32Array;
+  /** Σ attributions − (z_t(x) − z_t(x')) per pair: the Riemann-sum error (Captum's "convergence delta"). */
+  delta: Float32Array;
+}
+
+declare module './types.js' {
+  interface ExplainerTypes {
+    saliency: { options: { batch?: number }; details: null };
+    smoothgrad: { options: SmoothGradOptions; details: null };
+    ig: { options: IgOptions; details: IgDetails };
+  }
+}
 
 /**
  * ∂(Σ_b z_b[t_b])/∂x for a batch x [B, C, H, W] and int64 targets [B]: each sample's gradient of its own target
@@ -24,22 +41,27 @@ export function targetGradient(model: Module, x: Tensor, t: Tensor): { grad: Ten
   }));
 }
 
-/** Shared by the gradient methods: the loop over chunks, frozen parameters, eval mode, pBefore. */
-abstract class GradientExplainer implements Explainer {
-  abstract readonly name: MethodName;
+/**
+ * Shared by the gradient methods: the loop over chunks, frozen parameters, eval mode, pBefore. A method that reports
+ * details beyond the map keeps them in a per-call record C (made by `begin`), never on the instance, so one explainer
+ * may serve several calls at once.
+ */
+abstract class GradientExplainer<M extends string, D, C = null> implements Explainer<M, D> {
+  abstract readonly name: M;
   readonly batch: number;
   constructor(batch: number | undefined) { this.batch = batch ?? 64; }
 
-  /** One chunk: the map [b, H, W] (and extras), given x [b, C, H, W] and targets [b]. */
-  protected abstract chunk(model: Module, x: Tensor, t: Tensor, start: number): Tensor;
-  protected begin(_n: number, _per: number): void {}
-  protected details(): Partial<Attribution> { return {}; }
+  /** One chunk: the map [b, H, W], given x [b, C, H, W] and targets [b]; extras go into `call`. */
+  protected abstract chunk(model: Module, x: Tensor, t: Tensor, start: number, call: C): Tensor;
+  /** The per-call record for n pairs of `per` values each. */
+  protected abstract begin(n: number, per: number): C;
+  protected abstract details(call: C): D;
 
-  attribute(model: Module, images: Tensor, targets: Int32Array): Attribution {
+  attribute(model: Module, images: Tensor, targets: Int32Array): MethodExplanation<M, D> {
     const [n, c, h, w] = checkInputs(this.name, images, targets);
     const maps = new Float32Array(n * h * w);
     const pBefore = new Float32Array(n);
-    this.begin(n, c * h * w);
+    const call = this.begin(n, c * h * w);
     frozen(model, () => {
       inEval(model, () => chunks(n, this.batch, (s, b) => tidy(() => {
         const x = images.slice(0, s, s + b).detach();
@@ -47,17 +69,23 @@ abstract class GradientExplainer implements Explainer {
         const probs = probabilities(model, x);
         checkTargets(this.name, targets.subarray(s, s + b), probs.shape[1]!);
         pBefore.set(probs.gather(1, t.reshape([-1, 1])).squeeze(1).data(), s);
-        copyInto(maps, this.chunk(model, x, t, s), s);
+        copyInto(maps, this.chunk(model, x, t, s, call), s);
       })));
     });
-    return { method: this.name, n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore, ...this.details() };
+    return { method: this.name, n, channels: c, height: h, width: w, targets: Int32Array.from(targets), maps, pBefore, details: this.details(call) };
   }
+}
+
+/** For the methods whose only result is the map. */
+abstract class MapOnlyExplainer<M extends string> extends GradientExplainer<M, null> {
+  protected begin(): null { return null; }
+  protected details(): null { return null; }
 }
 
 /** max over channels of |g|: [B, C, H, W] → [B, H, W]. */
 const channelMaxAbs = (g: Tensor): Tensor => g.abs().amax(1);
 
-export class Saliency extends GradientExplainer {
+export class Saliency extends MapOnlyExplainer<'saliency'> {
   readonly name = 'saliency' as const;
   constructor(opts: { batch?: number } = {}) { super(opts.batch); }
   protected chunk(model: Module, x: Tensor, t: Tensor): Tensor {
@@ -76,17 +104,17 @@ export interface SmoothGradOptions {
   batch?: number;
 }
 
-export class SmoothGrad extends GradientExplainer {
+export class SmoothGrad extends MapOnlyExplainer<'smoothgrad'> {
   readonly name = 'smoothgrad' as const;
   readonly samples: number;
   readonly sigma: number;
   readonly seed: number;
   constructor(opts: SmoothGradOptions = {}) {
     super(1);
-    this.samples = opts.samples ?? 25;
-    this.sigma = opts.sigma ?? 0.15;
-    this.seed = opts.seed ?? 0;
-    this.evalBatch = opts.batch ?? 64;
+    this.samples = opts.samples ?? SMOOTHGRAD_DEFAULTS.samples;
+    this.sigma = opts.sigma ?? SMOOTHGRAD_DEFAULTS.sigma;
+    this.seed = opts.seed ?? SMOOTHGRAD_DEFAULTS.seed;
+    this.evalBatch = opts.batch ?? SMOOTHGRAD_DEFAULTS.batch;
     if (!Number.isInteger(this.samples) || this.samples < 1) throw new Error(`smoothgrad: samples must be a positive integer, got ${this.samples}`);
     if (!(this.sigma >= 0) || !Number.isFinite(this.sigma)) throw new Error(`smoothgrad: sigma must be ≥ 0, got ${this.sigma}`);
   }
@@ -132,31 +160,29 @@ export interface IgOptions {
   batch?: number;
 }
 
-export class IntegratedGradients extends GradientExplainer {
+/** IG's per-call record: attributions and completeness gaps, filled chunk by chunk. */
+interface IgCall { attributions: Float32Array; delta: Float32Array }
+
+export class IntegratedGradients extends GradientExplainer<'ig', IgDetails, IgCall> {
   readonly name = 'ig' as const;
   readonly steps: number;
   readonly baseline: number;
   readonly evalBatch: number;
-  #attr = new Float32Array(0);
-  #delta = new Float32Array(0);
   constructor(opts: IgOptions = {}) {
     super(1);
-    this.steps = opts.steps ?? 32;
-    this.baseline = opts.baseline ?? 0;
-    this.evalBatch = opts.batch ?? 64;
+    this.steps = opts.steps ?? IG_DEFAULTS.steps;
+    this.baseline = opts.baseline ?? IG_DEFAULTS.baseline;
+    this.evalBatch = opts.batch ?? IG_DEFAULTS.batch;
     if (!Number.isInteger(this.steps) || this.steps < 1) throw new Error(`ig: steps must be a positive integer, got ${this.steps}`);
     if (!Number.isFinite(this.baseline)) throw new Error(`ig: baseline must be a number, got ${this.baseline}`);
   }
-  protected override begin(n: number, per: number): void {
-    this.#attr = new Float32Array(n * per);
-    this.#delta = new Float32Array(n);
+  protected begin(n: number, per: number): IgCall {
+    return { attributions: new Float32Array(n * per), delta: new Float32Array(n) };
   }
-  protected override details(): Partial<Attribution> {
-    return { ig: { attributions: this.#attr, delta: this.#delta } };
-  }
+  protected details(call: IgCall): IgDetails { return call; }
 
   /** One image at a time: the m path points are the batch. */
-  protected chunk(model: Module, x: Tensor, t: Tensor, start: number): Tensor {
+  protected chunk(model: Module, x: Tensor, t: Tensor, start: number, call: IgCall): Tensor {
     const m = this.steps;
     const base = full(x.shape, this.baseline, { dtype: x.dtype });
     const diff = x.sub(base);
@@ -173,8 +199,27 @@ export class IntegratedGradients extends GradientExplainer {
     });
     const attr = diff.mul(sum!.div(m));
     const z = noGrad(() => model.call(cat([x, base]))).gather(1, t.expand([2]).reshape([-1, 1])).toArray();
-    this.#delta[start] = attr.sum().item() - (z[0]! - z[1]!);
-    copyInto(this.#attr, attr, start);
+    call.delta[start] = attr.sum().item() - (z[0]! - z[1]!);
+    copyInto(call.attributions, attr, start);
     return attr.sum(1);
   }
 }
+
+registerExplainer<'saliency', { batch?: number }, null>({
+  name: 'saliency', label: 'Gradient saliency', short: 'saliency', signed: false, overlay: false, options: [],
+  create: (o) => new Saliency(o),
+});
+
+registerExplainer<'smoothgrad', SmoothGradOptions, null>({
+  name: 'smoothgrad', label: 'SmoothGrad', short: 'SmoothGrad', signed: false, overlay: false,
+  options: [{ name: 'samples', flag: 'smoothgrad-samples', metavar: 'N', kind: 'int', default: SMOOTHGRAD_DEFAULTS.samples, min: 1, help: 'SmoothGrad noisy copies per image' }],
+  create: (o) => new SmoothGrad(o),
+});
+
+registerExplainer<'ig', IgOptions, IgDetails>({
+  name: 'ig', label: 'Integrated gradients', short: 'IG', signed: true, overlay: false,
+  options: [{ name: 'steps', flag: 'ig-steps', metavar: 'M', kind: 'int', default: IG_DEFAULTS.steps, min: 1, help: 'integrated gradients: Riemann steps' }],
+  create: (o) => new IntegratedGradients(o),
+  summary: (r, i) => `completeness gap ${r.details.delta[i]!.toExponential(1)}`,
+  record: (r, i) => ({ completeness_gap: r.details.delta[i]! }),
+});

@@ -3,6 +3,8 @@
 // then connectivity enforced (every label one 4-connected region; regions under minSize merged into a neighbour)
 // and labels renumbered in raster order. At 32×32 with 64 segments a superpixel is about 4×4 pixels.
 
+export const SLIC_DEFAULTS = Object.freeze({ segments: 64, compactness: 10, iterations: 10, minSizeFactor: 0.25 });
+
 export interface SlicOptions {
   /** Approximate number of superpixels (default 64). */
   segments?: number;
@@ -43,10 +45,10 @@ export function rgbToLab(chw: ArrayLike<number>, pixels: number): Float64Array {
 
 /** SLIC of an RGB image (CHW, values in [0, 1], `height`×`width`). Deterministic. */
 export function slic(chw: ArrayLike<number>, height: number, width: number, opts: SlicOptions = {}): Segmentation {
-  const k = opts.segments ?? 64;
-  const m = opts.compactness ?? 10;
-  const iters = opts.iterations ?? 10;
-  const minFactor = opts.minSizeFactor ?? 0.25;
+  const k = opts.segments ?? SLIC_DEFAULTS.segments;
+  const m = opts.compactness ?? SLIC_DEFAULTS.compactness;
+  const iters = opts.iterations ?? SLIC_DEFAULTS.iterations;
+  const minFactor = opts.minSizeFactor ?? SLIC_DEFAULTS.minSizeFactor;
   const P = height * width;
   if (!Number.isInteger(k) || k < 1) throw new Error(`slic: segments must be a positive integer, got ${k}`);
   if (!(m > 0) || !Number.isFinite(m)) throw new Error(`slic: compactness must be > 0, got ${m}`);

@@ -1,61 +1,30 @@
 // The one explainer interface (in the spirit of Captum's `attribute(inputs, target)`): every method answers
 // `attribute(model, images, targets)` for a batch of images and one target class per image, and returns a
 // per-pixel importance map for each (image, target) pair plus the target's probability, so metrics
-// (deletion/insertion AUC) and pictures take any explainer. Method-specific results ride along in one field.
+// (deletion/insertion AUC) and pictures take any explainer. What only one method has rides along in `details`, typed
+// by the method: an Explanation is a union discriminated on `method`. The methods themselves are plug-ins: each file
+// registers itself (registry.ts) and adds its types to ExplainerTypes below; nothing here lists them.
 import { tensor, noGrad, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 
-export type MethodName = 'ae' | 'gradcam' | 'lime' | 'saliency' | 'smoothgrad' | 'ig';
-export const METHODS: readonly MethodName[] = ['ae', 'gradcam', 'lime', 'saliency', 'smoothgrad', 'ig'];
+/**
+ * Method name → `{ options; details }`, one entry per method file, added there by declaration merging:
+ * `declare module './types.js' { interface ExplainerTypes { gradcam: { options: CamOptions; details: CamDetails } } }`.
+ * It lets explain() check a method's options and narrow its result. The run-time list is the registry.
+ */
+export interface ExplainerTypes {}
 
-/** Adversarial explanation (METHOD.md §5): the image x + δ that the network would call the target. */
-export interface AeDetails {
-  /** x + δ, unclamped (clamp only when writing a picture), n·C·H·W. */
-  images: Float32Array;
-  /** δ, n·C·H·W. */
-  deltas: Float32Array;
-  /** RMS(δ) per pair. */
-  rms: Float32Array;
-  /** Softmax probability of the target on x + δ. */
-  pAfter: Float32Array;
-  /** Predicted class on x + δ. */
-  classAfter: Int32Array;
-}
+/** The methods the type checker knows (the registry may hold more, added at run time). */
+export type MethodName = keyof ExplainerTypes & string;
 
-/** Grad-CAM: the class activation map before upsampling. */
-export interface CamDetails {
-  layer: string;
-  /** ReLU(Σ_k α_k A_k) at the layer's resolution, n·h·w (not normalised). */
-  cam: Float32Array;
-  camHeight: number;
-  camWidth: number;
-}
+type Field<T, K extends string> = T extends { [P in K]: infer V } ? V : never;
+/** The options method M takes (besides its name). */
+export type OptionsOf<M extends MethodName> = { method: M } & Field<ExplainerTypes[M], 'options'>;
+/** The details an explanation by method M carries. */
+export type DetailsOf<M extends MethodName> = Field<ExplainerTypes[M], 'details'>;
 
-/** LIME: the segmentation and the surrogate's fit, per pair. */
-export interface LimeDetails {
-  /** Superpixel label per pixel, n·H·W (labels 0..count−1 per image). */
-  segments: Int32Array;
-  /** Number of superpixels per image. */
-  counts: Int32Array;
-  /** Surrogate coefficient per superpixel, per pair. */
-  weights: Float64Array[];
-  intercept: Float64Array;
-  /** Weighted R² of the surrogate on its samples. */
-  score: Float64Array;
-  /** The top-k superpixels with positive weight, best first. */
-  top: Int32Array[];
-}
-
-/** Integrated gradients: signed per-element attributions and the completeness gap. */
-export interface IgDetails {
-  /** (x − x') · mean gradient along the path, n·C·H·W. */
-  attributions: Float32Array;
-  /** Σ attributions − (z_t(x) − z_t(x')) per pair: the Riemann-sum error (Captum's "convergence delta"). */
-  delta: Float32Array;
-}
-
-export interface Attribution {
-  method: MethodName;
+/** What every explanation has, whatever the method. */
+export interface ExplanationBase {
   n: number;
   channels: number;
   height: number;
@@ -65,21 +34,33 @@ export interface Attribution {
   maps: Float32Array;
   /** Softmax probability of the target on the (clean) input. */
   pBefore: Float32Array;
-  ae?: AeDetails;
-  gradcam?: CamDetails;
-  lime?: LimeDetails;
-  ig?: IgDetails;
 }
 
+/** An explanation by method M: the common fields and the method's own details. */
+export interface MethodExplanation<M extends string, D> extends ExplanationBase {
+  method: M;
+  details: D;
+}
+
+/** The explanation of a known method; for a union of names, the union of theirs, discriminated on `method`. */
+export type Explanation<M extends MethodName = MethodName> = { [K in M]: MethodExplanation<K, DetailsOf<K>> }[M];
+/** The options of any known method, discriminated on `method`. */
+export type ExplainOptions<M extends MethodName = MethodName> = { [K in M]: OptionsOf<K> }[M];
+
+/** An explanation by any registered method, known to the type checker or not (the CLI and server take names at run time). */
+export type AnyExplanation = MethodExplanation<string, unknown>;
+/** Options for a method named at run time. */
+export type AnyExplainOptions = { readonly method: string } & Readonly<Record<string, unknown>>;
+
 /** What every explanation method implements. Options are given to the constructor. */
-export interface Explainer {
-  readonly name: MethodName;
+export interface Explainer<M extends string = string, D = unknown> {
+  readonly name: M;
   /**
    * Explains targets[i] for images[i]: images [N, C, H, W] in [0, 1] (any dtype the model takes), one target class
    * per image. The model runs in eval mode for the call (restored after); its parameters are not changed.
    * Every tensor made is freed before it returns: the result is plain arrays.
    */
-  attribute(model: Module, images: Tensor, targets: Int32Array): Attribution;
+  attribute(model: Module, images: Tensor, targets: Int32Array): MethodExplanation<M, D>;
 }
 
 /** Checks the batch and the targets; returns [N, C, H, W]. */

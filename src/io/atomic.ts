@@ -2,11 +2,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/**
+ * Writes `data` to `file` through a fresh temp file beside it (flushed to disk before the rename), so a reader or a
+ * crash sees the old file or the new one, never half of one. Throws the file system's error; the temp file is gone.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    fs.writeFileSync(tmp, data);
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      let done = 0;
+      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf } from './errors.js';
+import { writeFileAtomic } from './atomic.js';
 
 export type StDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -421,20 +422,9 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   const bytes = serializeSafetensors(tensors, metadata); // validate before touching the disk
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
-    const fd = fs.openSync(tmp, 'wx');
-    try {
-      let done = 0;
-      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, bytes);
   } catch (e) {
-    try { fs.unlinkSync(tmp); } catch { /* temp may not exist */ }
     fail(file, `cannot write file (${errnoOf(e)})`);
   }
 }

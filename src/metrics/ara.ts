@@ -141,7 +141,8 @@ export function araOf(distances: ArrayLike<number>, numClasses = 10): AraValue {
 }
 
 /**
- * Attack and/or BTR ARA of a model on images: the entry point for benchmarks and `advexp eval`.
+ * Attack and/or BTR ARA of a model on images, both values per type (the library's one call; bench/ts_ara.ts uses it,
+ * while `advexp eval` calls araDistances per type to report progress and the guard's samples).
  * Returns per type the distances (input order) and both ARA values.
  */
 export function evaluateAra(model: Module, inputs: AttackInput, labels: Int32Array, opts: AraOptions & { types?: readonly AraType[]; numClasses?: number } = {}):

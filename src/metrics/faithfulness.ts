@@ -4,9 +4,8 @@
 // (all channels) change per point; the AUC is the trapezoid area under probability vs. fraction of pixels changed.
 // Ties in a map are broken by a seeded random order, so flat regions (Grad-CAM's zeros, LIME's superpixels) are
 // not removed top-left first. The blur is a Gaussian (kernel 11, σ 5, as RISE) with edge-replicating padding.
-import { tensor, tidy, pad, conv2d, type Tensor } from '../engine/index.js';
+import { tensor, tidy, pad, conv2d, seededRandom, type Tensor } from '../engine/index.js';
 import { inEval, type Module } from '../nn/index.js';
-import { seededRandom } from '../data/dataset.js';
 import { probabilities, chunks } from '../explain/types.js';
 
 export interface FaithfulnessOptions {
@@ -130,4 +129,33 @@ export function deletionInsertion(model: Module, images: Tensor, targets: Int32A
 export function randomMaps(n: number, pixels: number, seed: number): Float32Array {
   const rnd = seededRandom(seed);
   return Float32Array.from({ length: n * pixels }, () => rnd());
+}
+
+/** How far adversarial explanations get towards their targets (advexp explain-eval's AE row). */
+export interface TargetReach {
+  /** Share of pairs whose AE makes the target more likely than not (p > 0.5 on x + δ). */
+  reach: number;
+  /** The same over the pairs whose target is not the image's predicted class; undefined when there are none. */
+  reachWrong: number | undefined;
+  pairs: number;
+  /** Mean RMS(δ) over the pairs. */
+  meanRms: number;
+}
+
+/**
+ * AE target reach over (image, target) pairs: pAfter and rms per pair (an AE's details), and per pair whether its
+ * target differs from the image's predicted class. Within ρ, a faithful network can be moved to a wrong class only
+ * by changing what the class looks like; reaching it is what makes the explanation readable.
+ */
+export function targetReach(pAfter: ArrayLike<number>, rms: ArrayLike<number>, wrongTarget: ArrayLike<boolean>): TargetReach {
+  const n = pAfter.length;
+  if (rms.length !== n || wrongTarget.length !== n) throw new Error(`targetReach: ${n} probabilities, ${rms.length} RMS values, ${wrongTarget.length} flags`);
+  let hit = 0, wrong = 0, wrongHit = 0, sumRms = 0;
+  for (let j = 0; j < n; j++) {
+    const ok = pAfter[j]! > 0.5;
+    hit += ok ? 1 : 0;
+    sumRms += rms[j]!;
+    if (wrongTarget[j]) { wrong++; wrongHit += ok ? 1 : 0; }
+  }
+  return { reach: hit / n, reachWrong: wrong > 0 ? wrongHit / wrong : undefined, pairs: n, meanRms: sumRms / n };
 }

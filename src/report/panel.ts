@@ -1,7 +1,6 @@
 // Explanation panels as PNG, like the paper's figures: a grid of small images enlarged with nearest-neighbour (so
 // each 32×32 pixel stays a visible square), each with caption lines under it, optional row labels on the left and
-// column titles on top, text from the 5×8 bitmap font of plot-font.ts. Also the colourings a panel needs: heat
-// maps, heat-map overlays, LIME's top superpixels, and an amplified perturbation.
+// column titles on top, text from the 5×8 bitmap font of plot-font.ts. The colourings of maps are in colour.ts.
 import { PNG } from 'pngjs';
 import { glyph, GLYPH_ADVANCE, GLYPH_H } from './plot-font.js';
 
@@ -119,57 +118,4 @@ export function renderPanel(rows: readonly (readonly (PanelTile | null)[])[], op
     y += cellH[i]! + GAP;
   });
   return cv.png();
-}
-
-/** A jet-like colour ramp: 0 → dark blue, 0.5 → green-yellow, 1 → dark red. */
-export function jet(v: number): RGB {
-  const t = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0));
-  const ch = (c: number): number => Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - c)));
-  return [ch(3), ch(2), ch(1)];
-}
-
-/**
- * A map (H·W) as RGB planes: unsigned maps are scaled by their maximum and coloured with jet; signed maps by their
- * largest magnitude, blue (negative) through white to red (positive).
- */
-export function heatmapRgb(map: ArrayLike<number>, height: number, width: number, signed = false): Float32Array {
-  const P = height * width;
-  let hi = 0;
-  for (let p = 0; p < P; p++) hi = Math.max(hi, signed ? Math.abs(map[p]!) : map[p]!);
-  const out = new Float32Array(3 * P);
-  for (let p = 0; p < P; p++) {
-    const v = hi > 0 ? map[p]! / hi : 0;
-    const c: RGB = signed ? (v >= 0 ? [1, 1 - v, 1 - v] : [1 + v, 1 + v, 1]) : jet(v);
-    out[p] = c[0]; out[P + p] = c[1]; out[2 * P + p] = c[2];
-  }
-  return out;
-}
-
-/** (1 − α)·image + α·heat, per element. */
-export function blend(image: ArrayLike<number>, heat: ArrayLike<number>, alpha = 0.5): Float32Array {
-  const out = new Float32Array(image.length);
-  for (let i = 0; i < out.length; i++) out[i] = (1 - alpha) * Math.min(1, Math.max(0, image[i]!)) + alpha * heat[i]!;
-  return out;
-}
-
-/** LIME's picture: the top superpixels as they are, the rest washed out towards white. */
-export function limeRgb(image: ArrayLike<number>, segments: ArrayLike<number>, top: ArrayLike<number>, height: number, width: number): Float32Array {
-  const P = height * width;
-  const keep = new Set<number>(Array.from(top));
-  const out = new Float32Array(3 * P);
-  for (let p = 0; p < P; p++) {
-    const on = keep.has(segments[p]!);
-    for (let c = 0; c < 3; c++) {
-      const v = Math.min(1, Math.max(0, image[c * P + p]!));
-      out[c * P + p] = on ? v : 0.25 * v + 0.7;
-    }
-  }
-  return out;
-}
-
-/** A perturbation δ (CHW) shown as 0.5 + δ / (2 max|δ|): grey where nothing changed. */
-export function deltaRgb(delta: ArrayLike<number>): Float32Array {
-  let hi = 0;
-  for (let i = 0; i < delta.length; i++) hi = Math.max(hi, Math.abs(delta[i]!));
-  return Float32Array.from(delta as ArrayLike<number>, (v) => (hi > 0 ? 0.5 + v / (2 * hi) : 0.5));
 }

@@ -13,7 +13,8 @@ export interface ServerOptions {
   /** Models in page order; the one flagged default (else the first) is selected at start. */
   models: { model: LoadedModel; default?: boolean }[];
   /** A CIFAR-10 binary batch whose records the page can browse (server-side path; never sent to clients). */
-  data?: string | null;
+  /** The data set the page browses: a path (read with loadDataset) or one already loaded, with the name it is shown by. */
+  data?: string | DataFile | null;
   /** Folders holding `advexp eval` outputs (JSON, PNG/SVG plots). */
   results?: string[];
   /** The built page (dist/web); null or missing: API only. */
@@ -59,7 +60,7 @@ export interface ServerContext {
 
 /** Builds the shared state from the options (loads the page, opens the data file, registers the models). */
 export function serverContext(opts: ServerOptions): ServerContext {
-  const data: DataFile | null = opts.data == null ? null : { file: opts.data, set: loadDataset(opts.data) };
+  const data: DataFile | null = opts.data == null ? null : typeof opts.data === 'string' ? { file: opts.data, set: loadDataset(opts.data) } : opts.data;
   return {
     models: new ModelRegistry(opts.models, data?.set.classNames ?? null),
     queue: new JobQueue(opts.maxQueue ?? 16),

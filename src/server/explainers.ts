@@ -3,39 +3,32 @@
 //
 // AE (METHOD.md §5): targeted, "encourage", budget mode, ρ = eps, overshoot 5, 35 steps, no momentum, eval mode;
 // one per requested class, all from the same image, in one batch. The map methods explain one class (the
-// predicted one) and return an H×W map.
+// predicted one) and return an H×W map. Which methods there are, their labels, whether their maps are signed and
+// the line under each map come from the explainer registry (src/explain/registry.ts): nothing here lists them.
+import type { ImageShape } from '../data/dataset.js';
 import { tensor, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { PreActResNet } from '../nn/index.js';
-import { explain, METHODS, type Attribution, type MethodName } from '../explain/index.js';
+import { explain, explainers, explainerFor, type AnyExplanation, type MethodName } from '../explain/index.js';
 
 export type { MethodName };
-/** The explanation methods the server offers: all of src/explain's. */
-export const METHOD_NAMES: readonly MethodName[] = METHODS;
+/** The paper's AE settings (METHOD.md §5), defined with the AE in src/explain. */
+export { AE_DEFAULTS } from '../explain/index.js';
+
+/** The explanation methods the server offers: every registered one, read when asked (plug-ins included). */
+export function methodNames(): string[] { return explainers().map((d) => d.name); }
 
 export interface MethodInfo {
-  name: MethodName;
+  name: string;
   label: string;
   available: boolean;
   /** Why not, when unavailable. */
   note?: string;
 }
 
-const LABELS: Record<MethodName, string> = {
-  ae: 'Adversarial explanation', gradcam: 'Grad-CAM', lime: 'LIME', saliency: 'Gradient saliency', smoothgrad: 'SmoothGrad',
-  ig: 'Integrated gradients',
-};
-
-const IMPLEMENTED: ReadonlySet<MethodName> = new Set(METHOD_NAMES);
-
 export function methodInfo(): MethodInfo[] {
-  return METHOD_NAMES.map((name) => IMPLEMENTED.has(name)
-    ? { name, label: LABELS[name], available: true }
-    : { name, label: LABELS[name], available: false, note: 'not in this build' });
+  return explainers().map((d) => ({ name: d.name, label: d.label, available: true }));
 }
 
-export function isAvailable(name: MethodName): boolean { return IMPLEMENTED.has(name); }
-
-export interface ImageShape { channels: number; height: number; width: number }
 
 export interface AeOptions {
   /** ρ: the RMS budget of δ (METHOD §5 default 0.1). */
@@ -43,8 +36,6 @@ export interface AeOptions {
   steps: number;
   overshoot: number;
 }
-
-export const AE_DEFAULTS: AeOptions = Object.freeze({ rho: 0.1, steps: 35, overshoot: 5 });
 
 export interface AeTarget {
   target: number;
@@ -78,7 +69,7 @@ export function adversarialExplanations(model: PreActResNet, x: Float32Array, sh
   if (k === 0) return [];
   const per = shape.channels * shape.height * shape.width;
   const r = repeated(x, shape, k, (images) => explain(model, images, Int32Array.from(targets), { method: 'ae', rho: opts.rho, steps: opts.steps, overshoot: opts.overshoot }));
-  const ae = r.ae!;
+  const ae = r.details;
   return targets.map((target, i) => ({
     target,
     pBefore: r.pBefore[i]!,
@@ -91,7 +82,7 @@ export function adversarialExplanations(model: PreActResNet, x: Float32Array, sh
 }
 
 export interface MapExplanation {
-  method: Exclude<MethodName, 'ae'>;
+  method: string;
   target: number;
   /** H×W attribution, larger = more important (Grad-CAM ≥ 0; LIME, saliency, IG may be signed). */
   map: Float32Array;
@@ -100,38 +91,23 @@ export interface MapExplanation {
   detail?: string;
 }
 
+/** What a request may set beyond the defaults: LIME's sample count and mask seed (fields limeSamples, seed). */
 export interface MapOptions {
-  /** LIME: perturbed samples (SmoothGrad: noisy samples). */
+  /** LIME: perturbed samples. */
   samples: number;
   /** LIME: seed of the masks. */
   seed: number;
 }
 
-function detailOf(a: Attribution, opts: MapOptions): string | undefined {
-  switch (a.method) {
-    case 'gradcam': return a.gradcam ? `layer ${a.gradcam.layer}, ${a.gradcam.camHeight}×${a.gradcam.camWidth}` : undefined;
-    case 'lime': return a.lime ? `${a.lime.counts[0]} superpixels, ${opts.samples} samples, R² ${a.lime.score[0]!.toFixed(2)}` : undefined;
-    case 'ig': return a.ig ? `completeness gap ${a.ig.delta[0]!.toExponential(1)}` : undefined;
-    default: return undefined;
-  }
-}
-
-/** A map-producing explanation of `target` for one CHW image. */
-export function mapExplanation(method: Exclude<MethodName, 'ae'>, model: PreActResNet, x: Float32Array, shape: ImageShape,
+/** A map-producing explanation of `target` for one CHW image, by any registered method but the AE. */
+export function mapExplanation(method: string, model: PreActResNet, x: Float32Array, shape: ImageShape,
   target: number, opts: MapOptions): MapExplanation {
-  if (!isAvailable(method)) throw new Error(`explanation method '${method}' is not available in this build`);
-  const t = Int32Array.of(target);
-  const a = repeated(x, shape, 1, (images) => {
-    switch (method) {
-      case 'gradcam': return explain(model, images, t, { method: 'gradcam' });
-      case 'lime': return explain(model, images, t, { method: 'lime', samples: opts.samples, seed: opts.seed });
-      case 'saliency': return explain(model, images, t, { method: 'saliency' });
-      case 'smoothgrad': return explain(model, images, t, { method: 'smoothgrad' });
-      case 'ig': return explain(model, images, t, { method: 'ig' });
-    }
-  });
-  const out: MapExplanation = { method, target, map: a.maps.slice(0, shape.height * shape.width), signed: method === 'lime' || method === 'ig' };
-  const detail = detailOf(a, opts);
+  const def = explainerFor(method);
+  // The API's limeSamples and seed fields are LIME's; every other method runs with its defaults.
+  const options = method === 'lime' ? { method, samples: opts.samples, seed: opts.seed } : { method };
+  const a: AnyExplanation = repeated(x, shape, 1, (images) => explain(model, images, Int32Array.of(target), options));
+  const out: MapExplanation = { method, target, map: a.maps.slice(0, shape.height * shape.width), signed: def.signed };
+  const detail = def.summary?.(a, 0);
   if (detail !== undefined) out.detail = detail;
   return out;
 }

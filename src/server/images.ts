@@ -1,22 +1,15 @@
 // Images in and out of the API. In: only PNG and JPEG, told apart by their bytes (never by the name or the
-// client's content type), their size read from the header before anything is decoded (a small file can claim a
+// client's content type: data/images.ts sniffImage), their size read from the header before anything is decoded (a small file can claim a
 // huge picture), then decoded by data/images.ts, cropped to the centre square and resized to the model's input.
-// Out: small PNGs as data: URLs, which the page scales up with nearest-neighbour.
+// Out: small PNGs as data: URLs, which the page scales up with nearest-neighbour; maps coloured by report/colour.ts.
 import pngjs from 'pngjs';
-import { decodeImage, resizeToChw, type DecodedImage } from '../data/images.js';
+import { decodeImage, resizeToChw, sniffImage, type DecodedImage, type ImageKind } from '../data/images.js';
+import { blend, deltaRgb, heatmapRgb } from '../report/colour.js';
 import { badRequest } from './errors.js';
 
 /** Largest picture decoded, per side and in pixels (a 16-megapixel photo fits). */
 export const MAX_SIDE = 8192;
 export const MAX_PIXELS = 4096 * 4096;
-
-export type ImageKind = 'png' | 'jpeg';
-
-export function sniffImage(b: Uint8Array): ImageKind | null {
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  return null;
-}
 
 const be16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
 const be32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
@@ -129,41 +122,16 @@ export function chwToDataUrl(chw: Float32Array, channels: number, height: number
 
 /** A perturbation shown around mid-grey: 0.5 + δ / (2·scale), so ±scale spans the full range. */
 export function deltaToDataUrl(delta: Float32Array, channels: number, height: number, width: number, scale: number): string {
-  const s = scale > 0 ? scale : 1;
-  const shown = Float32Array.from(delta, (d) => 0.5 + d / (2 * s));
-  return chwToDataUrl(shown, channels, height, width);
-}
-
-/** A colour map from blue (0) through white-ish yellow to red (1), as [r, g, b] bytes. */
-function heatColour(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, t));
-  // Piecewise-linear "jet"-like map, kept readable over photos.
-  const r = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - 3)));
-  const g = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - 2)));
-  const b = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - 1)));
-  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
+  return chwToDataUrl(deltaRgb(delta, scale), channels, height, width);
 }
 
 /**
- * A heat map (H×W, any range; normalised to [0, 1] by its min and max, or by [−m, m] when `signed`) blended over a
- * CHW image with weight `alpha`.
+ * A heat map (H×W) blended over a CHW image with weight `alpha`, coloured as the CLI's panels colour it
+ * (report/colour.ts: unsigned maps scaled by their maximum, signed ones blue–white–red around 0).
  */
 export function overlayDataUrl(image: Float32Array, channels: number, height: number, width: number, map: Float32Array,
   opts: { alpha?: number; signed?: boolean } = {}): string {
   const plane = height * width;
-  if (map.length !== plane) throw new Error(`heat map has ${map.length} values, expected ${height}×${width}`);
-  const alpha = opts.alpha ?? 0.5;
-  let lo = Infinity, hi = -Infinity;
-  for (const v of map) { if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }
-  if (opts.signed) { const m = Math.max(Math.abs(lo), Math.abs(hi)); lo = -m; hi = m; }
-  const span = hi > lo ? hi - lo : 1;
-  const base = chwToRgba(image, channels, height, width);
-  for (let i = 0; i < plane; i++) {
-    const v = map[i]!;
-    const [r, g, b] = heatColour(Number.isFinite(v) ? (v - (Number.isFinite(lo) ? lo : 0)) / span : 0);
-    base[i * 4] = Math.round((1 - alpha) * base[i * 4]! + alpha * r);
-    base[i * 4 + 1] = Math.round((1 - alpha) * base[i * 4 + 1]! + alpha * g);
-    base[i * 4 + 2] = Math.round((1 - alpha) * base[i * 4 + 2]! + alpha * b);
-  }
-  return rgbaToDataUrl(base, width, height);
+  const rgb = channels === 3 ? image : Float32Array.from({ length: 3 * plane }, (_, i) => image[i % plane]!);
+  return chwToDataUrl(blend(rgb, heatmapRgb(map, height, width, opts.signed ?? false), opts.alpha ?? 0.5), 3, height, width);
 }

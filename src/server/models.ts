@@ -4,7 +4,7 @@ import type { LoadedModel } from '../io/model-file.js';
 import type { PreActResNet } from '../nn/index.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import type { ModelInfo } from './api-types.js';
-import type { ImageShape } from './explainers.js';
+import type { ImageShape } from '../data/dataset.js';
 
 export interface ServedModel {
   id: string;

@@ -3,7 +3,7 @@
 // against a list; anything unknown, repeated, out of range or malformed is a 400 naming the field.
 import type { FastifyRequest } from 'fastify';
 import { badRequest, HttpError } from './errors.js';
-import { METHOD_NAMES, type MethodName } from './explainers.js';
+import { methodNames } from './explainers.js';
 
 export interface RawRequest {
   fields: Map<string, string>;
@@ -74,16 +74,16 @@ export function numField(f: Map<string, string>, name: string, dflt: number, min
   return n;
 }
 
-/** The explanation methods asked for: a comma-separated list of known names, no repeats. */
-export function methodsField(f: Map<string, string>, dflt: readonly MethodName[]): MethodName[] {
+/** The explanation methods asked for: a comma-separated list of registered names, no repeats. */
+export function methodsField(f: Map<string, string>, dflt: readonly string[]): string[] {
   const v = f.get('methods');
   if (v === undefined) return [...dflt];
+  const known = methodNames();
   const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw badRequest(`field 'methods': empty list (expected some of ${METHOD_NAMES.join(', ')})`);
-  const out: MethodName[] = [];
-  for (const it of items) {
-    if (!(METHOD_NAMES as readonly string[]).includes(it)) throw badRequest(`field 'methods': unknown method '${it.slice(0, 40)}' (expected ${METHOD_NAMES.join(', ')})`);
-    const m = it as MethodName;
+  if (items.length === 0) throw badRequest(`field 'methods': empty list (expected some of ${known.join(', ')})`);
+  const out: string[] = [];
+  for (const m of items) {
+    if (!known.includes(m)) throw badRequest(`field 'methods': unknown method '${m.slice(0, 40)}' (expected ${known.join(', ')})`);
     if (!out.includes(m)) out.push(m);
   }
   return out;

@@ -1,6 +1,6 @@
 // A tiny linear classifier z = W·flatten(x) + b, and a float64 plain-JS oracle of its cross-entropy input
 // gradient, so attack steps can be checked against arithmetic done independently of libtorch.
-import { Tensor, tensor, linear } from '../../src/engine/index.js';
+import { Tensor, tensor, linear, seededRandom } from '../../src/engine/index.js';
 import { Module } from '../../src/nn/index.js';
 import { ImageDataset } from '../../src/data/dataset.js';
 
@@ -15,16 +15,9 @@ export class LinearNet extends Module {
   protected forward(x: Tensor): Tensor { return linear(x.flatten(1), this.weight, this.bias); }
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+/** Deterministic pseudo-random numbers in [0, 1): the engine's mulberry32, with the state these tests were written for. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom((seed ^ 0x9e3779b9) >>> 0);
 }
 
 /** Weights rounded to float32 so the oracle and the engine see the same model. */

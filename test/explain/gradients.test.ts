@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy, noGrad, rand, manualSeed, liveTensors, type Tensor } from '../../src/engine/index.js';
 import { explain, findLayer, GradCAM, Saliency, SmoothGrad, IntegratedGradients } from '../../src/explain/index.js';
+import { Module } from '../../src/nn/index.js';
 import { Tiny64, Linear64 } from './tiny-nets.js';
 
 const H = 8, W = 8;
@@ -44,7 +45,7 @@ test('Grad-CAM: α_k matches finite differences of the head along channel k; map
   const x = images(2, 9);
   const targets = Int32Array.from([0, 2]);
   const r = new GradCAM({ layer: 'body' }).attribute(model, x, targets);
-  const g = r.gradcam!;
+  const g = r.details;
   assert.equal(g.layer, 'body');
   assert.deepEqual([g.camHeight, g.camWidth], [4, 4]);
   const layer = findLayer(model, 'body');
@@ -85,8 +86,8 @@ test('Grad-CAM: the default layer of a PreActResNet is its last stage; unknown l
   const net = new PreActResNet({ depth: 8, widths: [4, 8, 8] }).eval();
   const x = rand([1, 3, 32, 32]);
   const r = explain(net, x, Int32Array.from([3]), { method: 'gradcam' });
-  assert.equal(r.gradcam!.layer, 'pipe.3');
-  assert.deepEqual([r.gradcam!.camHeight, r.gradcam!.camWidth], [8, 8]);
+  assert.equal(r.details.layer, 'pipe.3');
+  assert.deepEqual([r.details.camHeight, r.details.camWidth], [8, 8]);
   assert.throws(() => explain(net, x, Int32Array.from([3]), { method: 'gradcam', layer: 'pipe.9' }), /layer 'pipe\.9'.*no child '9'.*children: pipe\.0/);
   assert.throws(() => explain(net, x, Int32Array.from([10]), { method: 'gradcam' }), /target 10 outside 0\.\.9/);
   x.dispose();
@@ -99,10 +100,10 @@ test('integrated gradients: completeness on a smooth net, exact on a linear one'
   const targets = Int32Array.from([1, 2]);
   const r = new IntegratedGradients({ steps: 128 }).attribute(model, x, targets);
   for (let i = 0; i < 2; i++) {
-    const attr = r.ig!.attributions.subarray(i * 3 * H * W, (i + 1) * 3 * H * W).reduce((s, v) => s + v, 0);
+    const attr = r.details.attributions.subarray(i * 3 * H * W, (i + 1) * 3 * H * W).reduce((s, v) => s + v, 0);
     const gap = logit(model, x, i, targets[i]!) - logit(model, tensor(new Float64Array(3 * H * W * 2), x.shape), i, targets[i]!);
     assert.ok(Math.abs(attr - gap) < 1e-3 * Math.abs(gap) + 1e-5, `image ${i}: Σ attributions ${attr} vs z(x) − z(0) ${gap}`);
-    assert.ok(Math.abs(r.ig!.delta[i]! - (attr - gap)) < 1e-5, 'reported completeness gap');
+    assert.ok(Math.abs(r.details.delta[i]! - (attr - gap)) < 1e-5, 'reported completeness gap');
     const map = r.maps.subarray(i * H * W, (i + 1) * H * W).reduce((s, v) => s + v, 0);
     assert.ok(Math.abs(map - attr) < 1e-4 * Math.abs(attr) + 1e-5, 'map = attributions summed over channels');
   }
@@ -113,7 +114,7 @@ test('integrated gradients: completeness on a smooth net, exact on a linear one'
   for (let i = 0; i < 2; i++) {
     for (const j of [0, 17, 191]) {
       const want = (xv[i * 192 + j]! - 0.5) * w[[0, 2][i]! * 192 + j]!;
-      assert.ok(Math.abs(rl.ig!.attributions[i * 192 + j]! - want) < 1e-5, `linear IG element ${j}: ${rl.ig!.attributions[i * 192 + j]} vs ${want}`);
+      assert.ok(Math.abs(rl.details.attributions[i * 192 + j]! - want) < 1e-5, `linear IG element ${j}: ${rl.details.attributions[i * 192 + j]} vs ${want}`);
     }
   }
 }));
@@ -134,6 +135,27 @@ test('SmoothGrad: σ = 0 is vanilla saliency; on a linear model any noise gives 
   const s = new SmoothGrad({ samples: 4, sigma: 0.5 }).attribute(lin, x, Int32Array.from([2, 2])).maps;
   const v = new Saliency().attribute(lin, x, Int32Array.from([2, 2])).maps;
   s.forEach((val, i) => assert.ok(Math.abs(val - v[i]!) < 1e-6, `linear model pixel ${i}`));
+}));
+
+test('integrated gradients is re-entrant: a call made while another runs leaves both results whole', () => tidy(() => {
+  const lin = new Linear64(3 * H * W, 3);
+  const ig = new IntegratedGradients({ steps: 3 });
+  const x = images(2, 13), y = images(1, 14);
+  const outerAlone = ig.attribute(lin, x, Int32Array.from([0, 2]));
+  const innerAlone = ig.attribute(lin, y, Int32Array.from([1]));
+  let inner: typeof innerAlone | null = null;
+  // A model whose first forward pass asks the same explainer for another explanation.
+  class Nesting extends Module {
+    protected forward(t: Tensor): Tensor {
+      inner ??= ig.attribute(lin, y, Int32Array.from([1]));
+      return lin.call(t);
+    }
+  }
+  const outer = ig.attribute(new Nesting(), x, Int32Array.from([0, 2]));
+  assert.deepEqual(Array.from(outer.details.attributions), Array.from(outerAlone.details.attributions));
+  assert.deepEqual(Array.from(outer.details.delta), Array.from(outerAlone.details.delta));
+  assert.ok(inner !== null);
+  assert.deepEqual(Array.from((inner as typeof innerAlone).details.attributions), Array.from(innerAlone.details.attributions));
 }));
 
 test('explainers free every tensor they make and leave the model as they found it', () => {

@@ -95,7 +95,7 @@ test('LIME puts its top superpixels where the evidence is', () => tidy(() => {
   for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) img[y * 32 + x] = 0.3 + 0.1 * Math.sin(x / 3) * Math.cos(y / 4) + (y >= 8 && y < 20 && x >= 10 && x < 22 ? 0.5 : 0);
   const x = tensor(img, [1, 3, 32, 32]);
   const r = new Lime({ samples: 300, segments: 36, topK: 3, fill: 0 }).attribute(net, x, Int32Array.from([1]));
-  const L = r.lime!;
+  const L = r.details;
   assert.equal(L.top[0]!.length, 3);
   assert.ok(L.score[0]! > 0.5, `surrogate R² ${L.score[0]}`);
   for (const seg of L.top[0]!) {

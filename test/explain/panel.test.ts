@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { renderPanel, heatmapRgb, blend, limeRgb, deltaRgb, jet } from '../../src/report/panel.js';
+import { renderPanel } from '../../src/report/panel.js';
+import { heatmapRgb, blend, limeRgb, deltaRgb, jet } from '../../src/report/colour.js';
 
 function tile(h: number, w: number, seed: number): Float32Array {
   return Float32Array.from({ length: 3 * h * w }, (_, i) => ((i * 37 + seed * 11) % 256) / 255);

@@ -56,24 +56,24 @@ for (const net of ['standard', 'robust'] as const) {
 
     const ae = explain(model, x, Int32Array.from(want.second), { method: 'ae' });
     assertAllClose(ae.pBefore, want.ae.p_before, TOL.single, `resnet44-${net} AE p_before`);
-    assertAllClose(ae.ae!.pAfter, want.ae.p_after, TOL.ae, `resnet44-${net} AE p_after`);
-    if (net === 'robust') assertAllClose(ae.ae!.rms, want.ae.rms, TOL.ae, 'resnet44-robust AE rms');
-    else assertMedianRelClose(ae.ae!.rms, want.ae.rms, TOL.aeStandardRms, 'resnet44-standard AE rms (median)');
+    assertAllClose(ae.details.pAfter, want.ae.p_after, TOL.ae, `resnet44-${net} AE p_after`);
+    if (net === 'robust') assertAllClose(ae.details.rms, want.ae.rms, TOL.ae, 'resnet44-robust AE rms');
+    else assertMedianRelClose(ae.details.rms, want.ae.rms, TOL.aeStandardRms, 'resnet44-standard AE rms (median)');
     const cam = explain(model, x, pred, { method: 'gradcam' });
-    assert.equal(cam.gradcam!.layer, 'pipe.3');
-    assert.deepEqual([cam.gradcam!.camHeight, cam.gradcam!.camWidth], [8, 8]);
-    const camMax = Array.from({ length: 4 }, (_, i) => Math.max(...cam.gradcam!.cam.subarray(i * 64, (i + 1) * 64)));
-    assertAllClose(sums(cam.gradcam!.cam, 4), want.gradcam.cam_sum, TOL.single, `resnet44-${net} Grad-CAM raw sums`);
+    assert.equal(cam.details.layer, 'pipe.3');
+    assert.deepEqual([cam.details.camHeight, cam.details.camWidth], [8, 8]);
+    const camMax = Array.from({ length: 4 }, (_, i) => Math.max(...cam.details.cam.subarray(i * 64, (i + 1) * 64)));
+    assertAllClose(sums(cam.details.cam, 4), want.gradcam.cam_sum, TOL.single, `resnet44-${net} Grad-CAM raw sums`);
     assertAllClose(camMax, want.gradcam.cam_max, TOL.single, `resnet44-${net} Grad-CAM raw max`);
     assertAllClose(sums(cam.maps, 4), want.gradcam.map_sum, TOL.single, `resnet44-${net} Grad-CAM 32×32 map sums`);
     const sal = sums(explain(model, x, pred, { method: 'saliency' }).maps, 4);
     assertAllClose(sal, want.saliency.map_sum, TOL.single, `resnet44-${net} saliency sums`);
     const ig = explain(model, x, pred, { method: 'ig' });
-    assertAllClose(sums(ig.ig!.attributions, 4), want.ig.attr_sum, TOL.ig, `resnet44-${net} IG attribution sums`);
+    assertAllClose(sums(ig.details.attributions, 4), want.ig.attr_sum, TOL.ig, `resnet44-${net} IG attribution sums`);
     // Completeness gap = Σ attributions − (z(x) − z(0)), the same quantity on both sides: a small difference of
     // two larger numbers, so judged on the scale of z(x) − z(0).
     const wantGap = want.ig.attr_sum.map((s, i) => s - want.ig.gap[i]!);
-    assertAllClose(ig.ig!.delta, wantGap, { ...TOL.ig, scale: Math.max(...want.ig.gap.map(Math.abs)) }, `resnet44-${net} IG completeness gap`);
+    assertAllClose(ig.details.delta, wantGap, { ...TOL.ig, scale: Math.max(...want.ig.gap.map(Math.abs)) }, `resnet44-${net} IG completeness gap`);
     assert.equal(liveTensors(), live, 'every tensor the explainers made is freed');
     x.dispose();
     model.dispose();

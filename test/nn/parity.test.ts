@@ -1,7 +1,7 @@
 // The proof that engine + model are right: the published nets against golden.json, computed by
 // real PyTorch 1.13 on the reference model code (forward, input gradients, and the Lipschitz loss's
 // second-order weight gradients) on an AVX-512 machine. Comparisons are scale-aware per tensor (TOL below).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { tensor, tidy, gradOf, setNumThreads, type Tensor } from '../../src/engi
 import { crossEntropy } from '../../src/engine/index.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
+import type { ImageDataset } from '../../src/data/dataset.js';
 import { lipschitzLoss } from '../../src/train/lipschitz.js';
 import { Module } from '../../src/nn/module.js';
 import { BatchNorm2d } from '../../src/nn/layers.js';
@@ -58,13 +59,24 @@ function inputSets(train16: Float32Array): [InputSet, Float32Array, number][] {
 }
 function goldLogits(gold: Record<string, unknown>, set: InputSet): number[] { return (gold[`logits_${set}`] as number[] | number[][]).flat(); }
 
-test('published nets reproduce PyTorch golden outputs', async (t) => {
+/** golden.json as written by PyTorch: per net, the quantities the tests below read (shapes vary per field). */
+type GoldenJson = { nets: Record<string, any> };
+
+/** golden.json and the first 16 training images it was computed on, or null (test skipped) without ../shared. */
+function goldenInputs(t: TestContext): { shared: string; golden: GoldenJson; train16: ImageDataset } | null {
   const shared = skipUnlessShared(t, 'models/reference/golden.json', 'data/cifar10/data_batch_1.bin');
-  if (shared === null) return;
+  if (shared === null) return null;
   setNumThreads(2);
-  const golden = JSON.parse(fs.readFileSync(path.join(shared, 'models/reference/golden.json'), 'utf8'));
+  const golden = JSON.parse(fs.readFileSync(path.join(shared, 'models/reference/golden.json'), 'utf8')) as GoldenJson;
   const train16 = readCifarBatch(path.join(shared, 'data/cifar10/data_batch_1.bin'), { limit: 16 });
   assert.deepEqual(Array.from(train16.labels), [6, 9, 9, 4, 1, 1, 2, 7, 8, 3, 4, 7, 7, 2, 9, 9]);
+  return { shared, golden, train16 };
+}
+
+test('published nets reproduce PyTorch golden outputs', async (t) => {
+  const inputs = goldenInputs(t);
+  if (inputs === null) return;
+  const { shared, golden, train16 } = inputs;
 
   for (const name of NETS) {
     const gold = golden.nets[name];
@@ -138,11 +150,9 @@ test('published nets reproduce PyTorch golden outputs', async (t) => {
 // The tolerances must catch a wrong op, not only pass on right ones: batch norm with eps 1e-3 instead of 1e-5 (the
 // issue's example of a plausible slip) must fail the logit comparison by a wide margin on every net.
 test('negative control: batch norm eps 1e-3 fails the logit tolerance', async (t) => {
-  const shared = skipUnlessShared(t, 'models/reference/golden.json', 'data/cifar10/data_batch_1.bin');
-  if (shared === null) return;
-  setNumThreads(2);
-  const golden = JSON.parse(fs.readFileSync(path.join(shared, 'models/reference/golden.json'), 'utf8'));
-  const train16 = readCifarBatch(path.join(shared, 'data/cifar10/data_batch_1.bin'), { limit: 16 });
+  const inputs = goldenInputs(t);
+  if (inputs === null) return;
+  const { shared, golden, train16 } = inputs;
   for (const name of NETS) {
     const { model } = loadModel(path.join(shared, `models/reference/${name}.safetensors`));
     try {

@@ -87,6 +87,6 @@ export class PreActResNet extends Module {
     return z.flatten(1);
   }
 
-  /** The output of stage s (1-based), e.g. stage 3 = the last conv feature map Grad-CAM uses. */
+  /** The three stages (pipe.1–3); the last one's output is the last conv feature map, Grad-CAM's default layer. */
   get stages(): Sequential[] { return this.pipe.layers.slice(1, 4) as Sequential[]; }
 }

@@ -60,7 +60,7 @@ export function registerExplainRoute(app: FastifyInstance, ctx: ServerContext): 
           const r = mapExplanation(method, m.net, input.chw, m.shape, base.predicted, { samples: params.limeSamples, seed: params.seed });
           const j: MapJson = { target: r.target, name: names[r.target] ?? String(r.target), image: overlayDataUrl(input.chw, c, h, w, r.map, { signed: r.signed }) };
           if (r.detail !== undefined) j.detail = r.detail;
-          out[method] = j;
+          Object.assign(out, { [method]: j }); // under the method's name, a registered plug-in's too
         }
       }
       out.seconds = (performance.now() - t0) / 1000;
