@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, type LoadedModel } from '../io/model-file.js';
-import { readCifarBatch, CIFAR10_CLASSES } from '../data/cifar.js';
+import { readCifarBatch, CIFAR10_CLASSES, type CifarReadOptions } from '../data/cifar.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { errnoOf } from '../io/errors.js';
@@ -52,7 +52,7 @@ export function openData(spec: string): ImageDataset {
   }
 }
 
-export function openCifar(file: string, opts: { limit?: number; offset?: number } = {}): ImageDataset {
+export function openCifar(file: string, opts: CifarReadOptions = {}): ImageDataset {
   try {
     return readCifarBatch(file, opts);
   } catch (e) {

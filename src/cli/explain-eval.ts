@@ -44,10 +44,10 @@ export interface MethodRow {
   method: string;
   n: number;
   /** AE only: share of target pairs with p_after > 0.5, over all pairs and over targets ≠ the predicted class. */
-  reach?: number;
-  reachWrong?: number;
-  pairs?: number;
-  meanRms?: number;
+  reach?: number | undefined;
+  reachWrong?: number | undefined;
+  pairs?: number | undefined;
+  meanRms?: number | undefined;
   deletion: number;
   deletionSe: number;
   insertion: number;

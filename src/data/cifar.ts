@@ -18,9 +18,9 @@ export const CIFAR10_CLASSES: readonly string[] = Object.freeze([
 
 export interface CifarReadOptions {
   /** First record to read (default 0). */
-  offset?: number;
+  offset?: number | undefined;
   /** Maximum number of records to read (default: all from offset on). */
-  limit?: number;
+  limit?: number | undefined;
 }
 
 /** Records per read: a bounded buffer (~3 MB) however many records are asked for. */
@@ -132,7 +132,7 @@ export function readCifarBatch(file: string, opts: CifarReadOptions = {}): Image
 }
 
 /** CIFAR-10 binary batch files, in the order given, as one set; class names from batches.meta.txt beside the first. */
-export function loadCifarFiles(files: string[], opts: { limit?: number } = {}): ImageDataset {
+export function loadCifarFiles(files: string[], opts: { limit?: number | undefined } = {}): ImageDataset {
   if (files.length === 0) throw new Error('no CIFAR-10 batch files given');
   return assemble(files.map(filePart), classNamesBeside(files[0]!), () => files.join(','), { limit: opts.limit }, files.join(','));
 }
@@ -147,7 +147,7 @@ export function batchOrder(a: string, b: string): number {
 }
 
 /** CIFAR-10 from the official tarball (or any tar holding data_batch_*.bin / test_batch.bin). */
-export function loadCifarArchive(file: string, opts: { split?: 'train' | 'test'; limit?: number } = {}): ImageDataset {
+export function loadCifarArchive(file: string, opts: { split?: 'train' | 'test'; limit?: number | undefined } = {}): ImageDataset {
   const split = opts.split ?? 'train';
   const entries = tarEntries(readTarArchive(file), file).filter((e) => e.type === '0');
   const want = split === 'train' ? TRAIN_BATCH : TEST_BATCH;

@@ -11,7 +11,7 @@ export interface LoadOptions {
   /** CIFAR-10: 'train' reads data_batch_*.bin, 'test' reads test_batch.bin (directories and tarballs). Default train. */
   split?: 'train' | 'test';
   /** Keep only the first `limit` images (only the bytes needed are read from plain files). */
-  limit?: number;
+  limit?: number | undefined;
   /** Image folders: resize every image to [height, width] (default [32, 32]). */
   size?: [number, number];
 }

@@ -66,10 +66,10 @@ export function ridge(X: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<n
   let ym = 0;
   for (let i = 0; i < rows; i++) {
     ym += w[i]! * y[i]!;
-    for (let j = 0; j < cols; j++) xm[j] += w[i]! * X[i * cols + j]!;
+    for (let j = 0; j < cols; j++) xm[j]! += w[i]! * X[i * cols + j]!;
   }
   ym /= sw;
-  for (let j = 0; j < cols; j++) xm[j] /= sw;
+  for (let j = 0; j < cols; j++) xm[j]! /= sw;
   // Normal equations of the centred problem: (Xcᵀ W Xc + α I) β = Xcᵀ W yc.
   const A = new Float64Array(cols * cols);
   const rhs = new Float64Array(cols);
@@ -82,12 +82,12 @@ export function ridge(X: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<n
     for (let j = 0; j < cols; j++) {
       const v = wi * xc[j]!;
       if (v === 0) continue;
-      rhs[j] += v * yc;
-      for (let l = j; l < cols; l++) A[j * cols + l] += v * xc[l]!;
+      rhs[j]! += v * yc;
+      for (let l = j; l < cols; l++) A[j * cols + l]! += v * xc[l]!;
     }
   }
   for (let j = 0; j < cols; j++) {
-    A[j * cols + j] += alpha;
+    A[j * cols + j]! += alpha;
     for (let l = 0; l < j; l++) A[j * cols + l] = A[l * cols + j]!;
   }
   const coef = solve(A, rhs, cols);
@@ -117,8 +117,8 @@ function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
     for (let r = c + 1; r < n; r++) {
       const f = A[r * n + c]! / A[c * n + c]!;
       if (f === 0) continue;
-      for (let j = c; j < n; j++) A[r * n + j] -= f * A[c * n + j]!;
-      x[r] -= f * x[c]!;
+      for (let j = c; j < n; j++) A[r * n + j]! -= f * A[c * n + j]!;
+      x[r]! -= f * x[c]!;
     }
   }
   for (let r = n - 1; r >= 0; r--) {
@@ -219,8 +219,8 @@ function fillImage(img: Float32Array, labels: Int32Array, K: number, P: number, 
   const cnt = new Float64Array(K);
   for (let p = 0; p < P; p++) {
     const l = labels[p]!;
-    cnt[l] += 1;
-    for (let ch = 0; ch < 3; ch++) sum[ch * K + l] += img[ch * P + p]!;
+    cnt[l]! += 1;
+    for (let ch = 0; ch < 3; ch++) sum[ch * K + l]! += img[ch * P + p]!;
   }
   for (let p = 0; p < P; p++) {
     const l = labels[p]!;

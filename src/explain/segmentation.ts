@@ -95,8 +95,8 @@ export function slic(chw: ArrayLike<number>, height: number, width: number, opts
       const c = label[p]!;
       if (c < 0) continue;
       const o = c * 6;
-      acc[o] += lab[p]!; acc[o + 1] += lab[P + p]!; acc[o + 2] += lab[2 * P + p]!;
-      acc[o + 3] += Math.floor(p / width); acc[o + 4] += p % width; acc[o + 5]! += 1;
+      acc[o]! += lab[p]!; acc[o + 1]! += lab[P + p]!; acc[o + 2]! += lab[2 * P + p]!;
+      acc[o + 3]! += Math.floor(p / width); acc[o + 4]! += p % width; acc[o + 5]! += 1;
     }
     for (let c = 0; c < C; c++) {
       const cnt = acc[c * 6 + 5]!;

@@ -24,9 +24,9 @@ export interface ServerOptions {
   /** Requests allowed to wait for the engine (default 16); more get 503. */
   maxQueue?: number;
   /** Host names accepted in the Host header; null accepts any (when bound to a public address). */
-  allowedHosts?: readonly string[] | null;
+  allowedHosts?: readonly string[] | null | undefined;
   /** One line per API request and every server error (default: none). */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 export const DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024;

@@ -42,7 +42,7 @@ function summariseModel(r: Record<string, unknown>): ResultSummaryModel | null {
 }
 
 /** The headline numbers of an advexp eval JSON (one model, or { models: [...] }); null for anything else. */
-export function summariseEval(value: unknown): ResultEntry['summary'] {
+export function summariseEval(value: unknown): NonNullable<ResultEntry['summary']> | null {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   const v = value as Record<string, unknown>;
   const rows = Array.isArray(v.models) ? v.models : [v];
@@ -92,7 +92,7 @@ export class ResultsStore {
   list(): ResultEntry[] {
     return this.#scan().map(({ entry, file }) => {
       if (entry.kind !== 'json') return entry;
-      let summary: ResultEntry['summary'] = null;
+      let summary: NonNullable<ResultEntry['summary']> | null = null;
       if (entry.bytes <= MAX_RESULT_BYTES) {
         try { summary = summariseEval(JSON.parse(fs.readFileSync(file, 'utf8'))); } catch { summary = null; }
       }

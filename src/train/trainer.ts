@@ -66,14 +66,14 @@ export interface RunOptions {
   /** The run directory: state.json, ckpt-*.safetensors, model.safetensors, log.jsonl, split.json. */
   dir: string;
   /** A fresh run's options; ignored when resuming (the checkpoint's options are used). */
-  options?: TrainOptions;
+  options?: TrainOptions | undefined;
   /** Continue the run in dir from its checkpoint. */
   resume?: boolean;
   /**
    * On resume: train up to this many epochs instead of the stored number; read the data from here; use these
    * lr milestones from now on (a schedule change, e.g. to end a run early with its lr drops).
    */
-  overrides?: { epochs?: number; data?: string; milestones?: number[] };
+  overrides?: { epochs?: number | undefined; data?: string | undefined; milestones?: number[] | undefined } | undefined;
   /** The adversarial-batch routine for adversarial modes (default: the paper's routine, METHOD.md §4). */
   attack?: AdversarialBatchFn;
   /** Threads in use (recorded in the state; resume is bit-identical for the same thread count). */

@@ -69,7 +69,7 @@ test('resizing: area average when shrinking, bilinear when growing, any aspect',
   const out = resizeToChw({ width: w, height: h, rgb }, 32, 32);
   for (const [c, y, x] of [[0, 0, 0], [1, 5, 9], [2, 31, 31], [0, 17, 3]] as const) {
     let s = 0;
-    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) s += rgb[((2 * y + dy) * w + 2 * x + dx) * 3 + c]!;
+    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) s += rgb[((2 * y + dy) * w + 2 * x + dx) * 3 + c]!;
     const mean = s / 4;
     const rounded = Math.abs(mean - Math.floor(mean) - 0.5) < 1e-9 ? (Math.floor(mean) % 2 === 0 ? Math.floor(mean) : Math.ceil(mean)) : Math.round(mean);
     assert.equal(at(out, c, y, x), rounded, `c${c} y${y} x${x}`);

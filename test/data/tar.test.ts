@@ -100,7 +100,7 @@ test('corrupt archives are one-line errors naming the file', (t) => {
   oneLineError(() => loadDataset(notGz), notGz, /not a gzip file/);
 
   const badSum = path.join(dir, 'badsum.tar');
-  const b = Buffer.from(raw); b[0] ^= 0x20; // first header's name
+  const b = Buffer.from(raw); b[0]! ^= 0x20; // first header's name
   fs.writeFileSync(badSum, b);
   oneLineError(() => loadDataset(badSum), badSum, /corrupt tar header at byte 0 \(bad checksum\)/);
 
