@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<void> {
   const port = intArg(values.port, 'port', 8080, 0);
   if (port > 65535) throw new UserError(`--port: expected 0..65535, got '${values.port}'`);
   const maxUploadMb = numArg(values['max-upload'], 'max-upload', DEFAULT_MAX_UPLOAD / 1048576);
-  if (!(maxUploadMb > 0 && maxUploadMb <= 1024)) throw new UserError(`--max-upload: expected a size in MB from 0 to 1024, got '${values['max-upload']}'`);
+  if (!(maxUploadMb > 0 && maxUploadMb <= 1024)) throw new UserError(`--max-upload: expected a size in MB above 0 and at most 1024, got '${values['max-upload']}'`);
   const maxQueue = intArg(values.queue, 'queue', 16, 0);
   const quiet = values.quiet === true;
   const say = (s: string): void => { if (!quiet) console.log(s); };
