@@ -10,7 +10,7 @@ import { readCifarBatch, CIFAR10_CLASSES, type CifarReadOptions } from '../data/
 import type { ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { errnoOf } from '../io/errors.js';
-import { decodeImage, resizeToChw } from '../data/images.js';
+import { decodeImage, readImageFile, resizeToChw } from '../data/images.js';
 import { setNumThreads } from '../engine/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
@@ -160,15 +160,9 @@ export function loadInputs(files: string[], data: string | undefined, index: str
   const images = new Float32Array(files.length * per);
   const notes: string[] = [];
   files.forEach((f, i) => {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(f);
-    } catch (e) {
-      throw new UserError(`${f}: cannot read image (${errnoOf(e)})`);
-    }
     let img;
     try {
-      img = decodeImage(bytes, f);
+      img = decodeImage(readImageFile(f), f);
     } catch (e) {
       throw new UserError((e as Error).message);
     }

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf } from '../io/errors.js';
+import { regularFile } from '../io/files.js';
 import { ImageDataset, type ImageShape } from './dataset.js';
 import { readTarArchive, tarEntries } from './tar.js';
 
@@ -176,6 +177,7 @@ function classNamesBeside(file: string): string[] {
  */
 export function readCifarClassNames(dir: string): string[] {
   const file = path.join(dir, 'batches.meta.txt');
+  regularFile(file, 'class names');
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -1,12 +1,15 @@
 // Image folders (one sub-folder per class, like torchvision's ImageFolder) and PNG/JPEG decoding.
 // Every image is resized to the model's input: box-filter (area) averaging where it shrinks, bilinear where it
 // grows, then rounded back to bytes as 8-bit image libraries do. This runs once at load time, not per batch.
+// One pixel limit for every reader (the CLI's image files, image folders, the server's uploads): the size is read
+// from the PNG/JPEG header before anything is decoded, since a 69-byte file can claim a 20000×20000 picture.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
 import { tensor, tidy, adaptiveAvgPool2d, interpolate } from '../engine/index.js';
 import { errnoOf } from '../io/errors.js';
+import { regularFile } from '../io/files.js';
 import { ImageDataset } from './dataset.js';
 import type { LoadOptions } from './load.js';
 
@@ -31,17 +34,88 @@ export function sniffImage(b: Uint8Array): ImageKind | null {
   return null;
 }
 
-/** Decodes PNG or JPEG bytes (told apart by their signature). Errors are one line starting with `file`. */
-export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
+/** The largest picture decoded anywhere, per side and in pixels (a 16-megapixel photo fits). */
+export const MAX_IMAGE_SIDE = 8192;
+export const MAX_IMAGE_PIXELS = 4096 * 4096;
+/** The largest image file read (a 16-megapixel PNG stored without compression is about 50 MB). */
+export const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
+
+const be16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
+const be32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
+
+/** Width and height from the header, without decoding; null when the header is missing or malformed. */
+export function imageSize(b: Uint8Array, kind: ImageKind): { width: number; height: number } | null {
+  if (kind === 'png') {
+    // Signature, then the IHDR chunk: length (13), type, width, height.
+    if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return null;
+    return { width: be32(b, 16), height: be32(b, 20) };
+  }
+  // JPEG: walk the marker segments up to the first start-of-frame (SOF0–SOF15 but DHT C4, JPG C8, DAC CC).
+  let i = 2;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return null;
+    const m = b[i + 1]!;
+    if (m === 0xff) { i++; continue; } // fill byte
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no length
+    if (m === 0xd9 || m === 0xda) return null; // end of image / start of scan before any frame header
+    const len = be16(b, i + 2);
+    if (len < 2) return null;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (i + 9 > b.length) return null;
+      return { width: be16(b, i + 7), height: be16(b, i + 5) };
+    }
+    i += 2 + len;
+  }
+  return null;
+}
+
+/**
+ * The one check before any decoding: a PNG/JPEG signature, a size readable from the header, at least one pixel,
+ * and at most MAX_IMAGE_SIDE a side and MAX_IMAGE_PIXELS in all. Errors are one line starting with `name`.
+ */
+export function checkImageHeader(bytes: Uint8Array, name: string): { kind: ImageKind; width: number; height: number } {
   const kind = sniffImage(bytes);
-  if (kind === null) throw new Error(`${file}: not a PNG or JPEG image`);
+  if (kind === null) throw new Error(`${name}: not a PNG or JPEG image`);
+  const K = kind.toUpperCase();
+  const size = imageSize(bytes, kind);
+  if (size === null) throw new Error(`${name}: not a valid ${K} image (no readable size in its header)`);
+  const { width, height } = size;
+  if (width < 1 || height < 1) throw new Error(`${name}: the ${K} image has no pixels (${width}×${height})`);
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
+    throw new Error(`${name}: the ${K} image is ${width}×${height} pixels; at most ${MAX_IMAGE_SIDE} a side and ${MAX_IMAGE_PIXELS / 1048576} megapixels are accepted`);
+  }
+  return { kind, width, height };
+}
+
+/** An image file's bytes: a regular file (never a FIFO or a device) of at most MAX_IMAGE_FILE_BYTES, header checked. */
+export function readImageFile(file: string): Uint8Array {
+  const st = regularFile(file, 'image');
+  if (st.size > MAX_IMAGE_FILE_BYTES) throw new Error(`${file}: the file is ${st.size} bytes; image files of at most ${MAX_IMAGE_FILE_BYTES / 1048576} MB are read`);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read image (${errnoOf(e)})`);
+  }
+  checkImageHeader(bytes, file);
+  return bytes;
+}
+
+/**
+ * Decodes PNG or JPEG bytes (told apart by their signature) after checkImageHeader: nothing is decoded past the
+ * pixel limit. Errors are one line starting with `file`.
+ */
+export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
+  const { kind } = checkImageHeader(bytes, file);
   const isPng = kind === 'png';
   try {
     if (isPng) {
       const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
       return { width: png.width, height: png.height, rgb: rgbaToRgb(png.data, png.width, png.height) };
     }
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: 1024 });
+    const img = jpeg.decode(bytes, {
+      useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: 1024, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
+    });
     if (!(img.width > 0 && img.height > 0)) throw new Error('no image data');
     return { width: img.width, height: img.height, rgb: rgbaToRgb(img.data, img.width, img.height) };
   } catch (e) {
@@ -103,13 +177,7 @@ export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDatas
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const { file, label } = files[i]!;
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (e) {
-      throw new Error(`${file}: cannot read image (${errnoOf(e)})`);
-    }
-    pixels.set(resizeToChw(decodeImage(bytes, file), height, width), i * per);
+    pixels.set(resizeToChw(decodeImage(readImageFile(file), file), height, width), i * per);
     labels[i] = label;
   }
   return new ImageDataset({ pixels, labels, shape: { channels: 3, height, width }, classNames: classes, source: dir });

@@ -3,6 +3,7 @@
 // Errors are one line, naming the file.
 import * as fs from 'node:fs';
 import { manualSeed, randperm } from '../engine/index.js';
+import { regularFile } from '../io/files.js';
 import { readCifarBatch, CIFAR_RECORD_BYTES } from './cifar.js';
 import { ImageDataset } from './dataset.js';
 import { loadDataset } from './load.js';
@@ -49,6 +50,7 @@ export function seededRecords(file: string, n: number, seed: number): Selection 
 /** The first n held-out validation images of a training run, from its split.json (indices into the run's data). */
 export function heldOutImages(splitFile: string, dataPath: string, n: number): Selection & { records: number[] } {
   let split: { n?: unknown; limit?: unknown; val?: unknown };
+  regularFile(splitFile, 'split file');
   try {
     split = JSON.parse(fs.readFileSync(splitFile, 'utf8')) as typeof split;
   } catch (e) {

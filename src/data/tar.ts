@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { errnoOf } from '../io/errors.js';
+import { regularFile } from '../io/files.js';
 
 export interface TarEntry {
   /** Path inside the archive, '/'-separated, as stored (prefix + name, or the long/pax name). */
@@ -102,6 +103,7 @@ export function tarEntries(buf: Uint8Array, source: string): TarEntry[] {
 
 /** Reads and gunzips a .tar.gz / .tgz (or reads a plain .tar) into memory; errors name the file. */
 export function readTarArchive(file: string): Uint8Array {
+  regularFile(file, 'archive');
   let raw: Buffer;
   try {
     raw = fs.readFileSync(file);

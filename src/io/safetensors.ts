@@ -306,15 +306,53 @@ export function parseSafetensors(buf: Uint8Array, name = '<buffer>'): StFile {
   return { tensors, metadata };
 }
 
-/** Reads and validates a .safetensors file (synchronously). */
+/**
+ * Reads and validates a .safetensors file (synchronously). The file type is checked before it is opened (a FIFO or
+ * a device such as /dev/zero is refused, never read), and the 8-byte header length is checked against the cap and
+ * the file's size before the rest is read; then exactly the file's size is read.
+ */
 export function readSafetensors(file: string): StFile {
-  let buf: Buffer;
+  let st: fs.Stats;
   try {
-    buf = fs.readFileSync(file);
+    st = fs.statSync(file);
   } catch (e) {
     fail(file, `cannot read file (${errnoOf(e)})`);
   }
-  return parseSafetensors(buf, file);
+  if (!st.isFile()) fail(file, 'cannot read file (not a regular file)');
+  const size = st.size;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    fail(file, `cannot read file (${errnoOf(e)})`);
+  }
+  try {
+    const readAt = (buf: Uint8Array, at: number, pos: number): void => {
+      for (let got = 0; got < buf.length - at;) {
+        let r: number;
+        try {
+          r = fs.readSync(fd, buf, at + got, buf.length - at - got, pos + got);
+        } catch (e) {
+          fail(file, `cannot read file (${errnoOf(e)})`);
+        }
+        if (r === 0) fail(file, `unexpected end of file at byte ${pos + got} (the file shrank while being read)`);
+        got += r;
+      }
+    };
+    if (size < 8) fail(file, `file is ${size} bytes, shorter than the 8-byte header length`);
+    const head = new Uint8Array(8);
+    readAt(head, 0, 0);
+    const n64 = new DataView(head.buffer).getBigUint64(0, true);
+    if (n64 > BigInt(MAX_HEADER_BYTES)) fail(file, `header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+    if (8 + Number(n64) > size) fail(file, `header length ${n64} runs past the end of the ${size}-byte file`);
+    // The header fits: read the header and the body, the file's size and no more.
+    const buf = Buffer.allocUnsafe(size);
+    buf.set(head, 0);
+    readAt(buf, 8, 8);
+    return parseSafetensors(buf, file);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 // ---- writing ----

@@ -1,44 +1,12 @@
 // Images in and out of the API. In: only PNG and JPEG, told apart by their bytes (never by the name or the
-// client's content type: data/images.ts sniffImage), their size read from the header before anything is decoded (a small file can claim a
-// huge picture), then decoded by data/images.ts, cropped to the centre square and resized to the model's input.
+// client's content type), their size read from the header and held to the one pixel limit before anything is decoded
+// (a small file can claim a huge picture: data/images.ts checkImageHeader, which the CLI and image folders use too),
+// then decoded by data/images.ts, cropped to the centre square and resized to the model's input.
 // Out: small PNGs as data: URLs, which the page scales up with nearest-neighbour; maps coloured by report/colour.ts.
 import pngjs from 'pngjs';
-import { decodeImage, resizeToChw, sniffImage, type DecodedImage, type ImageKind } from '../data/images.js';
+import { checkImageHeader, decodeImage, resizeToChw, type DecodedImage, type ImageKind } from '../data/images.js';
 import { blend, deltaRgb, heatmapRgb } from '../report/colour.js';
 import { badRequest } from './errors.js';
-
-/** Largest picture decoded, per side and in pixels (a 16-megapixel photo fits). */
-export const MAX_SIDE = 8192;
-export const MAX_PIXELS = 4096 * 4096;
-
-const be16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
-const be32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
-
-/** Width and height from the header, without decoding; null when the header is missing or malformed. */
-export function imageSize(b: Uint8Array, kind: ImageKind): { width: number; height: number } | null {
-  if (kind === 'png') {
-    // Signature, then the IHDR chunk: length (13), type, width, height.
-    if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return null;
-    return { width: be32(b, 16), height: be32(b, 20) };
-  }
-  // JPEG: walk the marker segments up to the first start-of-frame (SOF0–SOF15 but DHT C4, JPG C8, DAC CC).
-  let i = 2;
-  while (i + 4 <= b.length) {
-    if (b[i] !== 0xff) return null;
-    const m = b[i + 1]!;
-    if (m === 0xff) { i++; continue; } // fill byte
-    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no length
-    if (m === 0xd9 || m === 0xda) return null; // end of image / start of scan before any frame header
-    const len = be16(b, i + 2);
-    if (len < 2) return null;
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (i + 9 > b.length) return null;
-      return { width: be16(b, i + 7), height: be16(b, i + 5) };
-    }
-    i += 2 + len;
-  }
-  return null;
-}
 
 export interface ModelInput {
   /** CHW floats in [0, 1], the model's input size. */
@@ -61,15 +29,13 @@ export function centreSquare(img: DecodedImage): DecodedImage {
 /** The cheap checks, before any decoding: PNG/JPEG signature, a readable header, a sane size (HttpError 400). */
 export function checkImage(bytes: Uint8Array): { kind: ImageKind; size: { width: number; height: number } } {
   if (bytes.length === 0) throw badRequest("the uploaded file 'image' is empty");
-  const kind = sniffImage(bytes);
-  if (kind === null) throw badRequest('the upload is not a PNG or JPEG image');
-  const size = imageSize(bytes, kind);
-  if (size === null) throw badRequest(`the upload is not a valid ${kind.toUpperCase()} image (no readable size in its header)`);
-  if (size.width < 1 || size.height < 1) throw badRequest(`the ${kind.toUpperCase()} image has no pixels (${size.width}×${size.height})`);
-  if (size.width > MAX_SIDE || size.height > MAX_SIDE || size.width * size.height > MAX_PIXELS) {
-    throw badRequest(`the image is ${size.width}×${size.height} pixels; at most ${MAX_SIDE} a side and ${MAX_PIXELS / 1048576} megapixels are accepted`);
+  let head: ReturnType<typeof checkImageHeader>;
+  try {
+    head = checkImageHeader(bytes, 'the upload');
+  } catch (e) {
+    throw badRequest((e as Error).message);
   }
-  return { kind, size };
+  return { kind: head.kind, size: { width: head.width, height: head.height } };
 }
 
 /**

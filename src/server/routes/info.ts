@@ -1,7 +1,7 @@
 // GET /api/models, /api/methods (explainers, defaults, limits) and /api/status (the job queue).
 import type { FastifyInstance } from 'fastify';
 import { methodInfo, AE_DEFAULTS } from '../explainers.js';
-import { MAX_PIXELS, MAX_SIDE } from '../images.js';
+import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../../data/images.js';
 import { LIMITS, LIME_DEFAULTS, type ServerContext } from '../context.js';
 import type { MethodsResponse, ModelsResponse } from '../api-types.js';
 
@@ -14,7 +14,7 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ServerContext): vo
     defaults: { rho: AE_DEFAULTS.rho, steps: AE_DEFAULTS.steps, overshoot: AE_DEFAULTS.overshoot, limeSamples: LIME_DEFAULTS.samples, seed: LIME_DEFAULTS.seed },
     limits: {
       rho: LIMITS.rho, steps: LIMITS.steps, limeSamples: LIMITS.limeSamples, maxUploadBytes: ctx.maxUpload,
-      maxImageSide: MAX_SIDE, maxImagePixels: MAX_PIXELS, queue: queue.maxWaiting,
+      maxImageSide: MAX_IMAGE_SIDE, maxImagePixels: MAX_IMAGE_PIXELS, queue: queue.maxWaiting,
     },
   }));
 
