@@ -95,6 +95,100 @@ export function prepareOutDir(dir: string): void {
   }
 }
 
+/**
+ * Creates --out DIR (checked before the work by checkOutput) and runs `write`, which fills it; when `write` fails,
+ * folders this call created are removed again if still empty.
+ */
+export function writeIntoOutDir(dir: string, write: () => void): void {
+  const top = firstMissingDir(dir);
+  prepareOutDir(dir);
+  try {
+    write();
+  } catch (e) {
+    removeCreatedDirs(dir, top);
+    throw e;
+  }
+}
+
+/** `--json -`: the JSON goes to stdout (and the command's other output to stderr). */
+export const STDOUT = '-';
+
+/** stat, or null when the path (or a folder on the way to it) does not exist. */
+function statOrNull(p: string, flag: string, target: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new UserError(`--${flag} ${target}: cannot check ${p} (${code})`);
+  }
+}
+
+/**
+ * Checks an output path before the long job, so a bad one fails at once (UserError, exit 2) instead of after the
+ * work: a 'file' (--json, --plot, --md) must not be a directory or a special file, and its folder must exist and be
+ * writable; a 'dir' (--out) must be a writable directory, or be creatable (its nearest existing parent is a writable
+ * directory). Messages name the flag and the path. Does not create anything.
+ */
+export function checkOutput(target: string, flag: string, kind: 'file' | 'dir'): void {
+  if (target === '') throw new UserError(`--${flag}: expected a path`);
+  const abs = path.resolve(target);
+  const st = statOrNull(abs, flag, target);
+  if (st !== null) {
+    if (kind === 'dir' && !st.isDirectory()) throw new UserError(`--${flag} ${target}: exists and is not a directory`);
+    if (kind === 'file' && st.isDirectory()) throw new UserError(`--${flag} ${target}: is a directory`);
+    if (kind === 'file' && !st.isFile()) throw new UserError(`--${flag} ${target}: exists and is not a regular file`);
+  }
+  // The folder written into: the file's folder; the directory itself, or the nearest existing folder above it.
+  let folder = kind === 'dir' && st !== null ? abs : path.dirname(abs);
+  let fst = statOrNull(folder, flag, target);
+  if (kind === 'dir') {
+    while (fst === null && path.dirname(folder) !== folder) {
+      folder = path.dirname(folder);
+      fst = statOrNull(folder, flag, target);
+    }
+  }
+  if (fst === null) throw new UserError(`--${flag} ${target}: directory ${folder} does not exist`);
+  if (!fst.isDirectory()) throw new UserError(`--${flag} ${target}: ${folder} is not a directory`);
+  try {
+    fs.accessSync(folder, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (e) {
+    throw new UserError(`--${flag} ${target}: directory ${folder} is not writable (${errnoOf(e)})`);
+  }
+}
+
+/** The first folder `mkdir -p dir` would create (the topmost missing one), or null when dir exists. */
+export function firstMissingDir(dir: string): string | null {
+  let p = path.resolve(dir);
+  let top: string | null = null;
+  while (!fs.existsSync(p)) {
+    top = p;
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  return top;
+}
+
+/**
+ * After a failed run: removes what `mkdir -p dir` created (firstMissingDir's answer, taken before the run), folder
+ * by folder upwards, as long as each is empty. Anything the run wrote is kept.
+ */
+export function removeCreatedDirs(dir: string, top: string | null): void {
+  if (top === null) return;
+  let p = path.resolve(dir);
+  for (;;) {
+    try {
+      fs.rmdirSync(p);
+    } catch {
+      return; // not empty (or gone): keep it and what is above
+    }
+    const up = path.dirname(p);
+    if (p === top || up === p) return;
+    p = up;
+  }
+}
+
 /** A model file's name as tables and panels show it. */
 export const shortModelName = (file: string): string => path.basename(file).replace(/\.safetensors$/, '');
 

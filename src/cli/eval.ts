@@ -1,9 +1,8 @@
 // advexp eval: clean accuracy, Attack and BTR ARA (METHOD.md §6), accuracy-vs-RMS curves, PGD robust accuracy at
 // RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
-import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, applyThreads, listArg } from './common.js';
+import { openModel, applyThreads, listArg, checkOutput, STDOUT } from './common.js';
 import { UserError } from './errors.js';
 import { recordRange, seededRecords, heldOutImages, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
@@ -36,7 +35,7 @@ Without --model the shipped default model is used; repeat --model to compare mod
   --pgd-steps S      PGD steps (default 40 for L-inf, 50 for L2, as Foolbox)
   --batch B          images per batch (default 128)
   --threads T        libtorch threads (default: all cores)
-  --json OUT         write the results as JSON
+  --json OUT         write the results as JSON (- : to stdout; the summary table then goes to stderr)
   --plot OUT         accuracy vs RMS perturbation plot; .svg or .png by extension; repeatable
   --quiet            no progress bar`;
 
@@ -49,11 +48,6 @@ interface ModelEval {
   curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
   pgd: Partial<Record<'linf' | 'l2', { eps: number; steps: number; accuracy: number }>>;
   seconds: number;
-}
-
-function checkOutput(file: string, flag: string): void {
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`--${flag} ${file}: directory ${dir} does not exist`);
 }
 
 /** The images to score, as chosen by --split, --seed or --offset/--n; the data layer's errors as one-line UserErrors. */
@@ -93,10 +87,11 @@ export function run(argv: string[]): void {
   const plots = values.plot ?? [];
   for (const p of plots) {
     if (!/\.(svg|png)$/i.test(p)) throw new UserError(`--plot ${p}: the file name must end in .svg or .png`);
-    checkOutput(p, 'plot');
+    checkOutput(p, 'plot', 'file');
   }
   if (plots.length > 0 && types.length === 0) throw new UserError('--plot needs at least one ARA type (--ara attack,btr)');
-  if (values.json !== undefined) checkOutput(values.json, 'json');
+  const json = values.json;
+  if (json !== undefined && json !== STDOUT) checkOutput(json, 'json', 'file');
   const modelFiles = values.model ?? [undefined];
   const threads = applyThreads(values.threads);
 
@@ -148,11 +143,12 @@ export function run(argv: string[]): void {
 
   // Summary.
   const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
+  const say = json === STDOUT ? console.error : console.log;
   const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
-  console.log(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
-  console.log('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
+  say(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
+  say('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
   for (const r of results) {
-    console.log(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
+    say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
       + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
   }
 
@@ -166,8 +162,10 @@ export function run(argv: string[]): void {
     model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
     ...(records ? { records } : {}), seconds: r.seconds,
   });
-  if (values.json !== undefined) {
-    writeJsonAtomic(values.json, results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings });
+  if (json !== undefined) {
+    const value = results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings };
+    if (json === STDOUT) process.stdout.write(JSON.stringify(value, null, 1) + '\n');
+    else writeJsonAtomic(json, value);
   }
   if (plots.length > 0) {
     const series: CurveSeries[] = [];

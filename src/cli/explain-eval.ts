@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parse, intArg, requireArg } from './args.js';
 import {
-  openModel, openCifar, applyThreads, listArg, prepareOutDir, shortModelName,
+  openModel, openCifar, applyThreads, listArg, checkOutput, STDOUT, shortModelName,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError } from './errors.js';
@@ -33,7 +33,8 @@ AUC (lower = more faithful) and insertion AUC (higher = more faithful) of its ma
 ${explainerFlagHelp()}
   --step P             pixels removed/inserted per point (default 32 of 1024: 33 points)
   --threads T          libtorch threads (default: all cores)
-  --json OUT           every number, per image          --md OUT   the table as markdown
+  --json OUT           every number, per image (- : to stdout)
+  --md OUT             the table as markdown
   --quiet              no progress bar`;
 
 /** "random": seeded random maps, the chance level of deletion/insertion. */
@@ -143,7 +144,9 @@ export function run(argv: string[]): void {
   const args = readArgs(argv);
   if (args === null) return;
   const { data: dataPath, n, offset, step } = args;
-  for (const f of [args.json, args.md]) if (f !== undefined) prepareOutDir(path.dirname(path.resolve(f)));
+  if (args.json !== undefined && args.json !== STDOUT) checkOutput(args.json, 'json', 'file');
+  if (args.md !== undefined) checkOutput(args.md, 'md', 'file');
+  const say = args.json === STDOUT ? console.error : console.log;
   applyThreads(args.threads);
   const set = openCifar(dataPath, { offset, limit: n });
   if (set.n < n) throw new UserError(`${dataPath}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
@@ -163,7 +166,7 @@ export function run(argv: string[]): void {
         const pred = Int32Array.from({ length: set.n }, (_, i) => argmaxExcept(probs.subarray(i * K, (i + 1) * K), -1));
         let correct = 0;
         pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
-        console.log(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
+        say(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
         const methods: Record<string, unknown> = {};
         for (const m of args.methods) {
           const t0 = performance.now();
@@ -188,7 +191,7 @@ export function run(argv: string[]): void {
           };
           rows.push(r);
           methods[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
-          console.log(`  ${m.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
+          say(`  ${m.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
             + `deletion ${r.deletion.toFixed(3)} ± ${r.deletionSe.toFixed(3)}  insertion ${r.insertion.toFixed(3)} ± ${r.insertionSe.toFixed(3)}  ${r.seconds.toFixed(0)} s`);
         }
         const record = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods };
@@ -199,11 +202,12 @@ export function run(argv: string[]): void {
     }
   }
   const table = markdownTable(rows);
-  console.log('\n' + table);
+  say('\n' + table);
   const settings = {
     data: path.resolve(dataPath), offset, n: set.n, step, ae_targets: args.aeTargets,
     ...Object.fromEntries([...args.options].map(([m, o]) => [m, optionSettings(o)])),
   };
   if (args.md !== undefined) writeFileAtomic(args.md, table);
-  if (args.json !== undefined) writeJsonAtomic(args.json, { settings, rows, models: perImage });
+  if (args.json === STDOUT) process.stdout.write(JSON.stringify({ settings, rows, models: perImage }, null, 1) + '\n');
+  else if (args.json !== undefined) writeJsonAtomic(args.json, { settings, rows, models: perImage });
 }

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parse, intArg } from './args.js';
 import {
-  openModel, applyThreads, loadInputs, listArg, classNamesFor, prepareOutDir, shortModelName,
+  openModel, applyThreads, loadInputs, listArg, classNamesFor, checkOutput, writeIntoOutDir, shortModelName,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError } from './errors.js';
@@ -112,9 +112,9 @@ function gatherImages(x: Tensor, idx: number[]): Tensor {
 export async function run(argv: string[]): Promise<void> {
   const args = readArgs(argv);
   if (args === null) return;
+  checkOutput(args.out, 'out', 'dir');
   applyThreads(args.threads);
   const inputs = loadInputs(args.files, args.data, args.index);
-  prepareOutDir(args.out);
   for (const note of inputs.notes) console.log(note);
 
   const results: ModelResult[] = [];
@@ -223,8 +223,10 @@ export async function run(argv: string[]): Promise<void> {
   };
   const pngFile = path.join(args.out, 'explain.png');
   const jsonFile = path.join(args.out, 'explain.json');
-  writeFileAtomic(pngFile, png);
-  writeJsonAtomic(jsonFile, json);
+  writeIntoOutDir(args.out, () => {
+    writeFileAtomic(pngFile, png);
+    writeJsonAtomic(jsonFile, json);
+  });
 
   for (const r of results) {
     const names = classNamesFor(r.classes, inputs.classNames);

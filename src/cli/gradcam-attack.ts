@@ -6,7 +6,7 @@
 // perturbation and the map does not move: it did not explain the decision. On a robust one the flip needs more.
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, openCifar, applyThreads, loadInputs, classNamesFor, prepareOutDir, shortModelName, withLayerErrors, type InputImages } from './common.js';
+import { openModel, openCifar, applyThreads, loadInputs, classNamesFor, checkOutput, writeIntoOutDir, shortModelName, withLayerErrors, type InputImages } from './common.js';
 import { UserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { PaperMinimalAttack, Misclassification } from '../attack/index.js';
@@ -122,9 +122,9 @@ export function run(argv: string[]): void {
   if (args === null) return;
   const { steps, eps, momentum, rho, lambda, scale, panelRows, attack: kind } = args;
   const modelFiles = args.models;
+  checkOutput(args.out, 'out', 'dir');
   applyThreads(args.threads);
   const inputs = readInputs(args);
-  prepareOutDir(args.out);
   for (const note of inputs.notes) console.log(note);
   const { n, height: H, width: W } = inputs;
   const P = H * W;
@@ -216,9 +216,9 @@ export function run(argv: string[]): void {
   }
   const pngFile = path.join(args.out, 'gradcam-attack.png');
   const jsonFile = path.join(args.out, 'gradcam-attack.json');
-  if (rows.length > 0) writeFileAtomic(pngFile, renderPanel(rows, { scale, rowLabels }));
+  const panel = rows.length > 0 ? renderPanel(rows, { scale, rowLabels }) : null;
   const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
-  writeJsonAtomic(jsonFile, {
+  const json = {
     settings: kind === 'minimal' ? { attack: kind, steps, eps, momentum, overshoot: 1, layer: layer ?? 'pipe.3' } : { attack: kind, rho, lambda, steps, overshoot: 5, layer: layer ?? 'pipe.3' },
     inputs: inputs.names.map((name, i) => ({ image: i, name, ...(inputs.records ? { record: inputs.records[i] } : {}), ...(inputs.labels ? { label: inputs.labels[i] } : {}) })),
     summary: summary.map((s) => Object.fromEntries(Object.entries(s).map(([k, x]) => [k, typeof x === 'number' ? fin(x) : x]))),
@@ -230,6 +230,10 @@ export function run(argv: string[]): void {
         rms: fin(r.rms), correlation: fin(r.correlation), correlation_same_class: fin(r.correlationSameClass),
       })),
     })),
+  };
+  writeIntoOutDir(args.out, () => {
+    if (panel !== null) writeFileAtomic(pngFile, panel);
+    writeJsonAtomic(jsonFile, json);
   });
   console.log(`wrote ${rows.length > 0 ? `${pngFile} and ` : ''}${jsonFile}`);
 }

@@ -1,7 +1,7 @@
 // advexp train: the paper's training (METHOD.md §3) with checkpoints, exact resume and a JSONL log.
 import * as path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { applyThreads } from './common.js';
+import { applyThreads, checkOutput, firstMissingDir, removeCreatedDirs } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
@@ -121,6 +121,7 @@ export async function run(argv: string[]): Promise<void> {
     options = defaultTrainOptions(partial);
     const problem = checkOptions(options);
     if (problem !== null) throw new UserError(`--${problem}`);
+    checkOutput(dir, 'out', 'dir');
   }
   const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs, 'epochs', 1, 1) : undefined;
   const logEvery = intArg(values['log-every'], 'log-every', 50, 0);
@@ -139,6 +140,8 @@ export async function run(argv: string[]): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // A fresh run's folder, when this run creates it, is removed again if the run fails before writing into it.
+  const createdTop = resumeDir === undefined ? firstMissingDir(dir) : null;
   let bar: Progress | null = null;
   let barEpoch = -1;
   let totalEpochs = 0;
@@ -185,6 +188,7 @@ export async function run(argv: string[]): Promise<void> {
       console.log(`${path.join(dir, MODEL_FILE)}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
     }
   } catch (e) {
+    removeCreatedDirs(dir, createdTop);
     if (e instanceof TrainInputError) throw new UserError(e.message);
     throw e;
   } finally {

@@ -1,10 +1,12 @@
 // Nothing half-written: write a temp file beside the target, then rename over it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoOf } from './errors.js';
 
 /**
  * Writes `data` to `file` through a fresh temp file beside it (flushed to disk before the rename), so a reader or a
- * crash sees the old file or the new one, never half of one. Throws the file system's error; the temp file is gone.
+ * crash sees the old file or the new one, never half of one. A failure is an Error naming `file` (never the temp
+ * file) with the file system's code ("x.json: cannot write (ENOSPC)", `code` kept); the temp file is gone.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(path.resolve(file));
@@ -22,7 +24,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    throw Object.assign(new Error(`${file}: cannot write (${errnoOf(e)})`), code === undefined ? {} : { code });
   }
 }
 
