@@ -151,6 +151,7 @@ function stateProblem(s: Record<string, unknown>): string | null {
     for (const k of ['lr', 'trainLoss', 'trainAcc', 'seconds', 'imgPerSec'] as const) if (!num(r[k])) return bad(`history[${i}].${k}`, 'a number', r[k]);
     for (const k of ['psi', 'valAcc', 'valLoss'] as const) if (r[k] !== null && !num(r[k])) return bad(`history[${i}].${k}`, 'a number or null', r[k]);
   }
+  if (!isObj(s.options)) return bad('options', 'an object', s.options);
   const q = optionProblem(s.options);
   if (q !== null) return `field 'options.${q.key}': ${q.message}`;
   return null;

@@ -186,6 +186,8 @@ export function acquireRunLock(dir: string, note: (message: string) => void = ()
       const h = readHolder(file);
       if (h === null) continue; // released meanwhile: try again
       if (h === 'unwritten') {
+        // Created by a process that has not yet written its pid into it (microseconds): read it again.
+        if (attempt < 99) { sleepMs(10); continue; }
         throw new RunLockedError(`${dir}: locked by another training process that is starting (${LOCK_FILE} not yet written); wait for it or stop it`);
       }
       const why = staleReason(h.holder, dir);
