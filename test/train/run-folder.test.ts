@@ -71,7 +71,7 @@ const rewriteState = (dir: string, change: (s: Record<string, unknown>) => void)
 
 // ---- finding 2: the lock ----
 
-test('the lock itself: of 4 processes taking a free lock at the same instant, and then a stale one, exactly one wins', async () => {
+test('the lock itself: of 4 processes taking a free lock at the same instant, and then a stale one, exactly one wins', { timeout: 180_000 }, async () => {
   for (const stale of [false, true]) {
     const dir = newDir();
     fs.mkdirSync(dir);
@@ -94,7 +94,7 @@ test('the lock itself: of 4 processes taking a free lock at the same instant, an
   }
 });
 
-test('finding 2: two fresh `train` runs started at once on one folder: one runs, the other exits 2 naming the folder and the pid', async () => {
+test('finding 2: two fresh `train` runs started at once on one folder: one runs, the other exits 2 naming the folder and the pid', { timeout: 180_000 }, async () => {
   const dir = newDir();
   const a = start(['--data', data, '--out', dir, ...TINY, '--epochs', '40', '--seed', '1', '--quiet']);
   const b = start(['--data', data, '--out', dir, ...TINY, '--epochs', '40', '--seed', '2', '--quiet']);
@@ -162,7 +162,7 @@ test('finding 2: a held folder refuses a run (in-process too); a dead holder\'s 
   assert.match(notes.join('\n'), /an unfinished lock file, left by a crash/);
 });
 
-test('finding 2: the lock is released after a normal finish, a bad-input error, a non-finite loss and a second Ctrl-C', async () => {
+test('finding 2: the lock is released after a normal finish, a bad-input error, a non-finite loss and a second Ctrl-C', { timeout: 180_000 }, async () => {
   const dir = await train(opts());
   assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false, 'after a finish');
   const other = path.join(root, 'other.bin');
