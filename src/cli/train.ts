@@ -34,7 +34,7 @@ model:
   --depth D             6n+2 (default 44)   --widths A,B,C (16,32,64)
   --activation A        relu | half-huber (default: half-huber with robust additions, else relu)
 run:
-  --out DIR             the run directory (must not hold a run already)
+  --out DIR             the run directory (must not hold a run already); locked while a run uses it (DIR/run.lock)
   --resume DIR          continue the run in DIR with its stored options; --epochs extends or shortens it,
                         --milestones changes the lr schedule from then on
   --threads T           libtorch threads (default: all cores)
@@ -153,6 +153,7 @@ export async function run(argv: string[]): Promise<void> {
         ? { epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones') }
         : undefined,
       shouldStop: () => signal !== null,
+      onNote: (m) => { process.stderr.write(`advexp: note: ${m}\n`); },
       onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {
         const o = state.options;
         totalEpochs = o.epochs;

@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors, writeSafetensors, type StTensor } from '../io/safetensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import type { PreActResNet } from '../nn/index.js';
+import { checkTensorsFit } from '../io/model-file.js';
+import { resnetStateShapes, type PreActResNet } from '../nn/index.js';
 import type { Sgd } from './sgd.js';
-import type { TrainOptions } from './options.js';
+import { optionProblem, type TrainOptions } from './options.js';
 
 export const STATE_FILE = 'state.json';
 export const MOMENTUM_PREFIX = 'optimizer.momentum.';
@@ -60,6 +61,20 @@ export interface TrainState {
 }
 
 export function checkpointName(step: number): string { return `ckpt-${String(step).padStart(9, '0')}.safetensors`; }
+export const CHECKPOINT_PATTERN = /^ckpt-\d+\.safetensors$/;
+
+/** A checkpoint whose weights or momentum hold NaN or ±Inf: not written (the last one written stays). */
+export class NonFiniteCheckpointError extends Error {
+  override name = 'NonFiniteCheckpointError';
+  constructor(readonly tensor: string, readonly value: number) {
+    super(`tensor '${tensor}' holds ${value}`);
+  }
+}
+
+function firstNonFinite(a: Float32Array): number | null {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return a[i]!;
+  return null;
+}
 
 /** Writes a checkpoint into dir (see the commit protocol above). */
 export function saveCheckpoint(dir: string, model: PreActResNet, sgd: Sgd, state: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
@@ -69,12 +84,17 @@ export function saveCheckpoint(dir: string, model: PreActResNet, sgd: Sgd, state
   sgd.state().forEach((buf, i) => {
     if (buf !== null) tensors.set(MOMENTUM_PREFIX + names[i]!, { dtype: 'F32', shape: [...sgd.params[i]!.shape], data: buf });
   });
+  // Only finite checkpoints are written, so the one state.json names is always one a run can go on from.
+  for (const [name, t] of tensors) {
+    const bad = firstNonFinite(t.data as Float32Array);
+    if (bad !== null) throw new NonFiniteCheckpointError(name, bad);
+  }
   const weights = checkpointName(state.step);
   writeSafetensors(path.join(dir, weights), tensors, { advexp_model: JSON.stringify(model.config), advexp_checkpoint: 'weights+momentum' });
   const full: TrainState = { format: STATE_FORMAT, version: 1, ...state, weights };
   writeJsonAtomic(path.join(dir, STATE_FILE), full);
   for (const f of fs.readdirSync(dir)) {
-    if (/^ckpt-\d+\.safetensors$/.test(f) && f !== weights) fs.rmSync(path.join(dir, f), { force: true });
+    if (CHECKPOINT_PATTERN.test(f) && f !== weights) fs.rmSync(path.join(dir, f), { force: true });
   }
   return full;
 }
@@ -87,7 +107,61 @@ export interface LoadedCheckpoint {
   momentum: Map<string, Float32Array>;
 }
 
-/** Reads dir/state.json and the weights it names. Errors are one line naming the file. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+function shown(v: unknown): string {
+  const s = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  return (s.length > 60 ? `${s.slice(0, 57)}...` : s).replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * Checks a parsed state.json field by field (a file may hold any JSON): the first problem as
+ * `field 'x': expected …, got …`, or null.
+ */
+function stateProblem(s: Record<string, unknown>): string | null {
+  const bad = (field: string, expected: string, got: unknown): string => `field '${field}': expected ${expected}, got ${shown(got)}`;
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const num = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+  for (const k of ['epoch', 'batchInEpoch', 'step', 'threads'] as const) if (!count(s[k])) return bad(k, 'an integer ≥ 0', s[k]);
+  if (!num(s.psiR)) return bad('psiR', 'a number', s.psiR);
+  if (typeof s.rng !== 'string' || !BASE64.test(s.rng)) return bad('rng', 'the generator state in base64', s.rng);
+  if (s.rngEpochStart !== null && (typeof s.rngEpochStart !== 'string' || !BASE64.test(s.rngEpochStart))) {
+    return bad('rngEpochStart', 'null or the generator state in base64', s.rngEpochStart);
+  }
+  if ((s.batchInEpoch as number) > 0 && s.rngEpochStart === null) return bad('rngEpochStart', `the epoch's generator state (batchInEpoch is ${String(s.batchInEpoch)})`, null);
+  const a = s.accum;
+  if (!isObj(a)) return bad('accum', 'an object', a);
+  if (!num(a.lossSum)) return bad('accum.lossSum', 'a number', a.lossSum);
+  for (const k of ['correct', 'seen'] as const) if (!count(a[k])) return bad(`accum.${k}`, 'an integer ≥ 0', a[k]);
+  if (!num(a.seconds) || (a.seconds as number) < 0) return bad('accum.seconds', 'a number ≥ 0', a.seconds);
+  if (typeof s.weights !== 'string' || !CHECKPOINT_PATTERN.test(s.weights)) return bad('weights', 'a file name ckpt-<step>.safetensors', s.weights);
+  const sp = s.split;
+  if (!isObj(sp)) return bad('split', 'an object', sp);
+  for (const k of ['n', 'val', 'seed'] as const) if (!count(sp[k])) return bad(`split.${k}`, 'an integer ≥ 0', sp[k]);
+  for (const k of ['checksum', 'data'] as const) if (typeof sp[k] !== 'string') return bad(`split.${k}`, 'a string', sp[k]);
+  const names = s.classNames;
+  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) return bad('classNames', 'a list of class names', names);
+  if (!num(s.elapsedSeconds) || (s.elapsedSeconds as number) < 0) return bad('elapsedSeconds', 'a number ≥ 0', s.elapsedSeconds);
+  if (typeof s.finished !== 'boolean') return bad('finished', 'true or false', s.finished);
+  if (!Array.isArray(s.history)) return bad('history', 'a list of epoch records', s.history);
+  for (const [i, r] of s.history.entries()) {
+    if (!isObj(r)) return bad(`history[${i}]`, 'an epoch record', r);
+    for (const k of ['epoch', 'step'] as const) if (!count(r[k])) return bad(`history[${i}].${k}`, 'an integer ≥ 0', r[k]);
+    for (const k of ['lr', 'trainLoss', 'trainAcc', 'seconds', 'imgPerSec'] as const) if (!num(r[k])) return bad(`history[${i}].${k}`, 'a number', r[k]);
+    for (const k of ['psi', 'valAcc', 'valLoss'] as const) if (r[k] !== null && !num(r[k])) return bad(`history[${i}].${k}`, 'a number or null', r[k]);
+  }
+  if (!isObj(s.options)) return bad('options', 'an object', s.options);
+  const q = optionProblem(s.options);
+  if (q !== null) return `field 'options.${q.key}': ${q.message}`;
+  return null;
+}
+
+/**
+ * Reads dir/state.json and the weights it names. Errors are one line naming the file: every field of the state is
+ * checked, and the checkpoint's tensors against the network its options describe (names, shapes, float dtypes,
+ * finite values; momentum likewise against the parameters) before anything is built.
+ */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const file = path.join(dir, STATE_FILE);
   let text: string;
@@ -96,29 +170,48 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   } catch (e) {
     throw new Error(`${file}: cannot read training state (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); is ${dir} a training directory?`);
   }
-  let state: TrainState & { psi?: unknown };
+  let parsed: unknown;
   try {
-    state = JSON.parse(text) as TrainState;
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
-  if (state === null || typeof state !== 'object' || state.format !== STATE_FORMAT || state.version !== 1) {
+  const raw = parsed as Record<string, unknown> | null;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw.format !== STATE_FORMAT || raw.version !== 1) {
     throw new Error(`${file}: not an advexp training state (format ${STATE_FORMAT} version 1)`);
   }
-  for (const k of ['epoch', 'batchInEpoch', 'step', 'psiR'] as const) {
-    if (typeof state[k] !== 'number' || !Number.isFinite(state[k])) throw new Error(`${file}: field '${k}' is missing or not a number`);
-  }
-  if (typeof state.rng !== 'string' || typeof state.weights !== 'string' || state.options === undefined) {
-    throw new Error(`${file}: fields 'rng', 'weights' and 'options' are required`);
-  }
+  const problem = stateProblem(raw);
+  if (problem !== null) throw new Error(`${file}: ${problem}`);
+  const state = raw as unknown as TrainState & { psi?: unknown };
   // Older files also hold `psi`; dropped, so a resumed run does not carry a stale copy of what psiR determines.
   delete state.psi;
-  const st = readSafetensors(path.join(dir, path.basename(state.weights)));
+  const weightsFile = path.join(dir, state.weights);
+  const st = readSafetensors(weightsFile);
   const model = new Map<string, StTensor>();
-  const momentum = new Map<string, Float32Array>();
+  const momentumTensors = new Map<string, StTensor>();
   for (const [name, t] of st.tensors) {
-    if (name.startsWith(MOMENTUM_PREFIX)) momentum.set(name.slice(MOMENTUM_PREFIX.length), t.data as Float32Array);
+    if (name.startsWith(MOMENTUM_PREFIX)) momentumTensors.set(name.slice(MOMENTUM_PREFIX.length), t);
     else model.set(name, t);
+  }
+  const o = state.options;
+  const stem = model.get('pipe.0.weight')?.shape[1];
+  const config = {
+    depth: o.depth, widths: o.widths, activation: o.activation, classes: state.classNames.length,
+    inputChannels: typeof stem === 'number' && stem >= 1 ? stem : 3, inputOffset: [[], []] as [number[], number[]],
+  };
+  checkTensorsFit(weightsFile, config, model, `the options in ${file}`);
+  // Momentum: F32, finite, one buffer at most per parameter, of its shape (the step-0 checkpoint has none).
+  const shapes = new Map(resnetStateShapes(config));
+  const momentum = new Map<string, Float32Array>();
+  for (const [name, t] of momentumTensors) {
+    const want = shapes.get(name);
+    const what = `${weightsFile}: momentum '${MOMENTUM_PREFIX}${name}'`;
+    if (want === undefined || !name.endsWith('weight') && !name.endsWith('bias')) throw new Error(`${what} belongs to no parameter`);
+    if (t.dtype !== 'F32') throw new Error(`${what} is ${t.dtype}, expected F32`);
+    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) throw new Error(`${what} has shape [${t.shape.join(',')}], its parameter [${want.join(',')}]`);
+    const v = firstNonFinite(t.data as Float32Array);
+    if (v !== null) throw new Error(`${what} holds ${v}: the checkpoint cannot be resumed`);
+    momentum.set(name, t.data as Float32Array);
   }
   return { state, model, momentum };
 }

@@ -52,27 +52,83 @@ export function defaultTrainOptions(partial: Partial<TrainOptions> & { data: str
   };
 }
 
-/** Checks option values; returns a one-line problem naming the option, or null. */
-export function checkOptions(o: TrainOptions): string | null {
+/** The largest network a run may ask for: 1,000 blocks a stage, 4,096 channels, 2^28 numbers in its state. */
+export const MAX_DEPTH = 6002;
+export const MAX_WIDTH = 4096;
+export const MAX_STATE_NUMBERS = 2 ** 28;
+
+/** What each option holds, as a stored state.json may get it wrong (any JSON value). */
+const KINDS: Record<keyof TrainOptions, 'string' | 'number' | 'number|null' | 'boolean' | 'numbers'> = {
+  data: 'string', limit: 'number|null', imageSize: 'number', val: 'number', mode: 'string', l2Min: 'boolean',
+  noiseStd: 'number', activation: 'string', depth: 'number', widths: 'numbers', epochs: 'number', lr: 'number',
+  batch: 'number', milestones: 'numbers', gamma: 'number', weightDecay: 'number', momentum: 'number', seed: 'number',
+  advEps: 'number|null', advSteps: 'number', augment: 'boolean',
+};
+
+/** The command-line flag of an option, for messages about a fresh run's options. */
+const FLAGS: Partial<Record<keyof TrainOptions, string>> = {
+  imageSize: 'size', l2Min: 'l2-min', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
+};
+
+export interface OptionProblem { key: keyof TrainOptions; message: string }
+
+function shown(v: unknown): string {
+  const s = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  return (s.length > 60 ? `${s.slice(0, 57)}...` : s).replace(/[\r\n]+/g, ' ');
+}
+
+/** Checks options of any provenance (a stored state.json may hold any JSON): the first problem, or null. */
+export function optionProblem(raw: unknown): OptionProblem | null {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { key: 'data', message: `expected the options object, got ${shown(raw)}` };
+  const r = raw as Record<string, unknown>;
+  for (const [key, kind] of Object.entries(KINDS) as [keyof TrainOptions, string][]) {
+    const v = r[key];
+    const ok = kind === 'string' ? typeof v === 'string'
+      : kind === 'boolean' ? typeof v === 'boolean'
+        : kind === 'numbers' ? Array.isArray(v) && v.every((x) => typeof x === 'number')
+          : typeof v === 'number' || (kind === 'number|null' && v === null);
+    if (!ok) return { key, message: `expected ${kind === 'numbers' ? 'a list of numbers' : kind === 'number|null' ? 'a number or null' : `a ${kind}`}, got ${shown(v)}` };
+  }
+  const o = raw as TrainOptions;
+  const p = (key: keyof TrainOptions, message: string): OptionProblem => ({ key, message });
   const posInt = (v: number): boolean => Number.isSafeInteger(v) && v >= 1;
-  if (!TRAIN_MODES.includes(o.mode)) return `mode: expected one of ${TRAIN_MODES.join('|')}, got '${o.mode}'`;
-  if (o.activation !== 'relu' && o.activation !== 'half-huber') return `activation: expected relu|half-huber, got '${o.activation}'`;
-  if (!posInt(o.depth) || (o.depth - 2) % 6 !== 0 || o.depth < 8) return `depth: expected 6n+2 ≥ 8 (8, 14, 20, …, 44), got ${o.depth}`;
-  if (o.widths.length !== 3 || !o.widths.every(posInt)) return `widths: expected three positive integers, got ${o.widths.join(',')}`;
-  if (!posInt(o.epochs)) return `epochs: expected a positive integer, got ${o.epochs}`;
-  if (!posInt(o.batch) || o.batch < 2) return `batch: expected an integer ≥ 2, got ${o.batch}`;
-  if (!(o.lr > 0) || !Number.isFinite(o.lr)) return `lr: expected a positive number, got ${o.lr}`;
-  if (!o.milestones.every((m) => Number.isSafeInteger(m) && m >= 1)) return `milestones: expected positive integers, got ${o.milestones.join(',')}`;
-  if (o.milestones.some((m, i) => i > 0 && m <= o.milestones[i - 1]!)) return `milestones: must increase, got ${o.milestones.join(',')}`;
-  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) return `weight-decay: expected a number ≥ 0, got ${o.weightDecay}`;
-  if (!(o.momentum >= 0 && o.momentum < 1)) return `momentum: expected a number in [0, 1), got ${o.momentum}`;
-  if (!(o.noiseStd >= 0) || !Number.isFinite(o.noiseStd)) return `noise-std: expected a number ≥ 0, got ${o.noiseStd}`;
-  if (!Number.isSafeInteger(o.seed) || o.seed < 0) return `seed: expected an integer ≥ 0, got ${o.seed}`;
-  if (!Number.isSafeInteger(o.val) || o.val < 0) return `val: expected an integer ≥ 0, got ${o.val}`;
-  if (o.limit !== null && !posInt(o.limit)) return `limit: expected a positive integer, got ${o.limit}`;
-  if (!posInt(o.imageSize)) return `size: expected a positive integer, got ${o.imageSize}`;
-  if (o.advEps !== null && !(o.advEps > 0 && Number.isFinite(o.advEps))) return `adv-eps: expected a positive number, got ${o.advEps}`;
-  if (!posInt(o.advSteps)) return `adv-steps: expected a positive integer, got ${o.advSteps}`;
-  if (o.l2Min && !adversarialTraining(o.mode)) return `l2-min: needs --mode adversarial or all (got ${o.mode})`;
+  if (o.data === '') return p('data', 'expected a data path, got an empty string');
+  if (!TRAIN_MODES.includes(o.mode)) return p('mode', `expected one of ${TRAIN_MODES.join('|')}, got '${o.mode}'`);
+  if (o.activation !== 'relu' && o.activation !== 'half-huber') return p('activation', `expected relu|half-huber, got '${o.activation}'`);
+  if (!posInt(o.depth) || (o.depth - 2) % 6 !== 0 || o.depth < 8 || o.depth > MAX_DEPTH) return p('depth', `expected 6n+2 from 8 to ${MAX_DEPTH} (8, 14, 20, …, 44), got ${o.depth}`);
+  if (o.widths.length !== 3 || !o.widths.every((w) => posInt(w) && w <= MAX_WIDTH)) return p('widths', `expected three integers from 1 to ${MAX_WIDTH}, got ${o.widths.join(',')}`);
+  const numbers = networkNumbers(o.depth, o.widths);
+  if (numbers > MAX_STATE_NUMBERS) {
+    return p('widths', `PreActResNet-${o.depth} ${o.widths.join('/')} has ${numbers.toLocaleString('en-US')} weights, more than the ${MAX_STATE_NUMBERS.toLocaleString('en-US')} allowed: a smaller depth or widths`);
+  }
+  if (!posInt(o.epochs)) return p('epochs', `expected a positive integer, got ${o.epochs}`);
+  if (!posInt(o.batch) || o.batch < 2) return p('batch', `expected an integer ≥ 2, got ${o.batch}`);
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) return p('lr', `expected a positive number, got ${o.lr}`);
+  if (!o.milestones.every((m) => Number.isSafeInteger(m) && m >= 1)) return p('milestones', `expected positive integers, got ${o.milestones.join(',')}`);
+  if (o.milestones.some((m, i) => i > 0 && m <= o.milestones[i - 1]!)) return p('milestones', `must increase, got ${o.milestones.join(',')}`);
+  if (!(o.gamma > 0) || !Number.isFinite(o.gamma)) return p('gamma', `expected a positive number, got ${o.gamma}`);
+  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) return p('weightDecay', `expected a number ≥ 0, got ${o.weightDecay}`);
+  if (!(o.momentum >= 0 && o.momentum < 1)) return p('momentum', `expected a number in [0, 1), got ${o.momentum}`);
+  if (!(o.noiseStd >= 0) || !Number.isFinite(o.noiseStd)) return p('noiseStd', `expected a number ≥ 0, got ${o.noiseStd}`);
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) return p('seed', `expected an integer ≥ 0, got ${o.seed}`);
+  if (!Number.isSafeInteger(o.val) || o.val < 0) return p('val', `expected an integer ≥ 0, got ${o.val}`);
+  if (o.limit !== null && !posInt(o.limit)) return p('limit', `expected a positive integer, got ${o.limit}`);
+  if (!posInt(o.imageSize)) return p('imageSize', `expected a positive integer, got ${o.imageSize}`);
+  if (o.advEps !== null && !(o.advEps > 0 && Number.isFinite(o.advEps))) return p('advEps', `expected a positive number, got ${o.advEps}`);
+  if (!posInt(o.advSteps)) return p('advSteps', `expected a positive integer, got ${o.advSteps}`);
+  if (o.l2Min && !adversarialTraining(o.mode)) return p('l2Min', `needs --mode adversarial or all (got ${o.mode})`);
   return null;
+}
+
+/** Weights of a PreActResNet of this depth and widths (3 input channels, 10 classes; convolutions dominate). */
+function networkNumbers(depth: number, widths: readonly number[]): number {
+  const n = (depth - 2) / 6, [a, b, c] = widths as [number, number, number];
+  const conv = (i: number, o: number): number => 9 * i * o;
+  return conv(3, a) + n * 2 * conv(a, a) + conv(a, b) * 2 + (2 * n - 1) * conv(b, b) + conv(b, c) * 2 + (2 * n - 1) * conv(c, c) + 10 * c;
+}
+
+/** Checks option values; returns a one-line problem naming the option (its command-line flag), or null. */
+export function checkOptions(o: TrainOptions): string | null {
+  const q = optionProblem(o);
+  return q === null ? null : `${FLAGS[q.key] ?? q.key}: ${q.message}`;
 }

@@ -19,15 +19,16 @@ import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
 import { paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
 import {
-  saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE,
+  saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE, NonFiniteCheckpointError,
   type TrainState, type EpochRecord, type EpochAccum, type LoadedCheckpoint,
 } from './checkpoint.js';
 import { robustAdditions, adversarialTraining, checkOptions, type TrainOptions } from './options.js';
+import { acquireRunLock, type RunLock } from './lock.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const LOG_FILE = 'log.jsonl';
 
-/** A run that cannot go on (non-finite loss). Its message is one line; the last good checkpoint is kept. */
+/** A run that cannot go on (non-finite loss or weights). Its message is one line; the last checkpoint, finite, is kept. */
 export class TrainingError extends Error {
   override name = 'TrainingError';
 }
@@ -87,6 +88,8 @@ export interface RunOptions {
   checkpointSeconds?: number;
   /** A JSONL step line every this many steps (0: epoch lines only). Default 50. */
   logEvery?: number;
+  /** Hears what setup cleaned up or took over (a stale lock, stale temp files). Default: a process warning. */
+  onNote?: (message: string) => void;
 }
 
 export interface RunResult { state: TrainState; stopped: boolean; dir: string }
@@ -186,6 +189,31 @@ type Position = Pick<TrainState, 'epoch' | 'batchInEpoch' | 'step'>;
 
 const emptyAccum = (): EpochAccum => ({ lossSum: 0, correct: 0, seen: 0, seconds: 0 });
 
+const describePosition = (p: Position): string => `epoch ${p.epoch}${p.batchInEpoch ? ` + ${p.batchInEpoch} batches` : ''}, step ${p.step}`;
+
+/** Temp files of the run's own atomic writes (io/atomic.ts: `.<name>.<pid>.<random>.tmp`). */
+const RUN_TEMP = /^\.(state\.json|split\.json|model\.safetensors|ckpt-\d+\.safetensors)\.\d+\.[0-9a-z]*\.tmp$/;
+
+/**
+ * Removes temp files that a killed writer of this run left (kill -9 during a checkpoint): only names of the run's
+ * own temp files, and only those older than the lock (held now, so nobody else writes this run's files). Returns
+ * their names.
+ */
+function removeStaleTemps(dir: string, before: number): string[] {
+  const removed: string[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    if (!RUN_TEMP.test(f)) continue;
+    const file = path.join(dir, f);
+    try {
+      const st = fs.lstatSync(file);
+      if (!st.isFile() || st.mtimeMs > before) continue;
+      fs.rmSync(file, { force: true });
+      removed.push(f);
+    } catch { /* gone meanwhile */ }
+  }
+  return removed;
+}
+
 /** A run's options: a fresh run's, or the checkpoint's with the allowed overrides; checked either way. */
 function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoint | null } {
   let o: TrainOptions;
@@ -255,17 +283,53 @@ export class Trainer {
   readonly #opts: RunOptions;
   readonly #logFile: string;
   #saved: Position = { epoch: 0, batchInEpoch: 0, step: 0 };
+  /** The step the run resumed at (null: a fresh run). */
+  readonly #resumedStep: number | null;
   #lastSave = performance.now();
+  readonly #lock: RunLock;
 
-  /** Setup: everything a run needs, from a fresh run's options or from the checkpoint in opts.dir. */
+  /**
+   * Setup: everything a run needs, from a fresh run's options or from the checkpoint in opts.dir. The folder is
+   * locked first (RunLock, released by dispose()), so the checks of what it holds and everything after happen for
+   * one process only; stale temp files of the run are removed under the lock.
+   */
   static setup(opts: RunOptions): Trainer {
-    const { o, loaded } = runOptions(opts);
+    const note = opts.onNote ?? ((m: string) => process.emitWarning(m));
+    if (!opts.resume && opts.options !== undefined) {
+      // A fresh run's options are checked before the folder is made.
+      const problem = checkOptions(opts.options);
+      if (problem !== null) throw new TrainInputError(problem);
+    }
+    const existed = fs.existsSync(opts.dir);
+    if (opts.resume && !existed) runOptions(opts); // throws: no state to resume
     asInput(() => fs.mkdirSync(opts.dir, { recursive: true }));
-    return new Trainer(opts, o, loaded);
+    let lock: RunLock;
+    try {
+      lock = asInput(() => acquireRunLock(opts.dir, note));
+    } catch (e) {
+      if (!existed) {
+        try { fs.rmdirSync(opts.dir); } catch { /* another run's files are in it: keep it */ }
+      }
+      throw e;
+    }
+    try {
+      const stale = removeStaleTemps(opts.dir, lock.acquiredAt);
+      if (stale.length > 0) note(`${opts.dir}: removed ${stale.length} temp file${stale.length > 1 ? 's' : ''} a killed run left (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`);
+      const { o, loaded } = runOptions(opts);
+      return new Trainer(opts, o, loaded, lock);
+    } catch (e) {
+      lock.release();
+      if (!existed) {
+        try { fs.rmdirSync(opts.dir); } catch { /* not empty: keep it */ }
+      }
+      throw e;
+    }
   }
 
-  private constructor(opts: RunOptions, o: TrainOptions, loaded: LoadedCheckpoint | null) {
+  private constructor(opts: RunOptions, o: TrainOptions, loaded: LoadedCheckpoint | null, lock: RunLock) {
+    this.#lock = lock;
     this.#opts = opts;
+    this.#resumedStep = loaded?.state.step ?? null;
     this.dir = opts.dir;
     this.#logFile = path.join(opts.dir, LOG_FILE);
     this.options = o;
@@ -302,6 +366,17 @@ export class Trainer {
         throw new Error(`${path.join(this.dir, ck.state.weights)}: ${(e as Error).message}`);
       }
     });
+    const stateFile = path.join(this.dir, STATE_FILE);
+    const rngBytes = rngNow().length;
+    for (const k of ['rng', 'rngEpochStart'] as const) {
+      const v = ck.state[k];
+      if (v !== null && decodeBytes(v).length !== rngBytes) {
+        throw new TrainInputError(`${stateFile}: field '${k}': expected a generator state of ${rngBytes} bytes, got ${decodeBytes(v).length}`);
+      }
+    }
+    if (ck.state.batchInEpoch >= this.batches) {
+      throw new TrainInputError(`${stateFile}: field 'batchInEpoch': expected fewer than the ${this.batches} batches of an epoch, got ${ck.state.batchInEpoch}`);
+    }
     this.psiControl.r = ck.state.psiR;
     this.#saved = { epoch: ck.state.epoch, batchInEpoch: ck.state.batchInEpoch, step: ck.state.step };
     trimLog(this.#logFile, ck.state.step);
@@ -472,15 +547,31 @@ export class Trainer {
     this.#log({ event: 'done', epoch: this.state.epoch, step: this.state.step });
   }
 
-  /** Frees the model, the optimizer's buffers and the images. */
+  /** Frees the model, the optimizer's buffers and the images, and releases the run folder's lock. */
   dispose(): void {
-    this.sgd.disposeBuffers();
-    this.model.dispose();
+    try {
+      this.sgd.disposeBuffers();
+      this.model.dispose();
+    } finally {
+      this.#lock.release();
+    }
   }
 
-  /** Writes s with the current weights and momentum (checkpoint.ts's crash-safe commit). */
+  /**
+   * Writes s with the current weights and momentum (checkpoint.ts's crash-safe commit). Weights or momentum that
+   * became NaN or ±Inf (with finite losses: an overflowing gradient) are not written: the run stops, and the
+   * checkpoint on disk stays the last finite one.
+   */
   #commit(s: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
-    const full = saveCheckpoint(this.dir, this.model, this.sgd, s);
+    let full: TrainState;
+    try {
+      full = saveCheckpoint(this.dir, this.model, this.sgd, s);
+    } catch (e) {
+      if (!(e instanceof NonFiniteCheckpointError)) throw e;
+      const saved = this.#saved;
+      throw new TrainingError(`${e.tensor} became ${e.value} by step ${s.step} though every loss was finite; stopped without writing a checkpoint. ` +
+        `The last checkpoint (${describePosition(saved)}, finite) is kept in ${this.dir}; resuming it unchanged repeats the same steps: a lower --lr (now ${this.options.lr}) in a new run usually helps`);
+    }
     this.#saved = { epoch: full.epoch, batchInEpoch: full.batchInEpoch, step: full.step };
     this.#lastSave = performance.now();
     return full;
@@ -510,11 +601,21 @@ export class Trainer {
     }
   }
 
+  /**
+   * A non-finite loss: nothing was stepped, the checkpoint on disk (finite: #commit writes no other) stays. The
+   * message says what resuming it would do: a resumed run repeats the same steps bit for bit, so it diverges again
+   * unless something changes, and a run's --lr cannot change on resume.
+   */
   #diverged(e: number, k: number, r: StepResult): never {
     const step = this.state.step + 1, saved = this.#saved;
     this.#log({ event: 'diverged', epoch: e, batch: k, step, loss: r.loss, lossCls: r.lossCls });
-    throw new TrainingError(`non-finite loss (${r.loss}) at epoch ${e + 1} batch ${k + 1} (step ${step}); stopped. ` +
-      `The last good checkpoint (epoch ${saved.epoch}${saved.batchInEpoch ? ` + ${saved.batchInEpoch} batches` : ''}, step ${saved.step}) is kept in ${this.dir}; try a lower --lr`);
+    const head = `non-finite loss (${r.loss}) at epoch ${e + 1} batch ${k + 1} (step ${step}); stopped. `;
+    if (this.#resumedStep !== null && saved.step === this.#resumedStep && step === saved.step + 1) {
+      throw new TrainingError(head + `It is the first step from the checkpoint this run resumed (${describePosition(saved)}, kept unchanged in ${this.dir}): ` +
+        `its weights are finite, yet it leads straight to a non-finite loss, and resuming it again will too (the run's options, lr ${this.options.lr} among them, cannot change on resume)`);
+    }
+    throw new TrainingError(head + `The last checkpoint (${describePosition(saved)}, finite weights) is kept in ${this.dir}; ` +
+      `resuming it unchanged repeats the same steps: a lower --lr (now ${this.options.lr}) in a new run usually helps`);
   }
 
   #log(v: Record<string, unknown>): void {

@@ -75,6 +75,7 @@ test('a short run prints its result; SIGTERM writes a checkpoint and exits; --re
   assert.ok(s.epoch >= 2 && s.epoch < 500);
   assert.equal(s.step, s.epoch * 3 + s.batchInEpoch);
   assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), []);
+  assert.equal(fs.existsSync(path.join(out, 'run.lock')), false, 'the lock is released on SIGTERM');
   const target = s.epoch + 1;
   const again = cli(['--resume', out, '--epochs', String(target), '--threads', '1', '--quiet']);
   assert.equal(again.code, 0, again.stderr);

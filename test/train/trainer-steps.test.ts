@@ -9,6 +9,7 @@ import { setNumThreads, liveTensors, tidy, tensor } from '../../src/engine/index
 import { Trainer, runTraining } from '../../src/train/trainer.js';
 import { defaultTrainOptions, type TrainOptions } from '../../src/train/options.js';
 import { loadCheckpoint, STATE_FILE } from '../../src/train/checkpoint.js';
+import { LOCK_FILE } from '../../src/train/lock.js';
 import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
 
 setNumThreads(1);
@@ -27,10 +28,11 @@ test('setup: a fresh run writes split.json and its step-0 checkpoint; a resumed 
   try {
     assert.equal(t.resumed, false);
     assert.deepEqual([t.state.epoch, t.state.step, t.psiControl.r], [0, 0, 0]);
-    assert.deepEqual(fs.readdirSync(fresh).sort(), ['ckpt-000000000.safetensors', 'split.json', STATE_FILE]);
+    assert.deepEqual(fs.readdirSync(fresh).sort(), ['ckpt-000000000.safetensors', LOCK_FILE, 'split.json', STATE_FILE]);
   } finally {
     t.dispose();
   }
+  assert.equal(fs.existsSync(path.join(fresh, LOCK_FILE)), false, 'dispose releases the lock');
 
   const dir = path.join(root, 'resumed');
   await runTraining({ dir, options: opts(), threads: 1 });

@@ -90,3 +90,37 @@ export class PreActResNet extends Module {
   /** The three stages (pipe.1–3); the last one's output is the last conv feature map, Grad-CAM's default layer. */
   get stages(): Sequential[] { return this.pipe.layers.slice(1, 4) as Sequential[]; }
 }
+
+/**
+ * The state-dict entries (name, shape) a PreActResNet of config c has, in stateDict() order, computed from the
+ * config alone (nothing is built): a model file or checkpoint is checked against them before a network is made.
+ * Lazy, so a caller comparing with a file stops at the first difference whatever depth the config claims.
+ */
+export function* resnetStateShapes(c: Pick<PreActResNetConfig, 'depth' | 'widths' | 'classes' | 'activation' | 'inputChannels'>): Generator<[string, number[]]> {
+  const n = (c.depth - 2) / 6;
+  const hh = c.activation === 'half-huber';
+  const bn = function* (p: string, ch: number): Generator<[string, number[]]> {
+    for (const k of ['weight', 'bias', 'running_mean', 'running_var']) yield [`${p}.${k}`, [ch]];
+  };
+  yield ['input_offset', [2, c.inputChannels]];
+  yield ['pipe.0.weight', [c.widths[0], c.inputChannels, 3, 3]];
+  let inC = c.widths[0];
+  for (let s = 0; s < 3; s++) {
+    const w = c.widths[s]!;
+    for (let i = 0; i < n; i++) {
+      const p = `pipe.${s + 1}.${i}`;
+      yield* bn(`${p}.pre.0`, inC);
+      if (hh) yield [`${p}.pre.1.d`, [1]];
+      yield [`${p}.main.0.weight`, [w, inC, 3, 3]];
+      yield* bn(`${p}.main.1`, w);
+      if (hh) yield [`${p}.main.2.d`, [1]];
+      yield [`${p}.main.3.weight`, [w, w, 3, 3]];
+      if (inC !== w || (s > 0 && i === 0)) yield [`${p}.shortcut.weight`, [w, inC, 3, 3]];
+      inC = w;
+    }
+  }
+  yield* bn('pipe.4', inC);
+  if (hh) yield ['pipe.5.d', [1]];
+  yield ['pipe.7.weight', [c.classes, inC, 1, 1]];
+  yield ['pipe.7.bias', [c.classes]];
+}
