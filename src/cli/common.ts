@@ -180,8 +180,9 @@ export function removeCreatedDirs(dir: string, top: string | null): void {
   for (;;) {
     try {
       fs.rmdirSync(p);
-    } catch {
-      return; // not empty (or gone): keep it and what is above
+    } catch (e) {
+      // Gone already (the trainer removes a run folder it made): go on upwards; not empty: keep it and what is above.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return;
     }
     const up = path.dirname(p);
     if (p === top || up === p) return;
