@@ -319,16 +319,18 @@ function pngEdit(g: Gen, b: Buffer): [Buffer, string] {
       return [out, `${c.type} chunk length ${c.length} := ${v}`];
     }
     case 1: {
-      // IHDR: width, height, bit depth, colour type, compression, filter, interlace.
-      const ihdr = chunks.find((k) => k.type === 'IHDR');
-      if (ihdr === undefined) return generic(g, b);
+      // IHDR (any of them, when a duplicate was made): width, height, bit depth, colour type, compression, filter,
+      // interlace.
+      const all = chunks.filter((k) => k.type === 'IHDR');
+      if (all.length === 0) return generic(g, b);
+      const ihdr = g.pick(all);
       const field = g.int(7);
       const d = ihdr.at + 8;
       let desc: string;
       if (field < 2) {
         const v = g.pick([0, 1, 2, 3, 7, 17, 31, 64, 255, 1000, 4097, 20000, 65535, 2 ** 31 - 1, 2 ** 32 - 1]) >>> 0;
         put32(out, v, d + 4 * field);
-        desc = `IHDR ${field === 0 ? 'width' : 'height'} := ${v}`;
+        desc = `IHDR${all.length > 1 ? ` #${all.indexOf(ihdr) + 1}` : ''} ${field === 0 ? 'width' : 'height'} := ${v}`;
       } else {
         const v = g.pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 16, 255]);
         out[d + 6 + field] = v;
@@ -457,13 +459,18 @@ export function mutant(seed: number, kind: Kind, index: number, base: Buffer): M
 
 // ---- what a mutant claims (to recognise the classes of known, not yet fixed issues) ----
 
+/** Pixels each IHDR in a PNG's bytes claims, in file order (pngjs honours a second one: it replaces the first). */
+export function pngClaims(b: Buffer): number[] {
+  const out: number[] = [];
+  for (let p = b.indexOf('IHDR'); p >= 0 && p + 12 <= b.length; p = b.indexOf('IHDR', p + 1)) out.push(b.readUInt32BE(p + 4) * b.readUInt32BE(p + 8));
+  return out;
+}
+
 /** The largest picture any IHDR (PNG) or SOF0–2 frame header (JPEG) in the bytes claims, in pixels. */
 export function claimedPixels(kind: Kind, b: Buffer): number {
   let best = 0;
   if (kind === 'png') {
-    for (let p = b.indexOf('IHDR'); p >= 0 && p + 12 <= b.length; p = b.indexOf('IHDR', p + 1)) {
-      best = Math.max(best, b.readUInt32BE(p + 4) * b.readUInt32BE(p + 8));
-    }
+    best = Math.max(0, ...pngClaims(b));
   } else if (kind === 'jpeg') {
     for (let p = 0; p + 9 <= b.length; p++) {
       if (b[p] === 0xff && b[p + 1]! >= 0xc0 && b[p + 1]! <= 0xc2) best = Math.max(best, b.readUInt16BE(p + 5) * b.readUInt16BE(p + 7));

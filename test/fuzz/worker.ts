@@ -4,7 +4,7 @@
 // child lets the parent stop it on a memory bound or a hang and go on with the next mutant.
 import fs from 'node:fs';
 import path from 'node:path';
-import { KINDS, EXT, mutant, claimedPixels, claimsEmptyPng, modelConfig, configIsLarge, type Kind } from './mutate.js';
+import { KINDS, EXT, mutant, claimedPixels, claimsEmptyPng, pngClaims, modelConfig, configIsLarge, type Kind } from './mutate.js';
 
 export interface Job {
   seed: number;
@@ -30,8 +30,8 @@ export interface MutantReport {
   j: number; kind: Kind; index: number; desc: string; tags: string[]; skipped: boolean; results: LoaderResult[]; ms: number; rss: number;
 }
 /** The known issues a probe checks (see inputs.test.ts KNOWN). */
-export type KnownIssue = 'pixels' | 'model' | 'empty';
-export interface ProbeFiles { pixels: string; models: string[]; empty: string }
+export type KnownIssue = 'pixels' | 'secondIhdr' | 'model' | 'empty';
+export interface ProbeFiles { pixels: string; secondIhdr: string; models: string[]; empty: string }
 export type ProbeReport = Record<KnownIssue, { fixed: boolean; detail: string }>;
 
 const RAW_ERRORS = ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError'];
@@ -135,6 +135,7 @@ async function main(job: Job): Promise<void> {
     const tags: string[] = [];
     if ((kind === 'png' || kind === 'jpeg') && claimedPixels(kind, m.bytes) > job.pixelLimit) tags.push('pixels');
     if (kind === 'png' && claimsEmptyPng(m.bytes)) tags.push('empty-image');
+    if (kind === 'png' && pngClaims(m.bytes).slice(1).some((n) => n > job.pixelLimit)) tags.push('pixels-second-ihdr');
     if (kind === 'model') {
       const meta = metaStrings(m.bytes);
       if (meta !== null && baseMeta !== null && (meta.advexp_model !== baseMeta.advexp_model || meta.class_names !== baseMeta.class_names)) tags.push('model-config');
@@ -173,7 +174,8 @@ function metaStrings(b: Buffer): Record<string, unknown> | null {
  * Is a known issue fixed in this tree? Each probe is cheap whichever way it comes out. Pixels (finding 1): a real PNG
  * just over the pixel limit must be refused with a one-line error naming it. Model configs (findings 3, 11): configs
  * that do not fit the tensors must be refused the same way. Empty images: a PNG of width 0 must be refused by
- * decodeImage (it decodes today, and libtorch's resize then fails without naming the file).
+ * decodeImage (it decodes today, and libtorch's resize then fails without naming the file). A second IHDR: a 4×4 PNG
+ * whose second IHDR claims more than the limit must be refused before decoding (pngjs decodes the second's size).
  */
 function probe(p: ProbeFiles, decodeImage: (b: Uint8Array, f: string) => unknown, loadModel: (f: string) => { model: { dispose(): void } }): ProbeReport {
   const refused = (loader: string, file: string, fn: () => void): { fixed: boolean; detail: string } => {
@@ -188,6 +190,7 @@ function probe(p: ProbeFiles, decodeImage: (b: Uint8Array, f: string) => unknown
   const models = p.models.map((f) => refused('loadModel', f, () => loadModel(f).model.dispose()));
   return {
     pixels: refused('decodeImage', p.pixels, () => decodeImage(fs.readFileSync(p.pixels), p.pixels)),
+    secondIhdr: refused('decodeImage', p.secondIhdr, () => decodeImage(fs.readFileSync(p.secondIhdr), p.secondIhdr)),
     model: { fixed: models.every((m) => m.fixed), detail: models.filter((m) => !m.fixed).map((m) => m.detail).join('; ') },
     empty: refused('decodeImage', p.empty, () => decodeImage(fs.readFileSync(p.empty), p.empty)),
   };
