@@ -59,11 +59,14 @@ export function registerGuards(app: FastifyInstance, ctx: ServerContext, allowed
       throw new HttpError(403, `host '${String(req.headers.host ?? '').slice(0, 80)}' is not accepted (the server answers only to ${allowedHosts.filter((h) => h !== '::1').join(', ')})`);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // A page's own requests carry its real origin. `Origin: null` comes from sandboxed iframes, file:// pages and
+      // cross-site redirects: foreign like any other (a form there could queue compute jobs). No Origin at all is a
+      // non-browser client (curl, scripts), which the Host check already covers.
       const origin = req.headers.origin;
-      if (origin !== undefined && origin !== 'null') {
+      if (origin !== undefined) {
         let ok = false;
-        try { ok = new URL(origin).host.toLowerCase() === String(req.headers.host ?? '').toLowerCase(); } catch { ok = false; }
-        if (!ok) throw new HttpError(403, 'cross-origin requests are not accepted');
+        try { ok = origin !== 'null' && new URL(origin).host.toLowerCase() === String(req.headers.host ?? '').toLowerCase(); } catch { ok = false; }
+        if (!ok) throw new HttpError(403, `cross-origin requests are not accepted (Origin: ${origin.slice(0, 80)})`);
       }
       const len = Number(req.headers['content-length']);
       if (Number.isFinite(len) && len > maxUpload + 64 * 1024) {

@@ -23,22 +23,11 @@ export async function readRequest(req: FastifyRequest, allowed: readonly string[
     fields.set(name, value);
   };
   if (req.isMultipart()) {
-    let image: Buffer | null = null;
-    const parts = req.parts({ limits: { fileSize: limits.maxUploadBytes, files: 1, fields: allowed.length, fieldSize: MAX_FIELD, parts: allowed.length + 1, fieldNameSize: 64, headerPairs: 20 } });
-    for await (const part of parts) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'image') {
-          part.file.resume();
-          throw badRequest(`unexpected file field '${part.fieldname}' (upload the image in field 'image')`);
-        }
-        image = await part.toBuffer();
-      } else {
-        if (part.fieldname === 'image') throw badRequest("field 'image' must be a file upload");
-        if (part.valueTruncated) throw new HttpError(413, `field '${part.fieldname}' is longer than ${MAX_FIELD} bytes`);
-        put(part.fieldname, String(part.value));
-      }
+    try {
+      return { fields, image: await readMultipart(req, allowed, limits, put) };
+    } catch (e) {
+      throw multipartError(e);
     }
-    return { fields, image };
   }
   const body: unknown = req.body;
   if (body === undefined || body === null) return { fields, image: null };
@@ -51,6 +40,43 @@ export async function readRequest(req: FastifyRequest, allowed: readonly string[
     else throw badRequest(`field '${k}' must be a string, a number or a list of them`);
   }
   return { fields, image: null };
+}
+
+/** The multipart form: at most one file (field `image`, returned), the other fields as text through `put`. */
+async function readMultipart(req: FastifyRequest, allowed: readonly string[], limits: ReadLimits, put: (name: string, value: string) => void): Promise<Buffer | null> {
+  let image: Buffer | null = null;
+  const parts = req.parts({ limits: { fileSize: limits.maxUploadBytes, files: 1, fields: allowed.length, fieldSize: MAX_FIELD, parts: allowed.length + 1, fieldNameSize: 64, headerPairs: 20 } });
+  for await (const part of parts) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'image') {
+        part.file.resume();
+        throw badRequest(`unexpected file field '${part.fieldname}' (upload the image in field 'image')`);
+      }
+      image = await part.toBuffer();
+    } else {
+      if (part.fieldname === 'image') throw badRequest("field 'image' must be a file upload");
+      if (part.valueTruncated) throw new HttpError(413, `field '${part.fieldname}' is longer than ${MAX_FIELD} bytes`);
+      put(part.fieldname, String(part.value));
+    }
+  }
+  return image;
+}
+
+/**
+ * What the multipart parser (busboy, under @fastify/multipart) throws about the body itself — cut short, no boundary,
+ * a boundary too long — is the client's fault: 400 with one line. Our own HttpErrors and the plugin's coded errors
+ * (limits, FST_*) pass through to the error handler, which knows them.
+ */
+export function multipartError(e: unknown): unknown {
+  if (e instanceof HttpError || !(e instanceof Error)) return e;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('FST_')) return e;
+  const msg = e.message.split('\n')[0]!;
+  if (/boundary not found/i.test(msg)) return badRequest('malformed multipart body: the content-type names no boundary (multipart/form-data; boundary=…)');
+  if (/unexpected end of multipart data|terminated early/i.test(msg)) return badRequest('malformed multipart body: it ends before its closing boundary (cut short or not multipart)');
+  if (/needle/i.test(msg)) return badRequest('malformed multipart body: the boundary is empty or longer than 70 characters');
+  if (/multipart|malformed|boundary|header/i.test(msg)) return badRequest(`malformed multipart body: ${msg.slice(0, 120)}`);
+  return e;
 }
 
 const INT = /^[+]?\d{1,10}$/;

@@ -64,7 +64,8 @@ test('serve: a port in use is a one-line error', async () => {
   const r = await serveRun('--model', model, '--port', String(port));
   blocker.close();
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr.trim(), new RegExp(`^advexp: port ${port} on 127\\.0\\.0\\.1 is already in use`));
+  // Line-anchored: without a built page, serve's note about it comes first.
+  assert.match(r.stderr.trim(), new RegExp(`^advexp: port ${port} on 127\\.0\\.0\\.1 is already in use`, 'm'));
 });
 
 test('serve: answers on 127.0.0.1, serves the page or says how to build it, stops on SIGTERM with exit 0', async () => {
