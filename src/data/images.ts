@@ -47,7 +47,13 @@ const be32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) >>> 0) + (b[i 
 export function imageSize(b: Uint8Array, kind: ImageKind): { width: number; height: number } | null {
   if (kind === 'png') {
     // Signature, then the IHDR chunk: length (13), type, width, height.
-    if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return null;
+    const isIhdr = (at: number): boolean => b[at + 4] === 0x49 && b[at + 5] === 0x48 && b[at + 6] === 0x44 && b[at + 7] === 0x52;
+    if (b.length < 24 || !isIhdr(8)) return null;
+    // A later IHDR would override the first in the decoder (found by the fuzz test): walk the chunks and refuse one.
+    for (let at = 8 + 12 + be32(b, 8); at + 8 <= b.length; at += 12 + be32(b, at)) {
+      if (isIhdr(at)) return null;
+      if (b[at + 4] === 0x49 && b[at + 5] === 0x45 && b[at + 6] === 0x4e && b[at + 7] === 0x44) break; // IEND
+    }
     return { width: be32(b, 16), height: be32(b, 20) };
   }
   // JPEG: walk the marker segments up to the first start-of-frame (SOF0–SOF15 but DHT C4, JPG C8, DAC CC).
@@ -78,7 +84,7 @@ export function checkImageHeader(bytes: Uint8Array, name: string): { kind: Image
   if (kind === null) throw new Error(`${name}: not a PNG or JPEG image`);
   const K = kind.toUpperCase();
   const size = imageSize(bytes, kind);
-  if (size === null) throw new Error(`${name}: not a valid ${K} image (no readable size in its header)`);
+  if (size === null) throw new Error(`${name}: not a valid ${K} image (no single readable size in its header)`);
   const { width, height } = size;
   if (width < 1 || height < 1) throw new Error(`${name}: the ${K} image has no pixels (${width}×${height})`);
   if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
