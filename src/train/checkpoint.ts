@@ -6,6 +6,7 @@
 // what state.json names, so a crash leaves either the old or the new checkpoint, never a mix.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errnoOf } from '../io/errors.js';
 import { readSafetensors, writeSafetensors, type StTensor } from '../io/safetensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { checkTensorsFit } from '../io/model-file.js';
@@ -166,9 +167,10 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const file = path.join(dir, STATE_FILE);
   let text: string;
   try {
+    if (!fs.statSync(file).isFile()) throw new Error('not a regular file'); // a FIFO would block the read
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`${file}: cannot read training state (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); is ${dir} a training directory?`);
+    throw new Error(`${file}: cannot read training state (${errnoOf(e)}); is ${dir} a training directory?`);
   }
   let parsed: unknown;
   try {

@@ -55,3 +55,16 @@ export function oneLineError(fn: () => unknown, start: string, re: RegExp): void
     return true;
   });
 }
+
+/**
+ * A temp folder (removed at exit) holding a learnable CIFAR batch of `records` images as train.bin, and fresh run
+ * folder names inside it: what the training tests start from.
+ */
+export function trainingFixture(prefix: string, records: number, salt: number): { root: string; data: string; newDir: () => string } {
+  const root = tmpDir(prefix);
+  process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+  const data = path.join(root, 'train.bin');
+  fs.writeFileSync(data, makeLearnableBatch(records, salt));
+  let runs = 0;
+  return { root, data, newDir: () => path.join(root, `run${runs++}`) };
+}

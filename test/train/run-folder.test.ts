@@ -13,19 +13,14 @@ import { defaultTrainOptions, type TrainOptions } from '../../src/train/options.
 import { loadCheckpoint, STATE_FILE } from '../../src/train/checkpoint.js';
 import { acquireRunLock, LOCK_FILE } from '../../src/train/lock.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
-import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
+import { makeLearnableBatch, trainingFixture } from '../data/make-cifar.js';
 import { repoRoot } from '../helpers/shared.js';
 
 setNumThreads(1);
 
 const main = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 const lockModule = pathToFileURL(path.join(repoRoot(), 'dist', 'src', 'train', 'lock.js')).href;
-const root = tmpDir('advexp-run-folder-');
-process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
-const data = path.join(root, 'train.bin');
-fs.writeFileSync(data, makeLearnableBatch(48, 4));
-let runs = 0;
-const newDir = (): string => path.join(root, `run${runs++}`);
+const { root, data, newDir } = trainingFixture('advexp-run-folder-', 48, 4);
 const TINY = ['--depth', '8', '--widths', '4,8,8', '--batch', '16', '--val', '8', '--threads', '1', '--mode', 'standard'];
 
 function opts(partial: Partial<TrainOptions> = {}): TrainOptions {

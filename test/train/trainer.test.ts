@@ -13,18 +13,13 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { loadDataset } from '../../src/data/load.js';
 import { predict, accuracy } from '../../src/metrics/predict.js';
 import type { AdversarialBatchFn } from '../../src/train/adversarial.js';
-import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
+import { makeLearnableBatch, trainingFixture } from '../data/make-cifar.js';
 import { AdaptivePsi } from '../../src/train/lipschitz.js';
 import { repoRoot } from '../helpers/shared.js';
 
 setNumThreads(1);
 
-const root = tmpDir('advexp-trainer-');
-process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
-const dataFile = path.join(root, 'train.bin');
-fs.writeFileSync(dataFile, makeLearnableBatch(72, 5));
-let runs = 0;
-const newDir = (): string => path.join(root, `run${runs++}`);
+const { root, data: dataFile, newDir } = trainingFixture('advexp-trainer-', 72, 5);
 
 function opts(partial: Partial<TrainOptions> = {}): TrainOptions {
   return defaultTrainOptions({ data: dataFile, depth: 8, widths: [4, 8, 16], batch: 16, val: 8, epochs: 2, seed: 3, ...partial });
