@@ -2,6 +2,9 @@
 #include "common.h"
 
 #include <cstring>
+#include <memory>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 namespace advexp {
 namespace {
@@ -324,6 +327,17 @@ FN(LiveHandles) { return Napi::Number::New(info.Env(), (double)slab::Live()); }
 FN(CudaAvailable) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
 FN(ParallelInfo) { BODY_BEGIN return Napi::String::New(env, at::get_parallel_info()); BODY_END }
 FN(ShowConfig) { BODY_BEGIN return Napi::String::New(env, at::show_config()); BODY_END }
+// libtorch's autograd profiler for benchmarks: every op between start and stop goes to a Chrome trace file.
+static std::unique_ptr<torch::autograd::profiler::RecordProfile> g_profile;
+FN(ProfileStart) {
+  BODY_BEGIN
+  if (g_profile) throw std::runtime_error("the profiler is already running");
+  if (!info[0].IsString()) throw std::runtime_error("profileStart: a trace file path is required");
+  g_profile = std::make_unique<torch::autograd::profiler::RecordProfile>(info[0].As<Napi::String>().Utf8Value());
+  return env.Undefined();
+  BODY_END
+}
+FN(ProfileStop) { BODY_BEGIN g_profile.reset(); return env.Undefined(); BODY_END }
 FN(Version) { return Napi::String::New(info.Env(), TORCH_VERSION); }
 
 }  // namespace
@@ -363,7 +377,7 @@ void InitOps(Napi::Env env, Napi::Object e) {
   REG("zero_", ZeroInplace); REG("fill_", FillInplace); REG("clamp_", ClampInplace);
   REG("setNumThreads", SetNumThreads); REG("getNumThreads", GetNumThreads);
   REG("setNumInteropThreads", SetNumInteropThreads); REG("liveHandles", LiveHandles);
-  REG("cudaAvailable", CudaAvailable); REG("parallelInfo", ParallelInfo); REG("showConfig", ShowConfig); REG("version", Version);
+  REG("cudaAvailable", CudaAvailable); REG("parallelInfo", ParallelInfo); REG("showConfig", ShowConfig); REG("profileStart", ProfileStart); REG("profileStop", ProfileStop); REG("version", Version);
 #undef REG
 }
 

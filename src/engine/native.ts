@@ -124,6 +124,9 @@ export interface NativeBinding {
   parallelInfo(): string;
   /** at::show_config(): build options and the CPU capability in use. */
   showConfig(): string;
+  /** libtorch's autograd profiler (RecordProfile): start writing every op to a Chrome trace file; stop writes it. */
+  profileStart(traceFile: string): void;
+  profileStop(): void;
   version(): string;
   mallocTuned(): boolean;
 }

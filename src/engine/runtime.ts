@@ -66,3 +66,16 @@ export function cpuSummary(): string {
   const isa = c.onednnMaxIsa === null ? '' : `, oneDNN max ${c.onednnMaxIsa}`;
   return `${c.model} (${c.avx2 ? 'avx2' : 'no avx2'}, ${c.avx512f ? 'avx512f' : 'no avx512f'}; ATen ${c.atenCapability}${isa})`;
 }
+
+/**
+ * Runs fn under libtorch's autograd profiler and writes every op it ran to `traceFile` as a Chrome trace (for
+ * benchmarks: bench/ts_phases.ts; open the file in chrome://tracing or Perfetto).
+ */
+export function withProfiler<T>(traceFile: string, fn: () => T): T {
+  native.profileStart(traceFile);
+  try {
+    return fn();
+  } finally {
+    native.profileStop();
+  }
+}
