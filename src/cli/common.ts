@@ -14,7 +14,7 @@ import { decodeImage, readImageFile, resizeToChw } from '../data/images.js';
 import { setNumThreads } from '../engine/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
-import { UserError } from './errors.js';
+import { UserError, asUserError } from './errors.js';
 
 /** The package root (where package.json and models/ live). */
 export function packageRoot(): string {
@@ -45,19 +45,11 @@ export function openModel(file: string | undefined): LoadedModel {
 
 /** Any data set loadDataset reads (CIFAR batches, tarball, image folder), its errors as one-line UserErrors. */
 export function openData(spec: string): ImageDataset {
-  try {
-    return loadDataset(spec);
-  } catch (e) {
-    throw new UserError((e as Error).message.split('\n')[0]!);
-  }
+  return asUserError(() => loadDataset(spec));
 }
 
 export function openCifar(file: string, opts: CifarReadOptions = {}): ImageDataset {
-  try {
-    return readCifarBatch(file, opts);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
+  return asUserError(() => readCifarBatch(file, opts));
 }
 
 /** --threads (default: every core, as PyTorch does). */
@@ -232,12 +224,7 @@ export function loadInputs(files: string[], data: string | undefined, index: str
       return k;
     });
     if (records.length === 0) throw new UserError('--index: empty list');
-    let set;
-    try {
-      set = loadDataset(data, { limit: Math.max(...records) + 1, size: INPUT_SIZE });
-    } catch (e) {
-      throw new UserError((e as Error).message);
-    }
+    const set = asUserError(() => loadDataset(data, { limit: Math.max(...records) + 1, size: INPUT_SIZE }));
     const bad = records.find((r) => r >= set.n);
     if (bad !== undefined) throw new UserError(`--index ${bad}: ${data} has ${set.n} record(s)`);
     if (set.channels !== 3 || set.height !== height || set.width !== width) {
@@ -255,12 +242,7 @@ export function loadInputs(files: string[], data: string | undefined, index: str
   const images = new Float32Array(files.length * per);
   const notes: string[] = [];
   files.forEach((f, i) => {
-    let img;
-    try {
-      img = decodeImage(readImageFile(f), f);
-    } catch (e) {
-      throw new UserError((e as Error).message);
-    }
+    const img = asUserError(() => decodeImage(readImageFile(f), f));
     if (img.width !== width || img.height !== height) notes.push(`${f}: ${img.width}×${img.height} resized to ${width}×${height}`);
     const chw = resizeToChw(img, height, width);
     for (let j = 0; j < per; j++) images[i * per + j] = chw[j]! / 255;

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
 import { openModel, applyThreads, listArg, checkOutput, STDOUT } from './common.js';
-import { UserError } from './errors.js';
+import { UserError, asUserError } from './errors.js';
 import { recordRange, seededRecords, heldOutImages, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
 import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
@@ -52,12 +52,10 @@ interface ModelEval {
 
 /** The images to score, as chosen by --split, --seed or --offset/--n; the data layer's errors as one-line UserErrors. */
 function selectImages(dataPath: string, n: number, offset: number, seed: number | undefined, splitFile: string | undefined): Selection {
-  try {
+  return asUserError(() => {
     if (splitFile !== undefined) return heldOutImages(splitFile, dataPath, n);
     return seed === undefined ? recordRange(dataPath, offset, n) : seededRecords(dataPath, n, seed);
-  } catch (e) {
-    throw new UserError((e as Error).message.split('\n')[0]!);
-  }
+  });
 }
 
 export function run(argv: string[]): void {

@@ -8,7 +8,7 @@ import {
   openModel, openCifar, applyThreads, listArg, checkOutput, STDOUT, shortModelName,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
-import { UserError } from './errors.js';
+import { UserError, asUserError } from './errors.js';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import {
@@ -104,7 +104,7 @@ export function readArgs(argv: string[]): ExplainEvalArgs | null {
   const all = [...explainerNames(), RANDOM];
   const methods = listArg(v.methods, 'methods', all, all);
   const aeTargets = v['ae-targets'] ?? 'all';
-  try { parseTargetSpecs(aeTargets, Number.MAX_SAFE_INTEGER, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
+  asUserError(() => parseTargetSpecs(aeTargets, Number.MAX_SAFE_INTEGER, 'ae-targets'));
   const explained = methods.filter((m) => m !== RANDOM);
   return {
     data, offset, n, step, models: v.model ?? [undefined], methods, aeTargets,
@@ -158,7 +158,7 @@ export function run(argv: string[]): void {
     try {
       const K = model.config.classes;
       const specs = (() => {
-        try { return parseTargetSpecs(args.aeTargets, K, 'ae-targets'); } catch (e) { throw new UserError((e as Error).message); }
+        return asUserError(() => parseTargetSpecs(args.aeTargets, K, 'ae-targets'));
       })();
       tidy(() => {
         const x = set.batch(0, set.n);

@@ -6,7 +6,7 @@ import {
   openModel, applyThreads, loadInputs, listArg, classNamesFor, checkOutput, writeIntoOutDir, shortModelName,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
-import { UserError } from './errors.js';
+import { UserError, asUserError } from './errors.js';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import {
   explain, explainerFor, explainerNames, expandTargets, parseTargetSpecs, probabilities, argmaxExcept,
@@ -124,7 +124,7 @@ export async function run(argv: string[]): Promise<void> {
     try {
       const K = model.config.classes;
       const specs = (() => {
-        try { return parseTargetSpecs(args.targets, K); } catch (e) { throw new UserError((e as Error).message); }
+        return asUserError(() => parseTargetSpecs(args.targets, K));
       })();
       if (inputs.labels !== null) {
         const bad = inputs.labels.find((l) => l >= K);

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import { manualSeed, randperm } from '../engine/index.js';
 import { regularFile } from '../io/files.js';
-import { readCifarBatch, CIFAR_RECORD_BYTES } from './cifar.js';
-import { ImageDataset } from './dataset.js';
+import { readCifarBatch } from './cifar.js';
+import type { ImageDataset } from './dataset.js';
 import { loadDataset } from './load.js';
 
 /** Images with the record number (index into their source) of each, or null when they are [offset, offset+n). */
@@ -20,31 +20,13 @@ export function recordRange(file: string, offset: number, n: number): Selection 
 
 /** n records of a CIFAR file drawn by libtorch's randperm after manualSeed(seed), in file order. */
 export function seededRecords(file: string, n: number, seed: number): Selection & { records: number[] } {
-  let total: number;
-  try {
-    total = Math.floor(fs.statSync(file).size / CIFAR_RECORD_BYTES);
-  } catch {
-    readCifarBatch(file, { limit: 1 }); // throws the reader's one-line error
-    throw new Error(`${file}: cannot read`);
-  }
-  if (n > total) throw new Error(`${file}: ${n} records asked for, but the file has ${total}`);
+  const all = readCifarBatch(file); // one read: a batch is 30 MB, and the draw spans the whole file
+  if (n > all.n) throw new Error(`${file}: ${n} records asked for, but the file has ${all.n}`);
   manualSeed(seed);
-  const perm = randperm(total);
+  const perm = randperm(all.n);
   const records = perm.slice(0, 0, n).toArray().sort((a, b) => a - b);
   perm.dispose();
-  const first = readCifarBatch(file, { offset: records[0] ?? 0, limit: 1 });
-  const per = first.imageSize;
-  const pixels = new Uint8Array(n * per);
-  const labels = new Int32Array(n);
-  records.forEach((r, i) => {
-    const one = readCifarBatch(file, { offset: r, limit: 1 });
-    pixels.set(one.pixels, i * per);
-    labels[i] = one.labels[0]!;
-  });
-  return {
-    set: new ImageDataset({ pixels, labels, shape: first.shape, classNames: first.classNames, source: `${file}[seed ${seed}, ${n} records]` }),
-    records,
-  };
+  return { set: all.subset(records, `${file}[seed ${seed}, ${n} records]`), records };
 }
 
 /** The first n held-out validation images of a training run, from its split.json (indices into the run's data). */

@@ -235,27 +235,14 @@ function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoi
   return { o, loaded };
 }
 
-interface RunData {
-  split: TrainState['split'];
-  classNames: string[];
-  channels: number;
-  nTrain: number;
-  nVal: number;
-  trainSet: ImageDataset;
-  valSet: ImageDataset | null;
-}
-
 /** The run's training and validation images, as bytes (a resumed run must see the data it started with). */
-function loadRunData(o: TrainOptions, resumed: TrainState | null): RunData {
+function loadRunData(o: TrainOptions, resumed: TrainState | null): PreparedData {
   const data = asInput(() => prepareData(o));
   if (resumed !== null && (data.split.checksum !== resumed.split.checksum || data.split.data !== resumed.split.data)) {
     throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, ` +
       `the checkpoint's ${resumed.split.n} images ${String(resumed.split.data).slice(0, 19)}…)`);
   }
-  return {
-    split: data.split, classNames: data.classNames, channels: data.train.channels, nTrain: data.train.n, nVal: data.val?.n ?? 0,
-    trainSet: data.train, valSet: data.val,
-  };
+  return data;
 }
 
 /**
@@ -275,8 +262,8 @@ export class Trainer {
   readonly attack: AdversarialBatchFn | null;
   readonly trainSet: ImageDataset;
   readonly valSet: ImageDataset | null;
-  readonly nTrain: number;
-  readonly nVal: number;
+  get nTrain(): number { return this.trainSet.n; }
+  get nVal(): number { return this.valSet?.n ?? 0; }
   readonly batches: number;
   readonly classNames: string[];
   state: TrainState;
@@ -335,13 +322,11 @@ export class Trainer {
     this.options = o;
     this.resumed = loaded !== null;
     const data = loadRunData(o, loaded?.state ?? null);
-    this.trainSet = data.trainSet;
-    this.valSet = data.valSet;
-    this.nTrain = data.nTrain;
-    this.nVal = data.nVal;
+    this.trainSet = data.train;
+    this.valSet = data.val;
     this.classNames = data.classNames;
     manualSeed(o.seed);
-    this.model = new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.channels });
+    this.model = new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels });
     this.sgd = new Sgd(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.robust = robustAdditions(o.mode);
     const adversarial = adversarialTraining(o.mode);
