@@ -6,7 +6,7 @@
 // 'pipe.3', 64×8×8 for ResNet-44). The hook swaps in a detached copy of A that requires grad, so the backward pass
 // stops at the layer: only the head after it is differentiated.
 import { tidy, keep, enableGrad, gradOf, interpolate, type Tensor } from '../engine/index.js';
-import { PreActResNet, frozen, inEval, type Module } from '../nn/index.js';
+import { frozen, inEval, type Module } from '../nn/index.js';
 import { type Explainer, type MethodExplanation, checkInputs, checkTargets, chunks, copyInto, targetTensor } from './types.js';
 import { registerExplainer } from './registry.js';
 
@@ -50,7 +50,8 @@ export function findLayer(model: Module, name: string): Module {
 
 /** The default CAM layer: the last convolutional stage. */
 export function defaultCamLayer(model: Module): string {
-  if (model instanceof PreActResNet) return `pipe.${model.pipe.layers.indexOf(model.stages[model.stages.length - 1]!)}`;
+  const layer = model.camLayer();
+  if (layer !== null) return layer;
   throw new Error('gradcam: this model has no default layer; name one (layer option / --layer)');
 }
 

@@ -46,6 +46,12 @@ export abstract class Module {
 
   children(): [string, Module][] { return [...this.#children]; }
 
+  /**
+   * Dotted path of the layer Grad-CAM reads by default (the last convolutional stage), or null when the model has
+   * none (then the caller must name one). Architectures override it.
+   */
+  camLayer(): string | null { return null; }
+
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [n, p] of this.#params) out.push([prefix + n, p]);

@@ -87,6 +87,8 @@ export class PreActResNet extends Module {
     return z.flatten(1);
   }
 
+  override camLayer(): string { return `pipe.${this.pipe.layers.indexOf(this.stages[this.stages.length - 1]!)}`; }
+
   /** The three stages (pipe.1–3); the last one's output is the last conv feature map, Grad-CAM's default layer. */
   get stages(): Sequential[] { return this.pipe.layers.slice(1, 4) as Sequential[]; }
 }
