@@ -30,8 +30,8 @@ test('advexp eval: JSON (ARA exact + histogram, per-record distances, curves, PG
       const d: number[] = out.distances[type];
       assert.equal(d.length, 3);
       assert.ok(d.every((v) => v > 0 && v < 0.05), `${type} distances ${d}`);
-      assert.equal(out.ara[type].exact, araExact(d));
-      assert.equal(out.ara[type].histogram, araHistogram(d));
+      assert.equal(out.ara[type].exact, araExact(d, 10));
+      assert.equal(out.ara[type].histogram, araHistogram(d, 10));
       assert.equal(out.curves[type].eps.length, new Set(d).size + 1);
     }
     assert.equal(out.pgd.linf.eps, 8 / 255);
