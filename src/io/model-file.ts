@@ -11,6 +11,7 @@ import { badField, posInt } from '../nn/models/registry.js';
 import { architecture, architectures, type Module, type Architecture, type InputSpec } from '../nn/index.js';
 import { readSafetensors, writeSafetensors, type StFile, type StTensor, type StDtype, type StData } from './safetensors.js';
 import { errnoOf } from './errors.js';
+import { regularFile } from './files.js';
 
 /** What a consumer needs to feed a model: images [B, C, H, W] in [0, 1]. */
 export interface ModelInput {
@@ -197,6 +198,7 @@ export function checkOverrides(r: Record<string, unknown>, where: string): Model
 
 /** What the first bytes say a model file is. */
 function fileKind(file: string): 'safetensors' | 'zip' | 'pickle' | 'other' {
+  regularFile(file, 'model'); // a FIFO would block the read below
   const head = Buffer.alloc(9);
   let fd: number;
   try {
