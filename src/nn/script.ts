@@ -215,7 +215,8 @@ export class ScriptModule extends Module {
     const visit = (k: ScriptChild): void => { if (k.forwardHook !== null) hooked.push(k.path); k.kids.forEach(visit); };
     this.#kids.forEach(visit);
     const containers = [...chains].map((c) => (c === '' ? 'the model' : `'${c}'`)).join(', ');
-    return `layer '${hooked.join("', '")}' is not reachable in the TorchScript model ${this.file}: it is read by running the children of ${containers} in order, and ${why}`;
+    return `layer '${hooked.join("', '")}' is not reachable in the TorchScript model ${this.file}: it is read by running the children of ${containers} in order, and ${why} `
+      + '(a layer is reachable when every container above it computes just its children in order, like nn.Sequential)';
   }
 
   // ---- the Module contract ----
