@@ -26,9 +26,9 @@ export class JitModule {
   static load(file: string): JitModule { return new JitModule(native.jitLoad(file)); }
 
   /** The module's forward on one tensor, recorded by autograd (first and second order). A tuple output gives its first element. */
-  forward(x: Tensor): Tensor { return wrap(native.jitForward(this.id, x.h)); }
+  forward(x: Tensor): Tensor { return wrap(oneLine(() => native.jitForward(this.id, x.h))); }
   /** Forward of the submodule at a dotted path ('layer4.1'; '' is this module). */
-  callModule(path: string, x: Tensor): Tensor { return wrap(native.jitCallModule(this.id, path, x.h)); }
+  callModule(path: string, x: Tensor): Tensor { return wrap(oneLine(() => native.jitCallModule(this.id, path, x.h))); }
 
   train(on = true): void { native.jitTrain(this.id, on); }
   get training(): boolean { return native.jitIsTraining(this.id); }
@@ -66,6 +66,22 @@ export class JitModule {
     if (this.#disposed) return;
     this.#disposed = true;
     native.jitDispose(this.id);
+  }
+}
+
+/**
+ * The interpreter's errors carry two tracebacks (serialized and original code) before the error itself, e.g.
+ * 'RuntimeError: Given groups=1, weight of size [8, 3, 3, 3], expected input[1, 4, 16, 16] to have 3 channels…':
+ * keep that last line, so the error is one line like every other.
+ */
+function oneLine<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (!msg.includes('\n')) throw e;
+    const last = msg.trim().split('\n').pop()!.trim();
+    throw new Error(`libtorch: TorchScript forward failed: ${last}`);
   }
 }
 

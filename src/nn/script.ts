@@ -87,6 +87,7 @@ export class ScriptModule extends Module {
   readonly #meanT: Tensor | null;
   readonly #stdT: Tensor | null;
   readonly #inputShape: number[];
+  readonly #explicitShape: boolean;
   /** Sets of containers whose chain of children was checked against the jit forward. */
   readonly #verified = new Set<string>();
   #camLayer: string | null | undefined;
@@ -111,6 +112,7 @@ export class ScriptModule extends Module {
     this.#meanT = mean === null ? null : keep(tensor(Float32Array.from(mean), [1, mean.length, 1, 1]));
     this.#stdT = std === null ? null : keep(tensor(Float32Array.from(std), [1, std.length, 1, 1]));
     this.#inputShape = [...(opts.inputShape ?? [mean?.length ?? 3, 64, 64])];
+    this.#explicitShape = opts.inputShape !== undefined;
     this.#params = jit.namedParameters();
     this.#buffers = jit.namedBuffers();
     this.#kids = jit.children().map((c) => new ScriptChild(this, c.module, c.name, c.typeName, c.hasForward));
@@ -247,12 +249,19 @@ export class ScriptModule extends Module {
    */
   override camLayer(): string | null {
     if (this.#camLayer !== undefined) return this.#camLayer;
-    this.#camLayer = null;
     const shape = [1, ...(this.#lastShape ?? this.#inputShape)];
+    // A probe on the guessed default shape may fail for a model of another input size: ask again after a forward.
+    const guessed = this.#lastShape === null && this.#explicitShape === false;
+    const found = this.#findCamLayer(shape);
+    if (found !== null || !guessed) this.#camLayer = found;
+    return found;
+  }
+
+  #findCamLayer(shape: number[]): string | null {
     if (this.#kids.length === 0 || this.#kids.some((k) => !k.hasForward)) return null;
     const was = this.training;
     try {
-      this.#camLayer = noGrad(() => tidy(() => {
+      return noGrad(() => tidy(() => {
         this.jit.train(false);
         const x = this.normalise(tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), shape));
         const ref = this.jit.forward(x);
@@ -268,11 +277,10 @@ export class ScriptModule extends Module {
         return same ? best : null;
       }));
     } catch {
-      this.#camLayer = null;
+      return null;
     } finally {
       this.jit.train(was);
     }
-    return this.#camLayer;
   }
 
   /** The module with its current parameters and buffers as a TorchScript archive (io/torchscript.ts writes files). */

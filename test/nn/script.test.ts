@@ -17,6 +17,7 @@ import { lipschitzLoss } from '../../src/train/lipschitz.js';
 import { Sgd } from '../../src/train/sgd.js';
 import { GradCAM, findLayer } from '../../src/explain/gradcam.js';
 import { araDistances } from '../../src/metrics/ara.js';
+import { camPreservingAttack } from '../../src/explain/cam-attack.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
 import { assertAllClose, assertScalarClose } from '../helpers/close.js';
 import { repoRoot, skipUnlessShared } from '../helpers/shared.js';
@@ -183,6 +184,21 @@ test('Grad-CAM through the verified chain of children equals PyTorch\'s forward-
   }
 });
 
+test('the Grad-CAM attack (double backprop through the chain of children) runs on a TorchScript model', () => {
+  const m = load('resnet18n');
+  try {
+    const x = input('resnet18n');
+    const r = camPreservingAttack(m, x, Int32Array.of(2, 7), Int32Array.of(5, 1), { steps: 5, rho: 0.05 });
+    x.dispose();
+    assert.equal(r.rms.length, 2);
+    assert.ok(r.rms.every((v) => Number.isFinite(v) && v > 0 && v <= 0.05 + 1e-6), `rms ${Array.from(r.rms)}`);
+    assert.ok(r.camLoss.every(Number.isFinite));
+    assert.equal(m.parameters().every((p) => p.requiresGrad), true, 'parameters unfrozen after');
+  } finally {
+    m.dispose();
+  }
+});
+
 test('the published robust net exported with torch.jit.script: same logits and predictions as its safetensors, same ARA distances', (t) => {
   const shared = skipUnlessShared(t, 'models/reference/resnet44-robust.safetensors', 'data/cifar10/data_batch_1.bin');
   if (shared === null) return;
@@ -257,6 +273,11 @@ test('a torch.save pickle is refused with the export command; missing and corrup
     assert.throws(() => loadScriptModule(bad), (e) => oneLine(e).startsWith(`${bad}: not a TorchScript file (`));
     assert.throws(() => loadScriptModule(dir), (e) => /cannot read TorchScript model \(not a regular file\)/.test(oneLine(e)));
     assert.throws(() => loadScriptModule(fx('cnn_script.pt'), { mean: [0.5], std: [0.1, 0.2] }), /mean has 1 values and std 2/);
+    const plain = loadScriptModule(fx('cnn_script.pt'));
+    // The interpreter's two tracebacks are cut down to the error line.
+    assert.throws(() => tidy(() => plain.call(tensor(new Float32Array(4 * 64), [1, 4, 8, 8]))),
+      (e) => /^libtorch: TorchScript forward failed: RuntimeError: .*expected input\[1, 4, 8, 8\] to have 3 channels/.test(oneLine(e)));
+    plain.dispose();
     const m = loadScriptModule(fx('cnn_script.pt'), { mean: [0, 0, 0, 0], std: [1, 1, 1, 1] });
     assert.throws(() => tidy(() => m.call(input('cnn'))), (e) => /takes \[B, 4, H, W\] images.*got \[4, 3, 16, 16\]/.test(oneLine(e)));
     m.dispose();
