@@ -23,6 +23,11 @@ const WORKLOADS: Workload[] = [
   { name: 'lipschitz', iters: 6, quickIters: 2 },
   { name: 'infer', iters: 10, quickIters: 4 },
   { name: 'attack', iters: 10, quickIters: 4 },
+  // The published robust ResNet-44 exported with torch.jit.script (test/fixtures/torchscript/robust_script.pt), run by
+  // libtorch's TorchScript interpreter on both sides: inference batch 256, one attack step (input gradient) batch 128.
+  // bench/script_bench.ts runs the same pair alone, median of >= 3 alternating rounds.
+  { name: 'script-infer', iters: 10, quickIters: 4, ts: 'ts_script.js', py: 'torch_script.py', args: () => scriptArgs('infer', 10, 4) },
+  { name: 'script-attack', iters: 10, quickIters: 4, ts: 'ts_script.js', py: 'torch_script.py', args: () => scriptArgs('attack', 10, 4) },
   // One image, 12 adversarial explanations (true, second, all 10) × 35 steps on the published robust ResNet-44.
   { name: 'ae', iters: 3, quickIters: 1, ts: 'ts_ae.js', py: 'torch_ae.py' },
   // Attack and BTR ARA (METHOD.md §4, §6) of --ara-images validation records × --ara-steps on the published robust
@@ -50,6 +55,9 @@ const { values: a } = parseArgs({
   },
 });
 const threads = a.threads!.split(',').map(Number);
+/** The side scripts' arguments for a TorchScript row (run.ts adds --threads). */
+const scriptArgs = (workload: string, iters: number, quickIters: number): string[] =>
+  ['--workload', workload, '--iters', String(a.quick ? quickIters : iters), '--warmup', a.quick ? '1' : '2'];
 /** The ARA row's size: the paper's 1,000 images × 450 steps, 16 × 40 with --quick, or as given. */
 const araSize = (): { images: number; steps: number } => ({
   images: Number(a['ara-images'] ?? (a.quick ? 16 : 1000)), steps: Number(a['ara-steps'] ?? (a.quick ? 40 : 450)),

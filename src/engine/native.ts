@@ -12,6 +12,8 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Arra
 export type NativeHandle = number;
 
 type H = NativeHandle;
+/** A TorchScript module id (native/src/jit.cc's slab of modules). */
+type J = number;
 type Opt<T> = T | null | undefined;
 
 export interface NativeBinding {
@@ -129,6 +131,24 @@ export interface NativeBinding {
   profileStop(): void;
   version(): string;
   mallocTuned(): boolean;
+
+  // TorchScript modules (native/src/jit.cc): J is a module id in the binding's module slab.
+  jitLoad(file: string): J;
+  jitDispose(m: J): void;
+  jitLiveModules(): number;
+  jitForward(m: J, x: H): H;
+  jitTrain(m: J, on: boolean): void;
+  jitIsTraining(m: J): boolean;
+  jitNamedParameters(m: J): [string, H][];
+  jitNamedBuffers(m: J): [string, H][];
+  jitChildren(m: J): [string, J, string, boolean][];
+  jitNamedModules(m: J): [string, string][];
+  jitTypeName(m: J): string;
+  jitCallModule(m: J, path: string, x: H): H;
+  jitSave(m: J): Uint8Array;
+  jitModeBaked(m: J): string[];
+  jitCode(m: J): string;
+  jitExecutor(set?: { optimize?: boolean; profiling?: boolean }): { optimize: boolean; profiling: boolean };
 }
 
 function locate(): string {
