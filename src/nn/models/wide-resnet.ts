@@ -1,0 +1,163 @@
+// The WideResNet layout most RobustBench CIFAR-10 entries use (robustbench/model_zoo/architectures/wide_resnet.py,
+// after TRADES): a 3×3 conv to 16 channels, three groups of pre-activation blocks (16·widen, 32·widen, 64·widen
+// channels; stride 1, 2, 2), then bn1, relu, global average pool, fc. State-dict names are RobustBench's:
+// conv1, block1.layer.0.{bn1, conv1, bn2, conv2, convShortcut}, …, bn1, fc.
+// Two details of that code this keeps: a block whose channel count changes applies its shortcut to the
+// *activated* input (relu(bn1(x))), while an equal-channel block adds the raw input; and RobustBench pools with a
+// fixed 8×8 window (global at 32×32, its only input size): here the pool is global at any size, the same at 32×32.
+// RobustBench's models take images in [0, 1] with no normalisation: mean 0 and std 1 by default.
+import type { Tensor } from '../../engine/index.js';
+import { Module, Sequential, applyInOrder } from '../module.js';
+import { BatchNorm2d, Conv2d, Linear, ReLU, GlobalAvgPool, InputNormalisation, dropout } from '../layers.js';
+import { checkNormalisation, configError, posInt } from './config-check.js';
+
+export interface WideResNetConfig {
+  /** 6n + 4: n blocks per group (28: 4). */
+  depth: number;
+  /** Channel multiplier of the three groups (10 for WRN-28-10). */
+  widen: number;
+  classes: number;
+  inputChannels: number;
+  mean: number[];
+  std: number[];
+  /** Dropout between a block's two convs in training mode (RobustBench: 0). */
+  dropRate: number;
+}
+
+/** Defaults: WRN-28-10, 10 classes, 3 channels, no normalisation, no dropout. */
+export function wideResnetConfig(partial: Partial<WideResNetConfig> = {}): WideResNetConfig {
+  const inputChannels = partial.inputChannels ?? 3;
+  return {
+    depth: 28, widen: 10, classes: 10, inputChannels, mean: new Array<number>(inputChannels).fill(0),
+    std: new Array<number>(inputChannels).fill(1), dropRate: 0, ...partial,
+  };
+}
+
+/**
+ * Checks a WideResNet config as a file states it (JSON: any value of any type) and fills in wideResnetConfig's
+ * defaults for inputChannels, mean, std and dropRate (depth, widen and classes are required).
+ * Throws `<where>: <field>: expected …, got …`, one line.
+ */
+export function checkWideResnetConfig(raw: unknown, where: string): WideResNetConfig {
+  const bad = configError(where);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('config', 'a JSON object', raw);
+  const c = raw as Record<string, unknown>;
+  const { depth, widen, classes } = c;
+  if (!posInt(depth) || depth < 10 || (depth - 4) % 6 !== 0) bad('depth', '6n+4 ≥ 10 (10, 16, 22, 28, 34, …)', depth);
+  if (!posInt(widen)) bad('widen', 'a positive integer', widen);
+  if (!posInt(classes)) bad('classes', 'a positive integer', classes);
+  const inputChannels = c.inputChannels ?? 3;
+  if (!posInt(inputChannels)) bad('inputChannels', 'a positive integer', inputChannels);
+  const ch = inputChannels as number;
+  const norm = checkNormalisation(c, ch, { mean: new Array<number>(ch).fill(0), std: new Array<number>(ch).fill(1) }, bad);
+  const dropRate = c.dropRate ?? 0;
+  if (!(typeof dropRate === 'number' && dropRate >= 0 && dropRate < 1)) bad('dropRate', 'a number in [0, 1)', dropRate);
+  return { depth: depth as number, widen: widen as number, classes: classes as number, inputChannels: ch, ...norm, dropRate: dropRate as number };
+}
+
+/** RobustBench's BasicBlock: bn1 → relu1 → conv1 (stride) → bn2 → relu2 → [dropout] → conv2, plus the shortcut. */
+export class WideBlock extends Module {
+  readonly bn1: BatchNorm2d; readonly relu1: ReLU; readonly conv1: Conv2d; readonly bn2: BatchNorm2d;
+  readonly relu2: ReLU; readonly conv2: Conv2d; readonly convShortcut: Conv2d | null;
+  constructor(inC: number, outC: number, stride: number, readonly dropRate = 0) {
+    super();
+    this.bn1 = this.registerChild('bn1', new BatchNorm2d(inC));
+    this.relu1 = this.registerChild('relu1', new ReLU());
+    this.conv1 = this.registerChild('conv1', new Conv2d(inC, outC, 3, { stride, padding: 1 }));
+    this.bn2 = this.registerChild('bn2', new BatchNorm2d(outC));
+    this.relu2 = this.registerChild('relu2', new ReLU());
+    this.conv2 = this.registerChild('conv2', new Conv2d(outC, outC, 3, { padding: 1 }));
+    // As RobustBench: the shortcut conv exists exactly when the channel count changes (never a stride alone here).
+    this.convShortcut = inC !== outC ? this.registerChild('convShortcut', new Conv2d(inC, outC, 1, { stride })) : null;
+  }
+  protected forward(x: Tensor): Tensor {
+    const a = applyInOrder(x, [this.bn1, this.relu1]);
+    const h = applyInOrder(a, [this.conv1, this.bn2, this.relu2]);
+    const d = dropout(h, this.dropRate, this.training);
+    if (d !== h) h.dispose();
+    const out = this.conv2.call(d);
+    d.dispose();
+    const id = this.convShortcut === null ? x : this.convShortcut.call(a);
+    a.dispose();
+    const sum = id.add(out);
+    out.dispose();
+    if (id !== x) id.dispose();
+    return sum;
+  }
+}
+
+/** RobustBench's NetworkBlock: its blocks in a Sequential named 'layer'. */
+export class WideGroup extends Module {
+  readonly layer: Sequential;
+  constructor(n: number, inC: number, outC: number, stride: number, dropRate: number) {
+    super();
+    const blocks: Module[] = [];
+    for (let i = 0; i < n; i++) blocks.push(new WideBlock(i === 0 ? inC : outC, outC, i === 0 ? stride : 1, dropRate));
+    this.layer = this.registerChild('layer', new Sequential(blocks));
+  }
+  protected forward(x: Tensor): Tensor { return this.layer.call(x); }
+}
+
+export class WideResNet extends Module {
+  readonly config: WideResNetConfig;
+  readonly conv1: Conv2d; readonly block1: WideGroup; readonly block2: WideGroup; readonly block3: WideGroup;
+  readonly bn1: BatchNorm2d; readonly relu: ReLU; readonly fc: Linear;
+  readonly #pool = new GlobalAvgPool();
+  readonly #norm: InputNormalisation;
+  constructor(config: Partial<WideResNetConfig> = {}) {
+    super();
+    const c = (this.config = checkWideResnetConfig(wideResnetConfig(config), 'WideResNet config'));
+    const n = (c.depth - 4) / 6;
+    const ch = [16, 16 * c.widen, 32 * c.widen, 64 * c.widen] as const;
+    this.conv1 = this.registerChild('conv1', new Conv2d(c.inputChannels, ch[0], 3, { padding: 1 }));
+    this.block1 = this.registerChild('block1', new WideGroup(n, ch[0], ch[1], 1, c.dropRate));
+    this.block2 = this.registerChild('block2', new WideGroup(n, ch[1], ch[2], 2, c.dropRate));
+    this.block3 = this.registerChild('block3', new WideGroup(n, ch[2], ch[3], 2, c.dropRate));
+    this.bn1 = this.registerChild('bn1', new BatchNorm2d(ch[3]));
+    this.relu = this.registerChild('relu', new ReLU());
+    this.fc = this.registerChild('fc', new Linear(ch[3], c.classes));
+    this.#norm = new InputNormalisation(c.mean, c.std);
+  }
+
+  /** Logits [B, classes] of images [B, inputChannels, H, W] in [0, 1]. */
+  protected forward(x: Tensor): Tensor {
+    const z = this.#norm.apply(x, `WideResNet-${this.config.depth}-${this.config.widen}`);
+    const pooled = applyInOrder(z, [this.conv1, this.block1, this.block2, this.block3, this.bn1, this.relu, this.#pool]);
+    z.dispose();
+    const flat = pooled.flatten(1);
+    pooled.dispose();
+    return this.fc.call(flat);
+  }
+
+  /** The last block group: its output is the last convolutional feature map (before the final bn and relu). */
+  override camLayer(): string { return 'block3'; }
+
+  override dispose(): void { super.dispose(); this.#norm.dispose(); }
+}
+
+/**
+ * The state-dict entries (name, shape) a WideResNet of config c has, in stateDict() order (RobustBench's, less the
+ * num_batches_tracked counters), computed from the config alone. Lazy, like torchvisionResnetStateShapes.
+ */
+export function* wideResnetStateShapes(c: Pick<WideResNetConfig, 'depth' | 'widen' | 'classes' | 'inputChannels'>): Generator<[string, number[]]> {
+  const n = (c.depth - 4) / 6;
+  const bn = function* (p: string, chans: number): Generator<[string, number[]]> {
+    for (const k of ['weight', 'bias', 'running_mean', 'running_var']) yield [`${p}.${k}`, [chans]];
+  };
+  const ch = [16, 16 * c.widen, 32 * c.widen, 64 * c.widen];
+  yield ['conv1.weight', [ch[0]!, c.inputChannels, 3, 3]];
+  for (let g = 1; g <= 3; g++) {
+    for (let i = 0; i < n; i++) {
+      const inC = i === 0 ? ch[g - 1]! : ch[g]!, outC = ch[g]!;
+      const p = `block${g}.layer.${i}`;
+      yield* bn(`${p}.bn1`, inC);
+      yield [`${p}.conv1.weight`, [outC, inC, 3, 3]];
+      yield* bn(`${p}.bn2`, outC);
+      yield [`${p}.conv2.weight`, [outC, outC, 3, 3]];
+      if (inC !== outC) yield [`${p}.convShortcut.weight`, [outC, inC, 1, 1]];
+    }
+  }
+  yield* bn('bn1', ch[3]!);
+  yield ['fc.weight', [c.classes, ch[3]!]];
+  yield ['fc.bias', [c.classes]];
+}
