@@ -9,7 +9,7 @@ import { tensor, tidy, noGrad, gradOf, liveTensors, setNumThreads, type Tensor }
 import { readSafetensors, type StTensor } from '../../src/io/safetensors.js';
 import {
   Module, TorchvisionResNet, WideResNet, torchvisionResnetStateShapes, wideResnetStateShapes, checkTorchvisionResnetConfig,
-  checkWideResnetConfig, withoutBatchCounters, type TorchvisionResNetConfig, type WideResNetConfig,
+  checkWideResnetConfig, withoutBatchCounters, inferTorchvisionResnetConfig, inferWideResnetConfig, resnetStateShapes, type TorchvisionResNetConfig, type WideResNetConfig,
 } from '../../src/nn/index.js';
 import { findLayer, forwardWithActivation } from '../../src/explain/gradcam.js';
 import { assertAllClose } from '../helpers/close.js';
@@ -196,4 +196,28 @@ test('a wrong channel count is a one-line error naming the model', () => {
   const w = new WideResNet({ depth: 10, widen: 1, inputChannels: 1 });
   assert.throws(() => tidy(() => w.call(tensor(new Float32Array(3 * 32 * 32), [1, 3, 32, 32]))), /WideResNet-10-1 takes images \[B, 1, H, W\]/);
   w.dispose();
+});
+
+test('configs read off state-dict names: each layout recognises its own files and no other', () => {
+  const shapesOf = (g: Iterable<[string, number[]]>): Map<string, { shape: number[] }> => new Map([...g].map(([n, shape]) => [n, { shape }]));
+  for (const [name, arch] of [['resnet18-w4', 'torchvision-resnet'], ['resnet50-w2', 'torchvision-resnet'], ['wrn-10-2', 'wide-resnet'], ['wrn-16-1', 'wide-resnet']]) {
+    const st = readSafetensors(path.join(FIXTURES, `${name}.safetensors`));
+    const stated = JSON.parse(st.metadata.advexp_config!) as Record<string, unknown>;
+    const [own, other] = arch === 'torchvision-resnet' ? [inferTorchvisionResnetConfig, inferWideResnetConfig] : [inferWideResnetConfig, inferTorchvisionResnetConfig];
+    const inferred = own(st.tensors)!;
+    for (const k of Object.keys(inferred)) assert.deepEqual(inferred[k], stated[k], `${name}: ${k}`);
+    assert.equal(other(st.tensors), null, `${name} is not the other layout`);
+  }
+  for (const depth of [34, 101, 152] as const) {
+    const c = { depth, width: 64, classes: 1000, inputChannels: 3 };
+    assert.deepEqual(inferTorchvisionResnetConfig(shapesOf(torchvisionResnetStateShapes(c))), c);
+  }
+  const wrn = { depth: 28, widen: 10, classes: 100, inputChannels: 1 };
+  assert.deepEqual(inferWideResnetConfig(shapesOf(wideResnetStateShapes(wrn))), wrn);
+  const preact = shapesOf(resnetStateShapes({ depth: 20, widths: [16, 32, 64], classes: 10, activation: 'relu', inputChannels: 3 }));
+  assert.equal(inferTorchvisionResnetConfig(preact), null);
+  assert.equal(inferWideResnetConfig(preact), null);
+  // A torchvision-style net of no known depth (blocks 1,1,1,1) is not guessed at.
+  const odd = shapesOf([...torchvisionResnetStateShapes({ depth: 18, width: 8, classes: 10, inputChannels: 3 })].filter(([n]) => !/^layer\d\.1\./.test(n)));
+  assert.equal(inferTorchvisionResnetConfig(odd), null);
 });

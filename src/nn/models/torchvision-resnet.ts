@@ -38,6 +38,8 @@ const LAYOUT: Record<TorchvisionResNetConfig['depth'], { blocks: [number, number
   152: { blocks: [3, 8, 36, 3], bottleneck: true },
 };
 
+const DEPTHS = [18, 34, 50, 101, 152] as const;
+
 /** The normalisation that leaves images as they are, for C channels. */
 function identityNorm(c: number): { mean: number[]; std: number[] } {
   return { mean: new Array<number>(c).fill(0), std: new Array<number>(c).fill(1) };
@@ -59,7 +61,7 @@ export function checkTorchvisionResnetConfig(raw: unknown, where: string): Torch
   const bad = configError(where);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('config', 'a JSON object', raw);
   const c = raw as Record<string, unknown>;
-  if (!(typeof c.depth === 'number' && c.depth in LAYOUT)) bad('depth', `one of ${Object.keys(LAYOUT).join(', ')}`, c.depth);
+  if (!DEPTHS.includes(c.depth as TorchvisionResNetConfig['depth'])) bad('depth', `one of ${DEPTHS.join(', ')}`, c.depth);
   const width = c.width ?? 64;
   if (!posInt(width)) bad('width', 'a positive integer (torchvision: 64)', width);
   if (!posInt(c.classes)) bad('classes', 'a positive integer', c.classes);
@@ -218,4 +220,25 @@ export function* torchvisionResnetStateShapes(c: Pick<TorchvisionResNetConfig, '
   }
   yield ['fc.weight', [c.classes, inC]];
   yield ['fc.bias', [c.classes]];
+}
+
+/**
+ * The config a PyTorch state dict of this layout implies, read off its names and shapes (depth from the blocks per
+ * stage and the block kind, width from conv1, classes from fc), or null when the tensors are not torchvision's
+ * ResNet of a known depth. Normalisation is not in a state dict: the result leaves mean and std out (the checker's
+ * default, ImageNet's for 3 channels, applies unless the caller has better).
+ */
+export function inferTorchvisionResnetConfig(tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): Record<string, unknown> | null {
+  const stem = tensors.get('conv1.weight')?.shape, head = tensors.get('fc.weight')?.shape;
+  if (stem?.length !== 4 || stem[2] !== 7 || head?.length !== 2 || !tensors.has('layer1.0.conv1.weight')) return null;
+  const bottleneck = tensors.has('layer1.0.conv3.weight');
+  const blocks = [1, 2, 3, 4].map((s) => { let i = 0; while (tensors.has(`layer${s}.${i}.conv1.weight`)) i++; return i; });
+  const depth = DEPTHS.find((d) => LAYOUT[d].bottleneck === bottleneck && LAYOUT[d].blocks.every((n, s) => n === blocks[s]));
+  if (depth === undefined) return null;
+  return { depth, width: stem[0], classes: head[0], inputChannels: stem[1] };
+}
+
+/** "ResNet-50 (torchvision, width 64), 1000 classes, 3 channels". */
+export function describeTorchvisionResnet(c: TorchvisionResNetConfig): string {
+  return `ResNet-${c.depth} (torchvision, width ${c.width}), ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`;
 }

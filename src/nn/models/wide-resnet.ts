@@ -161,3 +161,22 @@ export function* wideResnetStateShapes(c: Pick<WideResNetConfig, 'depth' | 'wide
   yield ['fc.weight', [c.classes, ch[3]!]];
   yield ['fc.bias', [c.classes]];
 }
+
+/**
+ * The config a RobustBench-layout state dict implies (depth from block1's block count, widen from its first conv,
+ * classes from fc, channels from conv1), or null when the tensors are not that layout. RobustBench's models take
+ * [0, 1] images: mean and std are left to the checker's default (none).
+ */
+export function inferWideResnetConfig(tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): Record<string, unknown> | null {
+  const stem = tensors.get('conv1.weight')?.shape, first = tensors.get('block1.layer.0.conv1.weight')?.shape, head = tensors.get('fc.weight')?.shape;
+  if (stem?.length !== 4 || stem[0] !== 16 || first?.length !== 4 || head?.length !== 2) return null;
+  if (first[0]! % 16 !== 0) return null;
+  let n = 0;
+  while (tensors.has(`block1.layer.${n}.conv1.weight`)) n++;
+  return { depth: 6 * n + 4, widen: first[0]! / 16, classes: head[0], inputChannels: stem[1] };
+}
+
+/** "WideResNet-28-10 (RobustBench), 10 classes, 3 channels". */
+export function describeWideResnet(c: WideResNetConfig): string {
+  return `WideResNet-${c.depth}-${c.widen} (RobustBench), ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`;
+}
