@@ -18,7 +18,8 @@ Weights files are what the converter snippet (save_safetensors below, docs/conve
 num_batches_tracked counters included. Each case's <case>.io.safetensors holds the images (U8, x = u8/255), labels,
 eval-mode logits and the input gradient of sum_i log_softmax(logits)_i[y_i] (all of it, or every k-th element
 with its sum, L1 and L2 norms for the 224×224 case), and for some a train-mode forward (logits and bn1's
-running mean after it). Metadata: the advexp architecture name and config (JSON).
+running mean after it). The weights' metadata `advexp_model` is what advexp's model files state: JSON of
+{"arch": "torchvision-resnet" | "wide-resnet", ...config}.
 """
 import argparse
 import json
@@ -206,11 +207,11 @@ def main():
         state = model.state_dict()
         if half:
             state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
-        meta = {'advexp_arch': arch, 'advexp_config': json.dumps(config)}
+        meta = {'advexp_model': json.dumps({'arch': arch, **config})}
         save_safetensors(state, os.path.join(a.out, f'{name}.safetensors'), meta)
 
     def write_io(name, weights, arch, config, tensors):
-        meta = {'weights': f'{weights}.safetensors', 'advexp_arch': arch, 'advexp_config': json.dumps(config)}
+        meta = {'weights': f'{weights}.safetensors'}
         save_safetensors(tensors, os.path.join(a.out, f'{name}.io.safetensors'), meta)
 
     for depth, width in ((18, 4), (50, 2)):

@@ -35,8 +35,8 @@ function build(arch: Arch, raw: unknown, where: string): Built {
 function loadFixture(name: string): { model: TorchvisionResNet | WideResNet; tensors: Map<string, StTensor> } {
   const file = path.join(FIXTURES, `${name}.safetensors`);
   const st = readSafetensors(file);
-  const arch = st.metadata.advexp_arch as Arch;
-  const { model, shapes } = build(arch, JSON.parse(st.metadata.advexp_config!), file);
+  const { arch, ...config } = JSON.parse(st.metadata.advexp_model!) as { arch: Arch };
+  const { model, shapes } = build(arch, config, file);
   const tensors = withoutBatchCounters(st.tensors);
   // The file, less its counters, is exactly the state-shape generator's list, in order.
   assert.deepEqual([...tensors].map(([n, t]) => [n, t.shape]), [...shapes]);
@@ -200,9 +200,9 @@ test('a wrong channel count is a one-line error naming the model', () => {
 
 test('configs read off state-dict names: each layout recognises its own files and no other', () => {
   const shapesOf = (g: Iterable<[string, number[]]>): Map<string, { shape: number[] }> => new Map([...g].map(([n, shape]) => [n, { shape }]));
-  for (const [name, arch] of [['resnet18-w4', 'torchvision-resnet'], ['resnet50-w2', 'torchvision-resnet'], ['wrn-10-2', 'wide-resnet'], ['wrn-16-1', 'wide-resnet']]) {
+  for (const name of ['resnet18-w4', 'resnet50-w2', 'wrn-10-2', 'wrn-16-1']) {
     const st = readSafetensors(path.join(FIXTURES, `${name}.safetensors`));
-    const stated = JSON.parse(st.metadata.advexp_config!) as Record<string, unknown>;
+    const { arch, ...stated } = JSON.parse(st.metadata.advexp_model!) as Record<string, unknown>;
     const [own, other] = arch === 'torchvision-resnet' ? [inferTorchvisionResnetConfig, inferWideResnetConfig] : [inferWideResnetConfig, inferTorchvisionResnetConfig];
     const inferred = own(st.tensors)!;
     for (const k of Object.keys(inferred)) assert.deepEqual(inferred[k], stated[k], `${name}: ${k}`);
