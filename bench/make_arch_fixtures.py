@@ -12,7 +12,8 @@ train-mode calibration batches):
   wrn-10-2, wrn-16-1   the RobustBench WideResNet layout (robustbench/model_zoo/architectures/wide_resnet.py),
                 written below from its description: names conv1, block{1,2,3}.layer.{i}.{bn1,conv1,bn2,conv2,
                 convShortcut}, bn1, fc. wrn-10-2 has a channel change at stride 1 (block1.layer.0, as in WRN-28-10);
-                wrn-16-1 has equal-channel blocks (identity shortcut on the raw input). Stored as F16 to keep the
+                wrn-16-1 has equal-channel blocks (identity shortcut on the raw input) and RobustBench's unused
+                sub_block1 group (WideResNet(..., sub_block1=True), as many of its checkpoints). Stored as F16 to keep the
                 fixtures small; the expected outputs are computed with those F16-rounded values.
 Weights files are what the converter snippet (save_safetensors below, docs/convert.md) writes from a state dict,
 num_batches_tracked counters included. Each case's <case>.io.safetensors holds the images (U8, x = u8/255), labels,
@@ -86,12 +87,14 @@ class WideGroup(nn.Module):
 
 
 class WideResNet(nn.Module):
-    def __init__(self, depth, widen, classes):
+    def __init__(self, depth, widen, classes, sub_block1=False):
         super().__init__()
         n = (depth - 4) // 6
         ch = [16, 16 * widen, 32 * widen, 64 * widen]
         self.conv1 = nn.Conv2d(3, ch[0], 3, 1, 1, bias=False)
         self.block1 = WideGroup(n, ch[0], ch[1], 1)
+        if sub_block1:  # in many RobustBench checkpoints; never run
+            self.sub_block1 = WideGroup(n, ch[0], ch[1], 1)
         self.block2 = WideGroup(n, ch[1], ch[2], 2)
         self.block3 = WideGroup(n, ch[2], ch[3], 2)
         self.bn1 = nn.BatchNorm2d(ch[3])
@@ -227,12 +230,12 @@ def main():
         else:
             write_io(f'{name}-64', name, 'torchvision-resnet', config, io_case(model, *imagenet, images(2, 64, 64), labels(2), train=True))
 
-    for depth, widen in ((10, 2), (16, 1)):
+    for depth, widen, sub in ((10, 2, False), (16, 1, True)):
         name = f'wrn-{depth}-{widen}'
-        model = WideResNet(depth, widen, 10)
+        model = WideResNet(depth, widen, 10, sub)
         randomise(model, *zero_one, (32, 32), gen)
         to_half_values(model)
-        config = {'depth': depth, 'widen': widen, 'classes': 10, 'inputChannels': 3, 'mean': zero_one[0], 'std': zero_one[1], 'dropRate': 0}
+        config = {'depth': depth, 'widen': widen, 'classes': 10, 'inputChannels': 3, 'mean': zero_one[0], 'std': zero_one[1], 'dropRate': 0, 'subBlock1': sub}
         write(name, model, 'wide-resnet', config, half=True)
         write_io(f'{name}-32', name, 'wide-resnet', config, io_case(model, *zero_one, images(4, 32, 32), labels(4), train=True))
 

@@ -123,7 +123,7 @@ test('state-shape generators list exactly the built modules\' state dicts', () =
       same(new TorchvisionResNet(c), torchvisionResnetStateShapes(c), `ResNet ${JSON.stringify(c)}`);
     }
   }
-  for (const c of [{ depth: 10, widen: 1 }, { depth: 16, widen: 2 }, { depth: 28, widen: 1, classes: 100 }, { depth: 34, widen: 3, inputChannels: 1 }]) {
+  for (const c of [{ depth: 10, widen: 1 }, { depth: 16, widen: 2, subBlock1: true }, { depth: 28, widen: 1, classes: 100 }, { depth: 34, widen: 3, inputChannels: 1 }]) {
     const full = { classes: 10, inputChannels: 3, ...c };
     same(new WideResNet(full), wideResnetStateShapes(full), `WideResNet ${JSON.stringify(full)}`);
   }
@@ -139,6 +139,7 @@ test('state-shape generators list exactly the built modules\' state dicts', () =
   assert.deepEqual(count(torchvisionResnetStateShapes({ depth: 34, width: 64, classes: 1000, inputChannels: 3 })), [218 - bnCounters[34], 21_814_696]);
   assert.deepEqual(count(torchvisionResnetStateShapes({ depth: 50, width: 64, classes: 1000, inputChannels: 3 })), [320 - bnCounters[50], 25_610_152]);
   assert.deepEqual(count(wideResnetStateShapes({ depth: 28, widen: 10, classes: 10, inputChannels: 3 })), [155 - 25, 36_497_146]);
+  assert.deepEqual(count(wideResnetStateShapes({ depth: 28, widen: 10, classes: 10, inputChannels: 3, subBlock1: true })), [204 - 33, 38_140_090]);
 });
 
 test('num_batches_tracked: files with or without the counters load; other names ending so are kept', () => {
@@ -165,7 +166,7 @@ test('config checkers: one-line errors naming the field; defaults filled in', ()
   });
   assert.deepEqual(tv({ depth: 18, classes: 2, inputChannels: 1 }).mean, [0]);
   assert.deepEqual(wrn({ depth: 28, widen: 10, classes: 10 }), {
-    depth: 28, widen: 10, classes: 10, inputChannels: 3, mean: [0, 0, 0], std: [1, 1, 1], dropRate: 0,
+    depth: 28, widen: 10, classes: 10, inputChannels: 3, mean: [0, 0, 0], std: [1, 1, 1], dropRate: 0, subBlock1: false,
   });
   const cases: [() => unknown, RegExp][] = [
     [() => tv(null), /^m\.safetensors: metadata: config: expected a JSON object, got null$/],
@@ -182,6 +183,7 @@ test('config checkers: one-line errors naming the field; defaults filled in', ()
     [() => wrn({ depth: 28, widen: 0, classes: 10 }), /widen: expected a positive integer, got 0/],
     [() => wrn({ depth: 28, widen: 10 }), /classes: expected a positive integer, got nothing/],
     [() => wrn({ depth: 28, widen: 10, classes: 10, dropRate: 1 }), /dropRate: expected a number in \[0, 1\), got 1/],
+    [() => wrn({ depth: 28, widen: 10, classes: 10, subBlock1: 1 }), /subBlock1: expected true or false, got 1/],
     [() => wrn({ depth: 28, widen: 10, classes: 10, std: 'x\ny' }), /std: expected .*, got "x\\ny"$/],
   ];
   for (const [f, re] of cases) {
@@ -212,7 +214,7 @@ test('configs read off state-dict names: each layout recognises its own files an
     const c = { depth, width: 64, classes: 1000, inputChannels: 3 };
     assert.deepEqual(inferTorchvisionResnetConfig(shapesOf(torchvisionResnetStateShapes(c))), c);
   }
-  const wrn = { depth: 28, widen: 10, classes: 100, inputChannels: 1 };
+  const wrn = { depth: 28, widen: 10, classes: 100, inputChannels: 1, subBlock1: true };
   assert.deepEqual(inferWideResnetConfig(shapesOf(wideResnetStateShapes(wrn))), wrn);
   const preact = shapesOf(resnetStateShapes({ depth: 20, widths: [16, 32, 64], classes: 10, activation: 'relu', inputChannels: 3 }));
   assert.equal(inferTorchvisionResnetConfig(preact), null);

@@ -5,7 +5,9 @@
 // Two details of that code this keeps: a block whose channel count changes applies its shortcut to the
 // *activated* input (relu(bn1(x))), while an equal-channel block adds the raw input; and RobustBench pools with a
 // fixed 8×8 window (global at 32×32, its only input size): here the pool is global at any size, the same at 32×32.
-// RobustBench's models take images in [0, 1] with no normalisation: mean 0 and std 1 by default.
+// RobustBench's models take images in [0, 1] with no normalisation: mean 0 and std 1 by default. Many of its entries
+// (WideResNet(..., sub_block1=True)) also carry a `sub_block1` group that the forward never runs: subBlock1 holds it
+// so their state dicts load strictly and save back whole.
 import type { Tensor } from '../../engine/index.js';
 import { Module, Sequential, applyInOrder } from '../module.js';
 import { BatchNorm2d, Conv2d, Linear, ReLU, GlobalAvgPool, InputNormalisation, dropout } from '../layers.js';
@@ -22,6 +24,8 @@ export interface WideResNetConfig {
   std: number[];
   /** Dropout between a block's two convs in training mode (RobustBench: 0). */
   dropRate: number;
+  /** Holds RobustBench's unused `sub_block1` group (a copy of block1's shape that the forward skips). */
+  subBlock1: boolean;
 }
 
 /** Defaults: WRN-28-10, 10 classes, 3 channels, no normalisation, no dropout. */
@@ -29,13 +33,13 @@ export function wideResnetConfig(partial: Partial<WideResNetConfig> = {}): WideR
   const inputChannels = partial.inputChannels ?? 3;
   return {
     depth: 28, widen: 10, classes: 10, inputChannels, mean: new Array<number>(inputChannels).fill(0),
-    std: new Array<number>(inputChannels).fill(1), dropRate: 0, ...partial,
+    std: new Array<number>(inputChannels).fill(1), dropRate: 0, subBlock1: false, ...partial,
   };
 }
 
 /**
  * Checks a WideResNet config as a file states it (JSON: any value of any type) and fills in wideResnetConfig's
- * defaults for inputChannels, mean, std and dropRate (depth, widen and classes are required).
+ * defaults for inputChannels, mean, std, dropRate and subBlock1 (depth, widen and classes are required).
  * Throws `<where>: <field>: expected …, got …`, one line.
  */
 export function checkWideResnetConfig(raw: unknown, where: string): WideResNetConfig {
@@ -52,7 +56,12 @@ export function checkWideResnetConfig(raw: unknown, where: string): WideResNetCo
   const norm = checkNormalisation(c, ch, { mean: new Array<number>(ch).fill(0), std: new Array<number>(ch).fill(1) }, bad);
   const dropRate = c.dropRate ?? 0;
   if (!(typeof dropRate === 'number' && dropRate >= 0 && dropRate < 1)) bad('dropRate', 'a number in [0, 1)', dropRate);
-  return { depth: depth as number, widen: widen as number, classes: classes as number, inputChannels: ch, ...norm, dropRate: dropRate as number };
+  const subBlock1 = c.subBlock1 ?? false;
+  if (typeof subBlock1 !== 'boolean') bad('subBlock1', 'true or false', subBlock1);
+  return {
+    depth: depth as number, widen: widen as number, classes: classes as number, inputChannels: ch, ...norm,
+    dropRate: dropRate as number, subBlock1: subBlock1 as boolean,
+  };
 }
 
 /** RobustBench's BasicBlock: bn1 → relu1 → conv1 (stride) → bn2 → relu2 → [dropout] → conv2, plus the shortcut. */
@@ -111,6 +120,7 @@ export class WideResNet extends Module {
     const ch = [16, 16 * c.widen, 32 * c.widen, 64 * c.widen] as const;
     this.conv1 = this.registerChild('conv1', new Conv2d(c.inputChannels, ch[0], 3, { padding: 1 }));
     this.block1 = this.registerChild('block1', new WideGroup(n, ch[0], ch[1], 1, c.dropRate));
+    if (c.subBlock1) this.registerChild('sub_block1', new WideGroup(n, ch[0], ch[1], 1, c.dropRate));
     this.block2 = this.registerChild('block2', new WideGroup(n, ch[1], ch[2], 2, c.dropRate));
     this.block3 = this.registerChild('block3', new WideGroup(n, ch[2], ch[3], 2, c.dropRate));
     this.bn1 = this.registerChild('bn1', new BatchNorm2d(ch[3]));
@@ -139,17 +149,18 @@ export class WideResNet extends Module {
  * The state-dict entries (name, shape) a WideResNet of config c has, in stateDict() order (RobustBench's, less the
  * num_batches_tracked counters), computed from the config alone. Lazy, like torchvisionResnetStateShapes.
  */
-export function* wideResnetStateShapes(c: Pick<WideResNetConfig, 'depth' | 'widen' | 'classes' | 'inputChannels'>): Generator<[string, number[]]> {
+export function* wideResnetStateShapes(c: Pick<WideResNetConfig, 'depth' | 'widen' | 'classes' | 'inputChannels'> & { subBlock1?: boolean }): Generator<[string, number[]]> {
   const n = (c.depth - 4) / 6;
   const bn = function* (p: string, chans: number): Generator<[string, number[]]> {
     for (const k of ['weight', 'bias', 'running_mean', 'running_var']) yield [`${p}.${k}`, [chans]];
   };
   const ch = [16, 16 * c.widen, 32 * c.widen, 64 * c.widen];
   yield ['conv1.weight', [ch[0]!, c.inputChannels, 3, 3]];
-  for (let g = 1; g <= 3; g++) {
+  const groups: [string, number][] = [['block1', 1], ...(c.subBlock1 ? [['sub_block1', 1] as [string, number]] : []), ['block2', 2], ['block3', 3]];
+  for (const [name, g] of groups) {
     for (let i = 0; i < n; i++) {
       const inC = i === 0 ? ch[g - 1]! : ch[g]!, outC = ch[g]!;
-      const p = `block${g}.layer.${i}`;
+      const p = `${name}.layer.${i}`;
       yield* bn(`${p}.bn1`, inC);
       yield [`${p}.conv1.weight`, [outC, inC, 3, 3]];
       yield* bn(`${p}.bn2`, outC);
@@ -173,10 +184,10 @@ export function inferWideResnetConfig(tensors: ReadonlyMap<string, { readonly sh
   if (first[0]! % 16 !== 0) return null;
   let n = 0;
   while (tensors.has(`block1.layer.${n}.conv1.weight`)) n++;
-  return { depth: 6 * n + 4, widen: first[0]! / 16, classes: head[0], inputChannels: stem[1] };
+  return { depth: 6 * n + 4, widen: first[0]! / 16, classes: head[0], inputChannels: stem[1], subBlock1: tensors.has('sub_block1.layer.0.conv1.weight') };
 }
 
 /** "WideResNet-28-10 (RobustBench), 10 classes, 3 channels". */
 export function describeWideResnet(c: WideResNetConfig): string {
-  return `WideResNet-${c.depth}-${c.widen} (RobustBench), ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`;
+  return `WideResNet-${c.depth}-${c.widen} (RobustBench${c.subBlock1 ? ', with sub_block1' : ''}), ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`;
 }
