@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { tensor, tidy, noGrad, gradOf, liveTensors, setNumThreads, type Tensor } from '../../src/engine/index.js';
+import { tensor, tidy, keep, noGrad, gradOf, liveTensors, setNumThreads, type Tensor } from '../../src/engine/index.js';
 import { readSafetensors, type StTensor } from '../../src/io/safetensors.js';
 import {
   Module, TorchvisionResNet, WideResNet, torchvisionResnetStateShapes, wideResnetStateShapes, checkTorchvisionResnetConfig,
@@ -85,6 +85,9 @@ for (const name of CASES) {
       }
     });
     assert.equal(liveTensors(), before, 'every tensor of the forward and backward is freed');
+    // Inference (no autograd recording: torchvision ResNet blocks add and relu in place) gives the same logits.
+    noGrad(() => tidy(() => assertAllClose(model.call(images(io)).data(), f32(io.get('logits')!), TOL, `${name} logits without autograd`)));
+    assert.equal(liveTensors(), before, 'every tensor of the no-grad forward is freed');
     const train = io.get('train_logits');
     if (train !== undefined) {
       // Train mode: batch statistics, and the running mean of bn1 moved by momentum 0.1.
@@ -222,4 +225,20 @@ test('configs read off state-dict names: each layout recognises its own files an
   // A torchvision-style net of no known depth (blocks 1,1,1,1) is not guessed at.
   const odd = shapesOf([...torchvisionResnetStateShapes({ depth: 18, width: 8, classes: 10, inputChannels: 3 })].filter(([n]) => !/^layer\d\.1\./.test(n)));
   assert.equal(inferTorchvisionResnetConfig(odd), null);
+});
+
+test('a forward hook on a block\'s last batch norm keeps that output unchanged by the in-place residual of inference', () => {
+  const { model } = loadFixture('resnet50-w2');
+  const bn3 = findLayer(model, 'layer1.0.bn3');
+  const held: Tensor[] = [];
+  // Keeps a view of the bn output (same storage) and a copy; returns the output itself to the block.
+  bn3.forwardHook = (out) => { held.push(keep(out.reshape(out.shape)), keep(out.clone())); return out; };
+  const x = tensor(new Float32Array(3 * 64 * 64).map((_, i) => (i % 97) / 96), [1, 3, 64, 64]);
+  noGrad(() => tidy(() => { model.call(x); }));
+  bn3.forwardHook = null;
+  const [view, copy] = held as [Tensor, Tensor];
+  assert.ok(copy.data().some((v) => v < 0), 'the bn output has negatives, which an in-place relu would have zeroed');
+  assert.deepEqual(Array.from(view.data()), Array.from(copy.data()));
+  for (const t of [...held, x]) t.dispose();
+  model.dispose();
 });

@@ -6,7 +6,7 @@
 // layers.ts drops them from a file; PyTorch fills them in when loading a dict without them).
 // Normalisation (x − mean)/std is the module's first operation, as for every advexp model (images in [0, 1]); it is
 // config, not state, because torchvision's state dict has no tensor for it.
-import type { Tensor } from '../../engine/index.js';
+import { isGradEnabled, type Tensor } from '../../engine/index.js';
 import { Module, Sequential, applyInOrder } from '../module.js';
 import { BatchNorm2d, Conv2d, Linear, ReLU, MaxPool2d, AdaptiveAvgPool2d, InputNormalisation } from '../layers.js';
 import { checkNormalisation, configError, posInt } from './config-check.js';
@@ -87,7 +87,7 @@ export class BasicBlock extends Module {
     this.downsample = stride !== 1 || inC !== planes ? this.registerChild('downsample', shortcut(inC, planes, stride)) : null;
   }
   protected forward(x: Tensor): Tensor {
-    return residual(x, applyInOrder(x, [this.conv1, this.bn1, this.relu, this.conv2, this.bn2]), this.downsample);
+    return residual(x, applyInOrder(x, [this.conv1, this.bn1, this.relu, this.conv2, this.bn2]), this.downsample, this.bn2);
   }
 }
 
@@ -110,7 +110,7 @@ export class Bottleneck extends Module {
   }
   protected forward(x: Tensor): Tensor {
     const { conv1, bn1, relu, conv2, bn2, conv3, bn3 } = this;
-    return residual(x, applyInOrder(x, [conv1, bn1, relu, conv2, bn2, relu, conv3, bn3]), this.downsample);
+    return residual(x, applyInOrder(x, [conv1, bn1, relu, conv2, bn2, relu, conv3, bn3]), this.downsample, bn3);
   }
 }
 
@@ -119,9 +119,19 @@ function shortcut(inC: number, outC: number, stride: number): Sequential {
   return new Sequential([new Conv2d(inC, outC, 1, { stride }), new BatchNorm2d(outC)]);
 }
 
-/** relu(h + shortcut(x)), freeing h and the shortcut's output as soon as they are used. */
-function residual(x: Tensor, h: Tensor, shortcut: Sequential | null): Tensor {
+/**
+ * relu(h + shortcut(x)), h the output of the block's last bn (`last`). Without autograd recording (inference) this
+ * runs in place on h, as torchvision's `out += identity; relu(inplace)`: two fresh buffers fewer per block, and at
+ * 224 px the first stage's outputs are above glibc's mmap threshold, so each fresh one is page-faulted in. Not when
+ * a forward hook on `last` may hold h, and never while recording (a hook's leaf view refuses in-place ops).
+ */
+function residual(x: Tensor, h: Tensor, shortcut: Sequential | null, last: Module): Tensor {
   const id = shortcut === null ? x : shortcut.call(x);
+  if (!isGradEnabled() && last.forwardHook === null) {
+    h.add_(id).relu_();
+    if (id !== x) id.dispose();
+    return h;
+  }
   const s = h.add(id);
   h.dispose();
   if (id !== x) id.dispose();
