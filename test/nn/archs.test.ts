@@ -227,18 +227,22 @@ test('configs read off state-dict names: each layout recognises its own files an
   assert.equal(inferTorchvisionResnetConfig(odd), null);
 });
 
-test('a forward hook on a block\'s last batch norm keeps that output unchanged by the in-place residual of inference', () => {
+test('forward hooks on batch norms keep their outputs unchanged by the in-place relu and residual of inference', () => {
   const { model } = loadFixture('resnet50-w2');
-  const bn3 = findLayer(model, 'layer1.0.bn3');
-  const held: Tensor[] = [];
-  // Keeps a view of the bn output (same storage) and a copy; returns the output itself to the block.
-  bn3.forwardHook = (out) => { held.push(keep(out.reshape(out.shape)), keep(out.clone())); return out; };
   const x = tensor(new Float32Array(3 * 64 * 64).map((_, i) => (i % 97) / 96), [1, 3, 64, 64]);
-  noGrad(() => tidy(() => { model.call(x); }));
-  bn3.forwardHook = null;
-  const [view, copy] = held as [Tensor, Tensor];
-  assert.ok(copy.data().some((v) => v < 0), 'the bn output has negatives, which an in-place relu would have zeroed');
-  assert.deepEqual(Array.from(view.data()), Array.from(copy.data()));
-  for (const t of [...held, x]) t.dispose();
+  // The stem's bn (a relu follows), a block's first bn (a relu follows), a block's last bn (the residual follows).
+  for (const name of ['bn1', 'layer1.0.bn1', 'layer1.0.bn3']) {
+    const bn = findLayer(model, name);
+    const held: Tensor[] = [];
+    // Keeps a view of the bn output (same storage) and a copy; returns the output itself to the network.
+    bn.forwardHook = (out) => { held.push(keep(out.reshape(out.shape)), keep(out.clone())); return out; };
+    noGrad(() => tidy(() => { model.call(x); }));
+    bn.forwardHook = null;
+    const [view, copy] = held as [Tensor, Tensor];
+    assert.ok(copy.data().some((v) => v < 0), `${name}: the output has negatives, which an in-place relu would zero`);
+    assert.deepEqual(Array.from(view.data()), Array.from(copy.data()), name);
+    for (const t of held) t.dispose();
+  }
+  x.dispose();
   model.dispose();
 });

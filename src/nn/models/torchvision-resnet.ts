@@ -7,7 +7,7 @@
 // Normalisation (x − mean)/std is the module's first operation, as for every advexp model (images in [0, 1]); it is
 // config, not state, because torchvision's state dict has no tensor for it.
 import { isGradEnabled, type Tensor } from '../../engine/index.js';
-import { Module, Sequential, applyInOrder } from '../module.js';
+import { Module, Sequential } from '../module.js';
 import { BatchNorm2d, Conv2d, Linear, ReLU, MaxPool2d, AdaptiveAvgPool2d, InputNormalisation } from '../layers.js';
 import { checkNormalisation, configError, posInt } from './config-check.js';
 
@@ -87,7 +87,7 @@ export class BasicBlock extends Module {
     this.downsample = stride !== 1 || inC !== planes ? this.registerChild('downsample', shortcut(inC, planes, stride)) : null;
   }
   protected forward(x: Tensor): Tensor {
-    return residual(x, applyInOrder(x, [this.conv1, this.bn1, this.relu, this.conv2, this.bn2]), this.downsample, this.bn2);
+    return residual(x, chain(x, [this.conv1, this.bn1, this.relu, this.conv2, this.bn2]), this.downsample, this.bn2);
   }
 }
 
@@ -110,8 +110,32 @@ export class Bottleneck extends Module {
   }
   protected forward(x: Tensor): Tensor {
     const { conv1, bn1, relu, conv2, bn2, conv3, bn3 } = this;
-    return residual(x, applyInOrder(x, [conv1, bn1, relu, conv2, bn2, relu, conv3, bn3]), this.downsample, bn3);
+    return residual(x, chain(x, [conv1, bn1, relu, conv2, bn2, relu, conv3, bn3]), this.downsample, bn3);
   }
+}
+
+/**
+ * applyInOrder, except that without autograd recording a ReLU right after a BatchNorm2d runs in place on the
+ * batch norm's fresh output, as torchvision's ReLU(inplace=True) does (fewer fresh buffers: at 224 px the stem's
+ * are 100 MB at batch 32, above glibc's mmap threshold, so each new one is page-faulted in). Not where a forward
+ * hook on either module may hold or replace that tensor; while recording, always out of place (a hook's leaf view
+ * would refuse an in-place op).
+ */
+function chain(x: Tensor, modules: readonly Module[]): Tensor {
+  const inPlace = !isGradEnabled();
+  let h = x;
+  let prev: Module | null = null;
+  for (const m of modules) {
+    if (inPlace && m instanceof ReLU && prev instanceof BatchNorm2d && h !== x && m.forwardHook === null && prev.forwardHook === null) {
+      h.relu_();
+    } else {
+      const next = m.call(h);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    prev = m;
+  }
+  return h;
 }
 
 /** torchvision's shortcut where the shape changes ('downsample'): a strided 1×1 conv and bn. */
@@ -175,7 +199,7 @@ export class TorchvisionResNet extends Module {
   /** Logits [B, classes] of images [B, inputChannels, H, W] in [0, 1]. */
   protected forward(x: Tensor): Tensor {
     const z = this.#norm.apply(x, `ResNet-${this.config.depth}`);
-    const pooled = applyInOrder(z, [this.conv1, this.bn1, this.relu, this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool]);
+    const pooled = chain(z, [this.conv1, this.bn1, this.relu, this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool]);
     z.dispose();
     const flat = pooled.flatten(1);
     pooled.dispose();
