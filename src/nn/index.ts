@@ -8,10 +8,10 @@ export { PreActResNet, PreActBlock, resnetConfig, resnetStateShapes, preactResne
 export { registerArchitecture, architecture, architectures, type Architecture, type InputSpec, type TrainingShape, type TensorShapes } from './models/registry.js';
 export {
   TorchvisionResNet, BasicBlock, Bottleneck, torchvisionResnetConfig, checkTorchvisionResnetConfig, torchvisionResnetStateShapes,
-  inferTorchvisionResnetConfig, describeTorchvisionResnet,
+  inferTorchvisionResnetConfig, describeTorchvisionResnet, torchvisionResnetArchitecture,
   IMAGENET_MEAN, IMAGENET_STD, type TorchvisionResNetConfig,
 } from './models/torchvision-resnet.js';
 export {
   WideResNet, WideBlock, WideGroup, wideResnetConfig, checkWideResnetConfig, wideResnetStateShapes,
-  inferWideResnetConfig, describeWideResnet, type WideResNetConfig,
+  inferWideResnetConfig, describeWideResnet, wideResnetArchitecture, type WideResNetConfig,
 } from './models/wide-resnet.js';

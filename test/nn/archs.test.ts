@@ -9,7 +9,8 @@ import { tensor, tidy, keep, noGrad, gradOf, liveTensors, setNumThreads, type Te
 import { readSafetensors, type StTensor } from '../../src/io/safetensors.js';
 import {
   Module, TorchvisionResNet, WideResNet, torchvisionResnetStateShapes, wideResnetStateShapes, checkTorchvisionResnetConfig,
-  checkWideResnetConfig, withoutBatchCounters, inferTorchvisionResnetConfig, inferWideResnetConfig, resnetStateShapes, type TorchvisionResNetConfig, type WideResNetConfig,
+  checkWideResnetConfig, withoutBatchCounters, inferTorchvisionResnetConfig, inferWideResnetConfig, resnetStateShapes,
+  architecture, torchvisionResnetArchitecture, wideResnetArchitecture, type TorchvisionResNetConfig, type WideResNetConfig,
 } from '../../src/nn/index.js';
 import { findLayer, forwardWithActivation } from '../../src/explain/gradcam.js';
 import { assertAllClose } from '../helpers/close.js';
@@ -178,8 +179,8 @@ test('config checkers: one-line errors naming the field; defaults filled in', ()
     [() => tv({ depth: '18', classes: 10 }), /depth: expected one of .*, got "18"/],
     [() => tv({ depth: 18, classes: 0 }), /classes: expected a positive integer, got 0/],
     [() => tv({ depth: 18, classes: 10, width: 2.5 }), /width: expected a positive integer/],
-    [() => tv({ depth: 18, classes: 10, inputChannels: 1, mean: [0.5, 0.5, 0.5] }), /mean: expected a list of 1 finite numbers, got \[0\.5,0\.5,0\.5\]/],
-    [() => tv({ depth: 18, classes: 10, std: [1, 0, 1] }), /std: expected a list of 3 finite numbers > 0/],
+    [() => tv({ depth: 18, classes: 10, inputChannels: 1, mean: [0.5, 0.5, 0.5] }), /mean: expected 1 finite number\(s\), one a channel, got \[0\.5,0\.5,0\.5\]/],
+    [() => tv({ depth: 18, classes: 10, std: [1, 0, 1] }), /std: expected 3 positive number\(s\)/],
     [() => tv({ depth: 18, classes: 10, mean: [0, null, 0] }), /mean: expected/],
     [() => wrn({ depth: 27, widen: 10, classes: 10 }), /^m\.safetensors: metadata: depth: expected 6n\+4 ≥ 10 .*, got 27$/],
     [() => wrn({ depth: 4, widen: 10, classes: 10 }), /depth: expected 6n\+4/],
@@ -245,4 +246,27 @@ test('forward hooks on batch norms keep their outputs unchanged by the in-place 
   }
   x.dispose();
   model.dispose();
+});
+
+test('registered architectures: torchvision-resnet and wide-resnet build, describe, take input and train as stated', () => {
+  const tv = architecture('torchvision-resnet'), wrn = architecture('wide-resnet');
+  assert.equal(tv, torchvisionResnetArchitecture);
+  assert.equal(wrn, wideResnetArchitecture);
+  const c = tv.check({ depth: 50, classes: 1000 }, 'x');
+  assert.equal(tv.describe(c), 'ResNet-50 (torchvision, width 64), 1000 classes, 3 channels');
+  assert.deepEqual(tv.input(c), { channels: 3, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+  const shape = { classes: 5, input: { channels: 1, mean: [0.5], std: [0.25] }, depth: 18, widths: [8], activation: 'relu' as const };
+  const tc = tv.forTraining(shape) as TorchvisionResNetConfig;
+  assert.deepEqual(tc, { depth: 18, width: 8, classes: 5, inputChannels: 1, mean: [0.5], std: [0.25] });
+  assert.throws(() => tv.forTraining({ ...shape, depth: 44 }), /^Error: torchvision-resnet: --depth: expected one of 18, 34, 50, 101, 152, got 44$/);
+  const m = tv.build(tc);
+  assert.deepEqual(m.architecture(), { name: 'torchvision-resnet', config: tc });
+  m.dispose();
+  const wc = wrn.forTraining({ ...shape, depth: 16, widths: [16, 32, 64] }) as WideResNetConfig;
+  assert.deepEqual(wc, { depth: 16, widen: 10, classes: 5, inputChannels: 1, mean: [0.5], std: [0.25], dropRate: 0, subBlock1: false });
+  assert.throws(() => wrn.forTraining({ ...shape, depth: 44 }), /depth: expected 6n\+4/);
+  assert.equal(wrn.describe(wrn.check({ depth: 28, widen: 10, classes: 10, subBlock1: true }, 'x')), 'WideResNet-28-10 (RobustBench, with sub_block1), 10 classes, 3 channels');
+  const w = wrn.build(wrn.check({ depth: 10, widen: 1, classes: 10 }, 'x'));
+  assert.equal(w.architecture()!.name, 'wide-resnet');
+  w.dispose();
 });

@@ -9,7 +9,7 @@
 import { isGradEnabled, type Tensor } from '../../engine/index.js';
 import { Module, Sequential } from '../module.js';
 import { BatchNorm2d, Conv2d, Linear, ReLU, MaxPool2d, AdaptiveAvgPool2d, InputNormalisation } from '../layers.js';
-import { checkNormalisation, configError, posInt } from './config-check.js';
+import { registerArchitecture, badField, checkNormalisation, posInt, type Architecture, type TensorShapes } from './registry.js';
 
 export interface TorchvisionResNetConfig {
   /** 18 and 34: BasicBlock; 50, 101, 152: Bottleneck. */
@@ -58,7 +58,7 @@ export function torchvisionResnetConfig(partial: Partial<TorchvisionResNetConfig
  * Throws `<where>: <field>: expected …, got …`, one line.
  */
 export function checkTorchvisionResnetConfig(raw: unknown, where: string): TorchvisionResNetConfig {
-  const bad = configError(where);
+  const bad = (field: string, expected: string, got: unknown): never => badField(where, field, expected, got);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('config', 'a JSON object', raw);
   const c = raw as Record<string, unknown>;
   if (!DEPTHS.includes(c.depth as TorchvisionResNetConfig['depth'])) bad('depth', `one of ${DEPTHS.join(', ')}`, c.depth);
@@ -68,7 +68,7 @@ export function checkTorchvisionResnetConfig(raw: unknown, where: string): Torch
   const inputChannels = c.inputChannels ?? 3;
   if (!posInt(inputChannels)) bad('inputChannels', 'a positive integer', inputChannels);
   const ch = inputChannels as number;
-  const norm = checkNormalisation(c, ch, ch === 3 ? { mean: IMAGENET_MEAN, std: IMAGENET_STD } : identityNorm(ch), bad);
+  const norm = checkNormalisation(c, where, ch, ch === 3 ? { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } : identityNorm(ch));
   return { depth: c.depth as TorchvisionResNetConfig['depth'], width: width as number, classes: c.classes as number, inputChannels: ch, ...norm };
 }
 
@@ -208,6 +208,8 @@ export class TorchvisionResNet extends Module {
 
   override camLayer(): string { return 'layer4'; }
 
+  override architecture(): { name: string; config: TorchvisionResNetConfig } { return { name: 'torchvision-resnet', config: this.config }; }
+
   override dispose(): void { super.dispose(); this.#norm.dispose(); }
 }
 
@@ -262,7 +264,7 @@ export function* torchvisionResnetStateShapes(c: Pick<TorchvisionResNetConfig, '
  * ResNet of a known depth. Normalisation is not in a state dict: the result leaves mean and std out (the checker's
  * default, ImageNet's for 3 channels, applies unless the caller has better).
  */
-export function inferTorchvisionResnetConfig(tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): Record<string, unknown> | null {
+export function inferTorchvisionResnetConfig(tensors: TensorShapes): Record<string, unknown> | null {
   const stem = tensors.get('conv1.weight')?.shape, head = tensors.get('fc.weight')?.shape;
   if (stem?.length !== 4 || stem[2] !== 7 || head?.length !== 2 || !tensors.has('layer1.0.conv1.weight')) return null;
   const bottleneck = tensors.has('layer1.0.conv3.weight');
@@ -276,3 +278,30 @@ export function inferTorchvisionResnetConfig(tensors: ReadonlyMap<string, { read
 export function describeTorchvisionResnet(c: TorchvisionResNetConfig): string {
   return `ResNet-${c.depth} (torchvision, width ${c.width}), ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`;
 }
+
+/**
+ * torchvision's ResNet as a registered architecture. Files converted from torchvision state dicts carry no config:
+ * it is read off the names (inferTorchvisionResnetConfig), with ImageNet's normalisation for 3 channels.
+ * `train --arch torchvision-resnet` takes --depth 18|34|50|101|152 and, as a single number, --widths W (the base
+ * width; 64 otherwise).
+ */
+export const torchvisionResnetArchitecture: Architecture<TorchvisionResNetConfig> = {
+  name: 'torchvision-resnet',
+  summary: "torchvision's ResNet (--depth 18|34|50|101|152, --widths W: base width, 64 by default), ImageNet stem",
+  defaultInputSize: [224, 224],
+  check: (raw, where) => checkTorchvisionResnetConfig(raw, where),
+  build: (c) => new TorchvisionResNet(c),
+  stateShapes: torchvisionResnetStateShapes,
+  infer: (tensors) => inferTorchvisionResnetConfig(tensors),
+  describe: describeTorchvisionResnet,
+  input: (c) => ({ channels: c.inputChannels, mean: [...c.mean], std: [...c.std] }),
+  forTraining(o) {
+    const depth = o.depth as TorchvisionResNetConfig['depth'];
+    if (!DEPTHS.includes(depth)) throw new Error(`torchvision-resnet: --depth: expected one of ${DEPTHS.join(', ')}, got ${o.depth}`);
+    return checkTorchvisionResnetConfig({
+      depth, width: o.widths.length === 1 ? o.widths[0] : 64, classes: o.classes, inputChannels: o.input.channels,
+      mean: o.input.mean, std: o.input.std,
+    }, 'torchvision-resnet');
+  },
+};
+registerArchitecture(torchvisionResnetArchitecture);

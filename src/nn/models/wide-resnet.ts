@@ -11,7 +11,7 @@
 import type { Tensor } from '../../engine/index.js';
 import { Module, Sequential, applyInOrder } from '../module.js';
 import { BatchNorm2d, Conv2d, Linear, ReLU, GlobalAvgPool, InputNormalisation, dropout } from '../layers.js';
-import { checkNormalisation, configError, posInt } from './config-check.js';
+import { registerArchitecture, badField, checkNormalisation, posInt, type Architecture, type TensorShapes } from './registry.js';
 
 export interface WideResNetConfig {
   /** 6n + 4: n blocks per group (28: 4). */
@@ -43,7 +43,7 @@ export function wideResnetConfig(partial: Partial<WideResNetConfig> = {}): WideR
  * Throws `<where>: <field>: expected …, got …`, one line.
  */
 export function checkWideResnetConfig(raw: unknown, where: string): WideResNetConfig {
-  const bad = configError(where);
+  const bad = (field: string, expected: string, got: unknown): never => badField(where, field, expected, got);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('config', 'a JSON object', raw);
   const c = raw as Record<string, unknown>;
   const { depth, widen, classes } = c;
@@ -53,7 +53,7 @@ export function checkWideResnetConfig(raw: unknown, where: string): WideResNetCo
   const inputChannels = c.inputChannels ?? 3;
   if (!posInt(inputChannels)) bad('inputChannels', 'a positive integer', inputChannels);
   const ch = inputChannels as number;
-  const norm = checkNormalisation(c, ch, { mean: new Array<number>(ch).fill(0), std: new Array<number>(ch).fill(1) }, bad);
+  const norm = checkNormalisation(c, where, ch, { mean: new Array<number>(ch).fill(0), std: new Array<number>(ch).fill(1) });
   const dropRate = c.dropRate ?? 0;
   if (!(typeof dropRate === 'number' && dropRate >= 0 && dropRate < 1)) bad('dropRate', 'a number in [0, 1)', dropRate);
   const subBlock1 = c.subBlock1 ?? false;
@@ -142,6 +142,8 @@ export class WideResNet extends Module {
   /** The last block group: its output is the last convolutional feature map (before the final bn and relu). */
   override camLayer(): string { return 'block3'; }
 
+  override architecture(): { name: string; config: WideResNetConfig } { return { name: 'wide-resnet', config: this.config }; }
+
   override dispose(): void { super.dispose(); this.#norm.dispose(); }
 }
 
@@ -178,7 +180,7 @@ export function* wideResnetStateShapes(c: Pick<WideResNetConfig, 'depth' | 'wide
  * classes from fc, channels from conv1), or null when the tensors are not that layout. RobustBench's models take
  * [0, 1] images: mean and std are left to the checker's default (none).
  */
-export function inferWideResnetConfig(tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): Record<string, unknown> | null {
+export function inferWideResnetConfig(tensors: TensorShapes): Record<string, unknown> | null {
   const stem = tensors.get('conv1.weight')?.shape, first = tensors.get('block1.layer.0.conv1.weight')?.shape, head = tensors.get('fc.weight')?.shape;
   if (stem?.length !== 4 || stem[0] !== 16 || first?.length !== 4 || head?.length !== 2) return null;
   if (first[0]! % 16 !== 0) return null;
@@ -191,3 +193,27 @@ export function inferWideResnetConfig(tensors: ReadonlyMap<string, { readonly sh
 export function describeWideResnet(c: WideResNetConfig): string {
   return `WideResNet-${c.depth}-${c.widen} (RobustBench${c.subBlock1 ? ', with sub_block1' : ''}), ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`;
 }
+
+/**
+ * The RobustBench WideResNet as a registered architecture: converted RobustBench state dicts carry no config, it is
+ * read off the names (inferWideResnetConfig), with no normalisation. `train --arch wide-resnet` takes --depth 6n+4
+ * and, as a single number, --widths K (the widen factor; 10 otherwise).
+ */
+export const wideResnetArchitecture: Architecture<WideResNetConfig> = {
+  name: 'wide-resnet',
+  summary: 'the WideResNet of RobustBench (--depth 6n+4, e.g. 28; --widths K: widen factor, 10 by default)',
+  defaultInputSize: [32, 32],
+  check: (raw, where) => checkWideResnetConfig(raw, where),
+  build: (c) => new WideResNet(c),
+  stateShapes: wideResnetStateShapes,
+  infer: (tensors) => inferWideResnetConfig(tensors),
+  describe: describeWideResnet,
+  input: (c) => ({ channels: c.inputChannels, mean: [...c.mean], std: [...c.std] }),
+  forTraining(o) {
+    return checkWideResnetConfig({
+      depth: o.depth, widen: o.widths.length === 1 ? o.widths[0] : 10, classes: o.classes, inputChannels: o.input.channels,
+      mean: o.input.mean, std: o.input.std,
+    }, 'wide-resnet: --depth/--widths');
+  },
+};
+registerArchitecture(wideResnetArchitecture);
