@@ -98,7 +98,7 @@ const rows: Row[] = [];
 const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
 if (a.malloc !== 'tuned' && a.malloc !== 'default') throw new Error('--malloc must be tuned or default');
 console.log(`CPU: ${cpuSummary()}`);
-console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept, malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
+console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept (r50 rows: ≥ 3 rounds, median kept), malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
 console.log('workload     threads   advexp img/s   pytorch img/s   ratio');
 for (const t of threads) {
   for (const w of chosen) {

@@ -32,7 +32,7 @@ function build(arch: Arch, raw: unknown, where: string): Built {
   return { model: new WideResNet(c), shapes: wideResnetStateShapes(c) };
 }
 
-/** The network a weights fixture describes (metadata advexp_arch / advexp_config), loaded strictly. */
+/** The network a weights fixture describes (metadata advexp_model: {arch, ...config}), loaded strictly. */
 function loadFixture(name: string): { model: TorchvisionResNet | WideResNet; tensors: Map<string, StTensor> } {
   const file = path.join(FIXTURES, `${name}.safetensors`);
   const st = readSafetensors(file);
@@ -57,9 +57,9 @@ const CASES = ['resnet18-w4-32', 'resnet18-w4-45x61', 'resnet18-w4-224', 'resnet
 for (const name of CASES) {
   test(`${name}: logits and input gradient match PyTorch`, () => {
     setNumThreads(1);
-    const io = readSafetensors(path.join(FIXTURES, `${name}.io.safetensors`)).tensors;
-    const weights = readSafetensors(path.join(FIXTURES, `${name}.io.safetensors`)).metadata.weights!.replace(/\.safetensors$/, '');
-    const { model } = loadFixture(weights);
+    const ioFile = readSafetensors(path.join(FIXTURES, `${name}.io.safetensors`));
+    const io = ioFile.tensors;
+    const { model } = loadFixture(ioFile.metadata.weights!.replace(/\.safetensors$/, ''));
     const before = liveTensors();
     tidy(() => {
       const x = images(io).requiresGrad_(true);
