@@ -97,8 +97,8 @@ export async function run(argv: string[]): Promise<void> {
       throw new UserError(`--activation: expected relu|half-huber, got '${activation}'`);
     }
     const widths = intList(values.widths, 'widths');
-    if (widths !== undefined && (widths.length !== 3 || widths.some((w) => w < 1))) {
-      throw new UserError(`--widths: expected three positive integers like 16,32,64, got '${values.widths}'`);
+    if (widths !== undefined && (widths.length === 0 || widths.some((w) => w < 1))) {
+      throw new UserError(`--widths: expected positive integers (three like 16,32,64 for preact-resnet, one for the others), got '${values.widths}'`);
     }
     const partial: Partial<TrainOptions> & { data: string } = {
       data: values.data,

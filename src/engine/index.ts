@@ -1,5 +1,5 @@
 // The engine: advexp's TypeScript face of libtorch.
-export { Tensor, tidy, keep, dispose, noGrad, enableGrad, liveTensors } from './tensor.js';
+export { Tensor, tidy, keep, dispose, noGrad, enableGrad, isGradEnabled, liveTensors } from './tensor.js';
 export type { Dtype, TypedArray } from './native.js';
 export * from './creation.js';
 export * from './functional.js';

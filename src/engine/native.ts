@@ -111,7 +111,7 @@ export interface NativeBinding {
   interpolateNearest(x: H, size: number[]): H;
 
   add_(a: H, b: H, alpha?: number): H; addScalar_(a: H, b: number): H; mul_(a: H, b: H): H; mulScalar_(a: H, b: number): H; addcmul_(a: H, b: H, c: H, value: number): H;
-  copy_(a: H, b: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
+  copy_(a: H, b: H): H; relu_(a: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
 
   grad(outputs: H[], inputs: H[], gradOutputs: Opt<H[]>, retainGraph: Opt<boolean>, createGraph: boolean, allowUnused: boolean): (H | null)[];
   backward(t: H, gradient: Opt<H>, retainGraph: boolean): void;

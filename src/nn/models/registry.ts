@@ -34,7 +34,7 @@ export interface Architecture<C extends object = object> {
   /** The input a config takes (channels and normalisation). */
   input(config: C): InputSpec;
   /** The config for `advexp train --arch`: data's classes and input, the flags' depth/widths/activation where they apply. */
-  forTraining(o: TrainingShape, preset: Readonly<Record<string, unknown>>): C;
+  forTraining(o: TrainingShape, preset?: Readonly<Record<string, unknown>>): C;
   /** Other names `--arch` accepts, each with the config fields it fixes (`resnet50` → depth 50). */
   readonly aliases?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
