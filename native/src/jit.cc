@@ -89,7 +89,11 @@ Napi::Value Train(Info info) {
   return info.Env().Undefined();
   ADVEXP_CATCH(info.Env())
 }
-Napi::Value IsTraining(Info info) { return Napi::Boolean::New(info.Env(), GetModule(info[0]).is_training()); }
+Napi::Value IsTraining(Info info) {
+  ADVEXP_TRY
+  return Napi::Boolean::New(info.Env(), GetModule(info[0]).is_training());
+  ADVEXP_CATCH(info.Env())
+}
 
 // [[name, tensorId], ...]: the module's own tensors (same TensorImpl), so in-place updates reach the module.
 template <typename List>
@@ -154,7 +158,11 @@ Napi::Value NamedModules(Info info) {
   ADVEXP_CATCH(env)
 }
 
-Napi::Value TypeNameOf(Info info) { return Napi::String::New(info.Env(), TypeName(GetModule(info[0]))); }
+Napi::Value TypeNameOf(Info info) {
+  ADVEXP_TRY
+  return Napi::String::New(info.Env(), TypeName(GetModule(info[0])));
+  ADVEXP_CATCH(info.Env())
+}
 
 // jitCallModule(handle, dottedName, x) -> tensor: forward of the submodule at a dotted path ('' = the module).
 Napi::Value CallModule(Info info) {
@@ -247,6 +255,7 @@ Napi::Value Code(Info info) {
 // jitExecutor({optimize?, profiling?}) -> the previous {optimize, profiling}. Process-wide graph executor settings.
 Napi::Value Executor(Info info) {
   Napi::Env env = info.Env();
+  ADVEXP_TRY
   Napi::Object prev = Napi::Object::New(env);
   prev.Set("optimize", Napi::Boolean::New(env, torch::jit::getGraphExecutorOptimize()));
   prev.Set("profiling", Napi::Boolean::New(env, torch::jit::getProfilingMode().load()));
@@ -260,6 +269,7 @@ Napi::Value Executor(Info info) {
     }
   }
   return prev;
+  ADVEXP_CATCH(env)
 }
 
 }  // namespace
