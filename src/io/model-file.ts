@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { badField, posInt } from '../nn/models/registry.js';
-import { architecture, architectures, type Module, type Architecture, type InputSpec } from '../nn/index.js';
+import { architecture, architectures, inEval, type Module, type Architecture, type InputSpec } from '../nn/index.js';
+import { tidy, noGrad, zeros } from '../engine/index.js';
 import { readSafetensors, writeSafetensors, type StFile, type StTensor, type StDtype, type StData } from './safetensors.js';
 import { errnoOf } from './errors.js';
 import { regularFile } from './files.js';
@@ -190,6 +191,19 @@ export function checkOverrides(r: Record<string, unknown>, where: string): Model
     if (out[k] !== undefined && out[k].length !== ch) badField(where, k, `${ch} value(s), one a channel`, out[k]);
   }
   return out;
+}
+
+/**
+ * The number of classes: the model's own, else read off its output for one blank image of `shape` (a TorchScript
+ * model without metadata), and remembered. Throws when the output is not logits [batch, classes].
+ */
+export function classCount(m: LoadedModel, shape: { channels: number; height: number; width: number }): number {
+  if (m.classes === null) {
+    const out = tidy(() => noGrad(() => inEval(m.model, () => m.model.call(zeros([1, shape.channels, shape.height, shape.width])).shape)));
+    if (out.length !== 2) throw new Error(`${m.file}: the model returns a [${out.join(', ')}] tensor for one image; advexp needs logits [batch, classes]`);
+    m.classes = out[1]!;
+  }
+  return m.classes;
 }
 
 /** What the first bytes say a model file is. */

@@ -12,7 +12,7 @@ import { resolveArchitecture, inEval, ScriptModule, type Module } from '../nn/in
 import { splitValidation, type ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { augmentBatch } from '../data/augment.js';
-import { saveModel, loadModel, type LoadedModel, type ModelInput } from '../io/model-file.js';
+import { saveModel, loadModel, classCount, type LoadedModel, type ModelInput } from '../io/model-file.js';
 import { saveScriptModule } from '../io/torchscript.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
@@ -43,7 +43,7 @@ function openInit(file: string): LoadedModel {
 
 /** The fine-tuned model must fit the data: its class count and channels. */
 function checkInitFits(m: LoadedModel, data: PreparedData): void {
-  const k = m.classes ?? tidy(() => noGrad(() => inEval(m.model, () => m.model.call(data.train.batch(0, 1)).shape[1]!)));
+  const k = classCount(m, data.train.shape);
   if (k !== data.classNames.length) throw new TrainInputError(`--init ${m.file}: the model has ${k} classes, the data ${data.classNames.length}`);
 }
 export const LOG_FILE = 'log.jsonl';
