@@ -82,13 +82,17 @@ function firstNonFinite(a: Float32Array): number | null {
 /** Writes a checkpoint into dir (see the commit protocol above). */
 export function saveCheckpoint(dir: string, model: Module, sgd: Sgd, state: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
   const tensors = new Map<string, StTensor>();
-  for (const [name, t] of model.stateDict()) tensors.set(name, { dtype: 'F32', shape: [...t.shape], data: t.data() });
+  // Float tensors as F32; a TorchScript model's integer buffers (batch norm's num_batches_tracked) as I64.
+  for (const [name, t] of model.stateDict()) {
+    tensors.set(name, t.dtype === 'int64' ? { dtype: 'I64', shape: [...t.shape], data: t.data<BigInt64Array>() } : { dtype: 'F32', shape: [...t.shape], data: t.data() });
+  }
   const names = model.namedParameters().map(([n]) => n);
   sgd.state().forEach((buf, i) => {
     if (buf !== null) tensors.set(MOMENTUM_PREFIX + names[i]!, { dtype: 'F32', shape: [...sgd.params[i]!.shape], data: buf });
   });
   // Only finite checkpoints are written, so the one state.json names is always one a run can go on from.
   for (const [name, t] of tensors) {
+    if (t.dtype !== 'F32') continue;
     const bad = firstNonFinite(t.data as Float32Array);
     if (bad !== null) throw new NonFiniteCheckpointError(name, bad);
   }
