@@ -92,3 +92,21 @@ test('an RGB CIFAR model gets the gray folder tripled and fitted to 32×32; an i
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--resize: expected crop or stretch, got 'squash'/);
 });
+
+test('train --arch resnet18 (an alias of torchvision-resnet) on the gray folder: 1 input channel, the data\'s statistics', () => {
+  const out = path.join(root, 'run-r18');
+  const r = advexp(['train', '--arch', 'resnet18', '--widths', '4', '--data', data, '--size', '32', '--out', out, '--val', '4', '--epochs', '1',
+    '--batch', '4', '--mode', 'standard', '--threads', '1', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = loadModel(path.join(out, 'model.safetensors'));
+  try {
+    assert.equal(m.arch, 'torchvision-resnet');
+    assert.deepEqual({ depth: m.config.depth, width: m.config.width, inputChannels: m.config.inputChannels }, { depth: 18, width: 4, inputChannels: 1 });
+    assert.deepEqual(m.input, { channels: 1, size: [32, 32] });
+  } finally {
+    m.model.dispose();
+  }
+  const bad = advexp(['train', '--arch', 'vgg16', '--data', data, '--out', path.join(root, 'bad'), '--threads', '1']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /arch: expected one of preact-resnet, torchvision-resnet, resnet18, .*wrn-28-10.*, got 'vgg16'/);
+});
