@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { badField, posInt } from '../nn/models/registry.js';
-import { architecture, architectures, inEval, type Module, type Architecture, type InputSpec } from '../nn/index.js';
+import { architecture, architectures, inEval, withoutBatchCounters, type Module, type Architecture, type InputSpec } from '../nn/index.js';
 import { tidy, noGrad, zeros } from '../engine/index.js';
 import { readSafetensors, writeSafetensors, type StFile, type StTensor, type StDtype, type StData } from './safetensors.js';
 import { errnoOf } from './errors.js';
@@ -256,7 +256,9 @@ function loadScript(file: string, side: ModelOverrides): LoadedModel {
 }
 
 function loadSafetensorsModel(file: string, side: ModelOverrides): LoadedModel {
-  const st = readSafetensors(file);
+  const read = readSafetensors(file);
+  // PyTorch's batch-norm counters (num_batches_tracked, int64) are not part of advexp's networks.
+  const st: StFile = { ...read, tensors: withoutBatchCounters(read.tensors) };
   const meta = st.metadata;
   const trainingOptions = meta.training_options !== undefined ? parseJson(file, 'training_options', meta.training_options) : null;
   const { arch, config, source } = fileArchitecture(st, file);

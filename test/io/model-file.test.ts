@@ -183,3 +183,16 @@ function refusedWith(fn: () => unknown, re: RegExp): void {
     return true;
   });
 }
+
+test('issue 12: a raw PyTorch state dict (no metadata, batch-norm counters kept) loads by its tensor names', () => {
+  const fixture = path.join(repoRoot(), 'test', 'fixtures', 'archs', 'resnet18-w4.safetensors');
+  const st = readSafetensors(fixture);
+  assert.ok([...st.tensors.keys()].some((k) => k.endsWith('num_batches_tracked')), 'the fixture keeps the counters');
+  const raw = path.join(root, 'resnet18-raw.safetensors');
+  writeSafetensors(raw, st.tensors, {});
+  const m = loadModel(raw);
+  assert.equal(m.arch, 'torchvision-resnet');
+  assert.equal(m.config.depth, 18);
+  assert.deepEqual(m.input.size, [224, 224]);
+  m.model.dispose();
+});
