@@ -19,5 +19,6 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
 fi
 
-npm ci --no-audit --no-fund
+# the install script would build the addon too; `npm run build` below does it once
+ADVEXP_SKIP_NATIVE=1 npm ci --no-audit --no-fund
 npm run build

@@ -7,12 +7,12 @@ import { Progress } from '../report/progress.js';
 
 const HELP = `usage: advexp predict [--model FILE] --data PATH [--offset K] [--limit N] [--batch B] [--threads T] [--json OUT]
 Runs the model (default: the shipped one) over a CIFAR-10 binary batch file in file order and prints accuracy.
---json - writes the JSON to stdout (the accuracy line then goes to stderr).`;
+--json - writes the JSON to stdout (the accuracy line then goes to stderr). --quiet: no progress bar.`;
 
 export function run(argv: string[]): void {
   const { values } = parse(argv, {
     model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' },
-    batch: { type: 'string' }, threads: { type: 'string' }, json: { type: 'string' },
+    batch: { type: 'string' }, threads: { type: 'string' }, json: { type: 'string' }, quiet: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
   const dataPath = requireArg(values.data, 'data');
@@ -24,7 +24,7 @@ export function run(argv: string[]): void {
   const { model, file } = openModel(values.model);
   const offset = intArg(values.offset, 'offset', 0, 0);
   const set = openCifar(dataPath, { limit, offset });
-  const bar = new Progress({ label: 'predict', total: set.n, unit: 'img' });
+  const bar = new Progress({ label: 'predict', total: set.n, unit: 'img', quiet: values.quiet === true });
   let last = 0;
   const { classes } = predict(model, set, { batch, onBatch: (d) => { bar.tick(d - last); last = d; } });
   bar.finish();
