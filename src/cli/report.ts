@@ -257,7 +257,7 @@ export function run(argv: string[]): void {
   }
   blocks.push({
     kind: 'paragraph',
-    text: `Next: advexp eval --split models/default.split.json --n 500 for the full-budget numbers; advexp explain for any image; advexp serve to explore in a browser.`,
+    text: `Next: advexp eval --data DATA --split models/default.split.json --n 500 for the full-budget numbers; advexp explain for any image; advexp serve to explore in a browser.`,
   });
   const meta = [
     `models: ${reports.map((r) => r.file).join(', ')}`,
