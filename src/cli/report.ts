@@ -84,7 +84,10 @@ function readArgs(argv: string[]): ReportArgs | null {
   if (!(rho > 0)) throw new UserError(`--rho: must be > 0, got '${v.rho}'`);
   let compare: string | null = v.compare ?? standardModelPath();
   if (compare === 'none') compare = null;
-  else if (v.compare === undefined && !fs.existsSync(compare)) compare = null;
+  else if (v.compare === undefined && !fs.existsSync(compare)) {
+    console.error(`advexp report: ${compare} is missing: no comparison with a standard net`);
+    compare = null;
+  }
   const data = v.data ?? defaultData();
   if (v.data === undefined && !fs.existsSync(data)) {
     throw new UserError(`--data PATH is required: ${data} is missing (give the CIFAR-10 training batches the split indexes: a directory of data_batch_*.bin or cifar-10-binary.tar.gz)`);

@@ -54,3 +54,21 @@ test('engines: no runtime dependency asks for a newer Node than the package says
     }).map(([k, v]) => `${k} ${v.engines!.node}`);
   assert.deepEqual(tooNew, [], 'runtime dependencies requiring a newer Node than engines.node');
 });
+
+test('install script without libtorch: exit 0 and one message saying what to install; build:native: exit 1 with it', () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, LIBTORCH: '/nonexistent/libtorch' };
+  delete env.ADVEXP_SKIP_NATIVE;
+  const inst = spawnSync(process.execPath, [path.join(root, 'scripts', 'install.mjs')], { encoding: 'utf8', env, timeout: 60_000 });
+  assert.equal(inst.status, 0, inst.stderr);
+  const lines = inst.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, inst.stderr);
+  assert.match(lines[0]!, /^advexp: native addon NOT built \(missing LIBTORCH=\/nonexistent\/libtorch has no include\/torch/);
+  assert.match(lines[0]!, /apt-get install libtorch-dev g\+\+ make python3/);
+  assert.match(lines[0]!, /npm rebuild advexp$/);
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs')], { encoding: 'utf8', env, timeout: 60_000 });
+  assert.equal(build.status, 1);
+  assert.match(build.stderr, /^advexp: cannot build the native addon: missing LIBTORCH=\/nonexistent\/libtorch .*apt-get install libtorch-dev/);
+  const skip = spawnSync(process.execPath, [path.join(root, 'scripts', 'install.mjs')], { encoding: 'utf8', env: { ...env, ADVEXP_SKIP_NATIVE: '1' }, timeout: 60_000 });
+  assert.equal(skip.status, 0);
+  assert.match(skip.stdout, /ADVEXP_SKIP_NATIVE=1: native addon not built/);
+});
