@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, classNamesFor, defaultModelPath, withLayerErrors } from './common.js';
+import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, classNamesFor, classCount, defaultModelPath, withLayerErrors } from './common.js';
 import { UserError, asUserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { heldOutImages } from '../data/select.js';
@@ -126,7 +126,7 @@ function readCard(): { default?: CardModel; standard?: CardModel } | null {
 function reportModel(m: LoadedModel, set: ImageDataset, accSet: ImageDataset, args: ReportArgs, bar: Progress): ModelReport {
   const { model, file } = m;
   const t0 = performance.now();
-  const K = model.config.classes;
+  const K = classCount(m, set.shape);
   const bad = set.labels.find((l) => l >= K);
   if (bad !== undefined) throw new UserError(`${args.data}: label ${bad} but ${file} has ${K} classes`);
   const acc = accuracy(predict(model, accSet, { batch: 256 }).classes, accSet.labels);

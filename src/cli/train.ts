@@ -6,13 +6,13 @@ import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
 import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options.js';
-import type { Activation } from '../nn/index.js';
+import { architectures, architectureNames, type Activation } from '../nn/index.js';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
        advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
 
-Trains a pre-activation ResNet the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
-(DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}) and a line of DIR/${LOG_FILE}.
+Trains a network (default: the paper's pre-activation ResNet) the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
+(DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}, or DIR/model.pt for a TorchScript --init) and a line of DIR/${LOG_FILE}.
 Ctrl-C / SIGTERM: the current batch finishes, a checkpoint is written, and --resume continues bit-identically.
 
 data:
@@ -20,7 +20,8 @@ data:
                         cifar-10-binary.tar.gz, or an image folder (one sub-folder per class, PNG/JPEG)
   --val N               images held out for validation, drawn with --seed (default 5000)
   --limit N             use only the first N images of the data (before the split)
-  --size N              image folders: resize images to N×N (default 32)
+  --size N              bring images to N×N (default: the data's own size; image folders must then share one)
+  --resize POLICY       crop (default: centre region, then resize) or stretch (resize the whole picture)
   --no-augment          no pad-4 replicate / random crop / flip augmentation
 training:
   --mode M              standard | lipschitz | adversarial | all (default lipschitz: the robust additions)
@@ -31,7 +32,11 @@ training:
   --epochs N            (default 200)   --lr R (0.1)   --batch B (128)   --milestones A,B (170,195; 'none')
   --weight-decay W      (1e-4)          --momentum M (0.9)             --seed S (0)
 model:
-  --depth D             6n+2 (default 44)   --widths A,B,C (16,32,64)
+  --init FILE           start from this model (fine-tuning): safetensors of a built-in architecture, or a scripted
+                        TorchScript module (written back as DIR/model.pt + model.json); --arch/--depth/--widths ignored
+  --arch NAME           ${architectureNames().join(' | ')} (default preact-resnet)
+${architectures().map((a) => `                        ${[a.name, ...Object.keys(a.aliases ?? {})].join(', ')}: ${a.summary}`).join('\n')}
+  --depth D             preact-resnet: 6n+2 (default 44)   --widths A,B,C (16,32,64)
   --activation A        relu | half-huber (default: half-huber with robust additions, else relu)
 run:
   --out DIR             the run directory (must not hold a run already); locked while a run uses it (DIR/run.lock)
@@ -62,7 +67,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
     mode: { type: 'string' }, 'l2-min': { type: 'boolean' }, 'noise-std': { type: 'string' },
-    activation: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
+    activation: { type: 'string' }, arch: { type: 'string' }, init: { type: 'string' }, resize: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
     epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
@@ -92,8 +97,8 @@ export async function run(argv: string[]): Promise<void> {
       throw new UserError(`--activation: expected relu|half-huber, got '${activation}'`);
     }
     const widths = intList(values.widths, 'widths');
-    if (widths !== undefined && (widths.length !== 3 || widths.some((w) => w < 1))) {
-      throw new UserError(`--widths: expected three positive integers like 16,32,64, got '${values.widths}'`);
+    if (widths !== undefined && (widths.length === 0 || widths.some((w) => w < 1))) {
+      throw new UserError(`--widths: expected positive integers (three like 16,32,64 for preact-resnet, one for the others), got '${values.widths}'`);
     }
     const partial: Partial<TrainOptions> & { data: string } = {
       data: values.data,
@@ -109,13 +114,16 @@ export async function run(argv: string[]): Promise<void> {
       seed: intArg(values.seed, 'seed', 0, 0),
       val: intArg(values.val, 'val', 5000, 0),
       limit: values.limit === undefined ? null : intArg(values.limit, 'limit', 0, 1),
-      imageSize: intArg(values.size, 'size', 32, 1),
+      imageSize: values.size === undefined ? null : intArg(values.size, 'size', 32, 1),
+      arch: values.arch ?? 'preact-resnet',
+      init: values.init ?? null,
       augment: !flag(values['no-augment']),
       advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'], 'adv-eps', 0),
       advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
     };
     if (activation !== undefined) partial.activation = activation as Activation;
     if (widths !== undefined) partial.widths = widths as [number, number, number];
+    if (values.resize !== undefined) partial.resize = values.resize as TrainOptions['resize'];
     const milestones = intList(values.milestones, 'milestones');
     if (milestones !== undefined) partial.milestones = milestones;
     options = defaultTrainOptions(partial);
@@ -158,7 +166,7 @@ export async function run(argv: string[]): Promise<void> {
         const o = state.options;
         totalEpochs = o.epochs;
         err(`${resumed ? `resuming ${dir} at epoch ${state.epoch + 1}${state.batchInEpoch ? ` batch ${state.batchInEpoch + 1}` : ''} (step ${state.step})` : `training into ${dir}`}: ` +
-          `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation} ` +
+          `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, ${o.arch === 'preact-resnet' ? `PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation}` : o.arch} ` +
           `(${parameters.toLocaleString('en-US')} parameters), ${nTrain} training / ${nVal} validation images, batch ${o.batch} (${batches} a epoch), ` +
           `${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ${threads} thread${threads > 1 ? 's' : ''}`);
       },
@@ -186,7 +194,7 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = signal === 'SIGTERM' ? 143 : 130;
     } else {
       const last = result.state.history[result.state.history.length - 1];
-      console.log(`${path.join(dir, MODEL_FILE)}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
+      console.log(`${result.modelFile}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
     }
   } catch (e) {
     removeCreatedDirs(dir, createdTop);

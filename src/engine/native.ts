@@ -12,6 +12,8 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Arra
 export type NativeHandle = number;
 
 type H = NativeHandle;
+/** A TorchScript module id (native/src/jit.cc's slab of modules). */
+type J = number;
 type Opt<T> = T | null | undefined;
 
 export interface NativeBinding {
@@ -109,7 +111,7 @@ export interface NativeBinding {
   interpolateNearest(x: H, size: number[]): H;
 
   add_(a: H, b: H, alpha?: number): H; addScalar_(a: H, b: number): H; mul_(a: H, b: H): H; mulScalar_(a: H, b: number): H; addcmul_(a: H, b: H, c: H, value: number): H;
-  copy_(a: H, b: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
+  copy_(a: H, b: H): H; relu_(a: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
 
   grad(outputs: H[], inputs: H[], gradOutputs: Opt<H[]>, retainGraph: Opt<boolean>, createGraph: boolean, allowUnused: boolean): (H | null)[];
   backward(t: H, gradient: Opt<H>, retainGraph: boolean): void;
@@ -129,6 +131,24 @@ export interface NativeBinding {
   profileStop(): void;
   version(): string;
   mallocTuned(): boolean;
+
+  // TorchScript modules (native/src/jit.cc): J is a module id in the binding's module slab.
+  jitLoad(file: string): J;
+  jitDispose(m: J): void;
+  jitLiveModules(): number;
+  jitForward(m: J, x: H): H;
+  jitTrain(m: J, on: boolean): void;
+  jitIsTraining(m: J): boolean;
+  jitNamedParameters(m: J): [string, H][];
+  jitNamedBuffers(m: J): [string, H][];
+  jitChildren(m: J): [string, J, string, boolean][];
+  jitNamedModules(m: J): [string, string][];
+  jitTypeName(m: J): string;
+  jitCallModule(m: J, path: string, x: H): H;
+  jitSave(m: J): Uint8Array;
+  jitModeBaked(m: J): string[];
+  jitCode(m: J): string;
+  jitExecutor(set?: { optimize?: boolean; profiling?: boolean }): { optimize: boolean; profiling: boolean };
 }
 
 /** Where the addon is: $ADVEXP_NATIVE, else native/build/Release above this file; null when not built. */

@@ -8,12 +8,13 @@ import { createHash } from 'node:crypto';
 import {
   Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
-import { PreActResNet, inEval } from '../nn/index.js';
+import { resolveArchitecture, inEval, ScriptModule, type Module } from '../nn/index.js';
 import { splitValidation, type ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { augmentBatch } from '../data/augment.js';
-import { saveModel } from '../io/model-file.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { saveModel, loadModel, classCount, type LoadedModel, type ModelInput } from '../io/model-file.js';
+import { saveScriptModule } from '../io/torchscript.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
 import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
@@ -26,6 +27,25 @@ import { robustAdditions, adversarialTraining, checkOptions, type TrainOptions }
 import { acquireRunLock, type RunLock } from './lock.js';
 
 export const MODEL_FILE = 'model.safetensors';
+/** The trained model of a run that fine-tunes a TorchScript module (with model.json, its sidecar). */
+export const SCRIPT_MODEL_FILE = 'model.pt';
+
+/** The model a run fine-tunes (--init): any model file; a traced TorchScript module is refused (its mode is baked in). */
+function openInit(file: string): LoadedModel {
+  const m = loadModel(file);
+  if (m.model instanceof ScriptModule && m.model.traced) {
+    const why = m.model.tracedReason;
+    m.model.dispose();
+    throw new Error(`--init: ${why}`);
+  }
+  return m;
+}
+
+/** The fine-tuned model must fit the data: its class count and channels. */
+function checkInitFits(m: LoadedModel, data: PreparedData): void {
+  const k = classCount(m, data.train.shape);
+  if (k !== data.classNames.length) throw new TrainInputError(`--init ${m.file}: the model has ${k} classes, the data ${data.classNames.length}`);
+}
 export const LOG_FILE = 'log.jsonl';
 
 /** A run that cannot go on (non-finite loss or weights). Its message is one line; the last checkpoint, finite, is kept. */
@@ -92,7 +112,7 @@ export interface RunOptions {
   onNote?: (message: string) => void;
 }
 
-export interface RunResult { state: TrainState; stopped: boolean; dir: string }
+export interface RunResult { state: TrainState; stopped: boolean; dir: string; /** The model file written. */ modelFile: string }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -122,8 +142,10 @@ function setRng(bytes: Uint8Array): void { tidy(() => setRngState(tensor(bytes))
 export interface PreparedData { train: ImageDataset; val: ImageDataset | null; split: TrainState['split']; classNames: string[] }
 
 /** Loads the data of a run and draws its seeded validation split. */
-export function prepareData(o: TrainOptions): PreparedData {
-  const all = loadDataset(o.data, { limit: o.limit ?? undefined, size: [o.imageSize, o.imageSize] });
+export function prepareData(o: TrainOptions, model: ModelInput | null = null): PreparedData {
+  // The images are brought to --size, else to the input of the model fine-tuned (--init), else kept at their own size.
+  const size: [number, number] | undefined = o.imageSize !== null ? [o.imageSize, o.imageSize] : model?.size ?? undefined;
+  const all = loadDataset(o.data, { limit: o.limit ?? undefined, size, channels: model?.channels ?? undefined, resize: o.resize });
   if (o.val >= all.n) throw new Error(`--val ${o.val} leaves no training images (${o.data} has ${all.n}): pass a smaller --val`);
   if (all.n - o.val < 2) throw new Error(`${o.data}: ${all.n - o.val} training images after the split; need at least 2`);
   const s = splitValidation(all.n, o.val, o.seed);
@@ -135,8 +157,32 @@ export function prepareData(o: TrainOptions): PreparedData {
   };
 }
 
+/**
+ * Per-channel mean and standard deviation of a set's pixels in [0, 1] (over all images and positions): the
+ * normalisation a new network applies first, so any data is centred as CIFAR-10's published statistics centre it.
+ */
+export function channelStats(set: ImageDataset): { mean: number[]; std: number[] } {
+  const { channels: C } = set, plane = set.height * set.width, per = C * plane;
+  const sum = new Float64Array(C), sq = new Float64Array(C);
+  const scale = set.pixels instanceof Float32Array ? 1 : 1 / 255;
+  for (let i = 0; i < set.n; i++) {
+    for (let c = 0; c < C; c++) {
+      const base = i * per + c * plane;
+      let s1 = 0, s2 = 0;
+      for (let p = 0; p < plane; p++) { const v = set.pixels[base + p]! * scale; s1 += v; s2 += v * v; }
+      sum[c]! += s1; sq[c]! += s2;
+    }
+  }
+  const count = set.n * plane;
+  const mean = Array.from(sum, (s) => s / count);
+  // Rounded to 4 places as the published CIFAR-10 values are: a model file then states readable numbers.
+  const std = Array.from(sq, (s, c) => Math.sqrt(Math.max(s / count - mean[c]! ** 2, 1e-12)));
+  const r4 = (v: number): number => Math.round(v * 1e4) / 1e4;
+  return { mean: mean.map(r4), std: std.map((v) => Math.max(r4(v), 1e-4)) };
+}
+
 /** Accuracy and mean cross-entropy in eval mode, without autograd. */
-export function evaluate(model: PreActResNet, data: ImageDataset, batch = 256): { acc: number; loss: number } {
+export function evaluate(model: Module, data: ImageDataset, batch = 256): { acc: number; loss: number } {
   let correct = 0, lossSum = 0;
   inEval(model, () => {
     noGrad(() => {
@@ -236,8 +282,8 @@ function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoi
 }
 
 /** The run's training and validation images, as bytes (a resumed run must see the data it started with). */
-function loadRunData(o: TrainOptions, resumed: TrainState | null): PreparedData {
-  const data = asInput(() => prepareData(o));
+function loadRunData(o: TrainOptions, resumed: TrainState | null, model: ModelInput | null): PreparedData {
+  const data = asInput(() => prepareData(o, model));
   if (resumed !== null && (data.split.checksum !== resumed.split.checksum || data.split.data !== resumed.split.data)) {
     throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, ` +
       `the checkpoint's ${resumed.split.n} images ${String(resumed.split.data).slice(0, 19)}…)`);
@@ -254,7 +300,9 @@ export class Trainer {
   readonly dir: string;
   readonly options: TrainOptions;
   readonly resumed: boolean;
-  readonly model: PreActResNet;
+  readonly model: Module;
+  /** Where the trained model is written: model.safetensors, or model.pt for a TorchScript model (--init file.pt). */
+  readonly modelFile: string;
   readonly sgd: Sgd;
   /** The adaptive ψ controller; its integrator is what the state stores (psiR). */
   readonly psiControl = new AdaptivePsi();
@@ -321,12 +369,27 @@ export class Trainer {
     this.#logFile = path.join(opts.dir, LOG_FILE);
     this.options = o;
     this.resumed = loaded !== null;
-    const data = loadRunData(o, loaded?.state ?? null);
+    const init = o.init === null ? null : asInput(() => openInit(o.init!));
+    let data: PreparedData;
+    try {
+      data = loadRunData(o, loaded?.state ?? null, init?.input ?? null);
+      if (init !== null) checkInitFits(init, data);
+    } catch (e) {
+      init?.model.dispose();
+      throw e;
+    }
     this.trainSet = data.train;
     this.valSet = data.val;
     this.classNames = data.classNames;
     manualSeed(o.seed);
-    this.model = new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels });
+    if (init !== null) {
+      this.model = init.model.train();
+    } else {
+      const { arch, preset } = resolveArchitecture(o.arch);
+      const input = { channels: data.train.channels, ...channelStats(data.train) };
+      this.model = arch.build(arch.forTraining({ classes: data.classNames.length, input, depth: o.depth, widths: o.widths, activation: o.activation }, preset));
+    }
+    this.modelFile = path.join(opts.dir, this.model instanceof ScriptModule ? SCRIPT_MODEL_FILE : MODEL_FILE);
     this.sgd = new Sgd(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.robust = robustAdditions(o.mode);
     const adversarial = adversarialTraining(o.mode);
@@ -527,7 +590,7 @@ export class Trainer {
 
   /** After the last epoch: the model file if missing (a resumed finished run), the finished flag, the 'done' line. */
   finish(): void {
-    if (!fs.existsSync(path.join(this.dir, MODEL_FILE))) this.#writeModel();
+    if (!fs.existsSync(this.modelFile)) this.#writeModel();
     if (!this.state.finished) this.state = this.#commit({ ...this.state, finished: true });
     this.#log({ event: 'done', epoch: this.state.epoch, step: this.state.step });
   }
@@ -565,12 +628,20 @@ export class Trainer {
   #writeModel(): void {
     const s = this.state, o = this.options;
     const last = s.history[s.history.length - 1];
-    saveModel(path.join(this.dir, MODEL_FILE), this.model, {
+    if (this.model instanceof ScriptModule) {
+      // A TorchScript model is written as TorchScript, its architecture as it came (the sidecar carries the names).
+      saveScriptModule(this.modelFile, this.model);
+      writeJsonAtomic(this.modelFile.replace(/\.pt$/, '.json'), { classes: this.classNames, size: [this.trainSet.height, this.trainSet.width], channels: this.trainSet.channels,
+        ...(this.model.mean !== null ? { mean: this.model.mean, std: this.model.std } : {}) });
+      return;
+    }
+    saveModel(this.modelFile, this.model, {
       training_options: JSON.stringify({
         ...o, robust_additions: this.robust, adversarial_training: adversarialTraining(o.mode), epochs_done: s.epoch, step: s.step,
         psi: this.robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: this.nVal, split_seed: o.seed,
       }),
       class_names: JSON.stringify(this.classNames),
+      input_size: JSON.stringify([this.trainSet.height, this.trainSet.width]),
     });
   }
 
@@ -620,7 +691,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     let stopped = false;
     for (let e = run.state.epoch; e < run.options.epochs && !stopped; e++) stopped = await run.epoch(e);
     if (!stopped) run.finish();
-    return { state: run.state, stopped, dir: opts.dir };
+    return { state: run.state, stopped, dir: opts.dir, modelFile: run.modelFile };
   } finally {
     run.dispose();
   }
