@@ -20,7 +20,7 @@ test('without the addon: advexp imports, safetensors and plots work, the first t
     const m = await import(${JSON.stringify(INDEX)});
     const bytes = m.serializeSafetensors({ w: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
     const back = m.parseSafetensors(bytes);
-    const svg = m.accuracyPlotSvg([{ label: 'a', distances: [0.1, 0.2] }]);
+    const svg = m.accuracyPlotSvg([{ label: 'a', distances: [0.1, 0.2] }], {});
     let err = '';
     try { m.zeros([2]); } catch (e) { err = e.message; }
     console.log(JSON.stringify({ names: [...back.tensors.keys()], svg: svg.startsWith('<svg'), err }));`;
