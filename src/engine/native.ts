@@ -151,7 +151,8 @@ export interface NativeBinding {
   jitExecutor(set?: { optimize?: boolean; profiling?: boolean }): { optimize: boolean; profiling: boolean };
 }
 
-function locate(): string {
+/** Where the addon is: $ADVEXP_NATIVE, else native/build/Release above this file; null when not built. */
+export function nativeAddonPath(): string | null {
   const override = process.env.ADVEXP_NATIVE;
   if (override) return override;
   // dist/src/engine/native.js and src/engine/native.ts both sit three levels below the package root.
@@ -161,7 +162,40 @@ function locate(): string {
     if (existsSync(candidate)) return candidate;
     dir = path.dirname(dir);
   }
-  throw new Error('advexp: native addon not built (native/build/Release/advexp_native.node missing): run `npm run build:native`');
+  return null;
 }
 
-export const native: NativeBinding = createRequire(import.meta.url)(locate()) as NativeBinding;
+/** The one message a missing addon gives, wherever it is first needed. */
+export const NATIVE_MISSING = 'native addon not built (native/build/Release/advexp_native.node missing). It needs libtorch: '
+  + 'install Debian\'s libtorch-dev (apt-get install libtorch-dev g++ make python3) or set LIBTORCH=/path/to/libtorch, '
+  + 'then run `npm rebuild advexp` (in a clone: `npm run build:native`)';
+
+function load(): NativeBinding {
+  const file = nativeAddonPath();
+  if (file === null) throw new Error(NATIVE_MISSING);
+  if (!existsSync(file)) throw new Error(`ADVEXP_NATIVE=${file}: no such file`);
+  const b = createRequire(import.meta.url)(file) as NativeBinding;
+  native = b;
+  return b;
+}
+
+/** True when the addon can be loaded (it is then loaded). */
+export function nativeAvailable(): boolean {
+  try {
+    void native.version;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The binding, loaded on first use so that the pure-TypeScript parts (safetensors, plots, data) import without
+ * libtorch. An ESM live binding: the first access through the stand-in replaces it by the real object, so every
+ * later call goes straight to the addon.
+ */
+export let native: NativeBinding = new Proxy({} as NativeBinding, {
+  get(_t, key) {
+    return Reflect.get(load(), key) as unknown;
+  },
+});
