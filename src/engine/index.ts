@@ -6,3 +6,4 @@ export * from './functional.js';
 export * from './autograd.js';
 export * from './runtime.js';
 export * from './random.js';
+export * from './distributed.js';
