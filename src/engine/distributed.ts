@@ -206,6 +206,29 @@ export class ProcessGroup {
     });
   }
 
+  /**
+   * This rank's indices of n items dealt in whole blocks of `block` (block k to rank k mod world), so every block is
+   * processed as one process would batch it: per-item results are then the same as one process's, bit for bit.
+   */
+  blocks(n: number, block: number): number[] {
+    const out: number[] = [];
+    for (let b = this.rank; b * block < n; b += this.world) for (let i = b * block; i < Math.min(n, (b + 1) * block); i++) out.push(i);
+    return out;
+  }
+
+  /** Every rank's (indices, values) put together: values by index, n of them (NaN where no rank gave one). */
+  gatherIndexed(n: number, indices: readonly number[], values: ArrayLike<number>): Float64Array {
+    if (indices.length !== values.length) throw new Error(`gatherIndexed: ${indices.length} indices, ${values.length} values`);
+    const mine = new Float64Array(2 * indices.length);
+    indices.forEach((k, j) => { mine[2 * j] = k; mine[2 * j + 1] = values[j]!; });
+    const out = new Float64Array(n).fill(NaN);
+    for (const bytes of this.allgatherBytes(new Uint8Array(mine.buffer))) {
+      const v = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      for (let j = 0; j < v.length; j += 2) out[v[j]!] = v[j + 1]!;
+    }
+    return out;
+  }
+
   /** Leaves this rank's reason for failing in the store, so the other ranks' errors quote it (best effort). */
   reportFailure(message: string): void {
     if (!this.#destroyed) dist.reportFailure(message);
