@@ -394,6 +394,37 @@ Napi::Value Barrier(Info info) {
   return Complete(env, p, Bool(info[0], true));
 }
 
+// A differentiable sum over ranks (for synchronised batch norm): forward sums x over ranks; the gradient of every
+// rank's output reaches every rank's input, so backward sums the incoming gradients over ranks the same way, again
+// differentiably (double backprop: the Lipschitz loss differentiates through it twice). Blocking; every rank builds
+// the same graph, so the collectives of backward come in the same order on every rank.
+struct SumOverRanks : public torch::autograd::Function<SumOverRanks> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    std::shared_ptr<Group> g = *current;
+    if (!g) throw std::runtime_error("sum over ranks: no process group");
+    at::Tensor y = x.detach().clone().contiguous();
+    std::vector<at::Tensor> args{y};
+    try {
+      g->pg->allreduce(args)->wait(g->timeout);
+    } catch (...) {
+      throw std::runtime_error(Diagnose(*g, "allreduce (synchronised batch norm)", Cause(std::current_exception())));
+    }
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    return {SumOverRanks::apply(grads[0])};
+  }
+};
+
+// sumOverRanks(tensor) -> tensor: blocking, differentiable.
+Napi::Value SumOverRanksJs(Info info) {
+  Napi::Env env = info.Env();
+  Need(env, "sumOverRanks");
+  ADVEXP_TRY
+  return slab::Put(env, SumOverRanks::apply(slab::Get(info[0])));
+  ADVEXP_CATCH(env)
+}
+
 // reportFailure(message): leaves this rank's reason in the store for the others' error messages (best effort).
 Napi::Value ReportFailure(Info info) {
   Napi::Env env = info.Env();
@@ -458,6 +489,7 @@ void InitDistributed(Napi::Env env, Napi::Object e) {
   d.Set("broadcast", Napi::Function::New<Broadcast>(env, "broadcast"));
   d.Set("allgather", Napi::Function::New<Allgather>(env, "allgather"));
   d.Set("barrier", Napi::Function::New<Barrier>(env, "barrier"));
+  d.Set("sumOverRanks", Napi::Function::New<SumOverRanksJs>(env, "sumOverRanks"));
   d.Set("reportFailure", Napi::Function::New<ReportFailure>(env, "reportFailure"));
   d.Set("destroy", Napi::Function::New<Destroy>(env, "destroy"));
   d.Set("info", Napi::Function::New<GroupInfo>(env, "info"));

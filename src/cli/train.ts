@@ -47,7 +47,9 @@ run:
 ${DIST_HELP}
   Training is data-parallel (PyTorch DDP's semantics): every global batch of --batch images is split among the
   ranks, gradients are averaged, ψ follows the global L_cls; rank 0 writes the run folder; --resume continues bit
-  for bit with the same number of ranks (and resumes, not bit-identically, with another).`;
+  for bit with the same number of ranks (and resumes, not bit-identically, with another).
+  --sync-bn             batch norm with the statistics of the whole global batch (torch.nn.SyncBatchNorm); default:
+                        per rank, as the reference's DataParallel`;
 
 const RESUMABLE = new Set(['resume', 'epochs', 'milestones', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes', ...Object.keys(DIST_FLAGS)]);
 
@@ -74,7 +76,7 @@ export async function run(argv: string[]): Promise<void> {
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
     'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
-    ...DIST_FLAGS,
+    ...DIST_FLAGS, 'sync-bn': { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
 
@@ -137,6 +139,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const pg = role.kind === 'rank' ? role.pg : null;
   const root = pg === null || pg.isRoot;
+  if (pg === null && flag(values['sync-bn'])) throw new UserError('--sync-bn: needs several ranks (--nproc N, --nnodes M or a launcher)');
   // Only rank 0 touches the run folder (on other machines it need not exist).
   if (options !== undefined && root) checkOutput(dir, 'out', 'dir');
   const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs, 'epochs', 1, 1) : undefined;
@@ -169,7 +172,7 @@ export async function run(argv: string[]): Promise<void> {
         ? { epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones') }
         : undefined,
       shouldStop: () => signal !== null,
-      distributed: pg === null ? undefined : new DataParallel(pg),
+      distributed: pg === null ? undefined : new DataParallel(pg, { syncBatchNorm: flag(values['sync-bn']) }),
       onNote: (m) => { process.stderr.write(`advexp: note: ${m}\n`); },
       onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {
         const o = state.options;

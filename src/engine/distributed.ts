@@ -38,6 +38,7 @@ interface NativeDistributed {
   allgather(ts: NativeHandle[], async: boolean): Promise<NativeHandle[]> | NativeHandle[];
   barrier(async: boolean): Promise<void> | undefined;
   reportFailure(message: string): boolean;
+  sumOverRanks(t: NativeHandle): NativeHandle;
   destroy(): void;
   info(): { rank: number; world: number; backend: string; master: string; timeoutMs: number } | null;
   backends(): Backend[];
@@ -163,6 +164,15 @@ export class ProcessGroup {
   barrierSync(): void {
     this.#check();
     dist.barrier(false);
+  }
+
+  /**
+   * t summed over ranks, differentiably (also twice: double backprop): the gradient of every rank's use of the sum
+   * flows back to every rank's t. Blocking; for synchronised batch norm.
+   */
+  sumOverRanks(t: Tensor): Tensor {
+    this.#check();
+    return new Tensor(dist.sumOverRanks(t.h));
   }
 
   /** Sums (or reduces) plain numbers over ranks, exactly for integers below 2^53 (float64). */

@@ -49,7 +49,7 @@ export interface TrainState {
   rng: string;
   rngEpochStart: string | null;
   /** A distributed run: its number of ranks and each rank's generator state (base64), for an exact resume. */
-  ranks?: { world: number; rng: string[] } | undefined;
+  ranks?: { world: number; rng: string[]; syncBn?: boolean } | undefined;
   accum: EpochAccum;
   options: TrainOptions;
   /** The weights + momentum file this state belongs to (in the same directory). */
@@ -139,6 +139,7 @@ function stateProblem(s: Record<string, unknown>): string | null {
     if (!Array.isArray(r.rng) || r.rng.length !== r.world || !r.rng.every((x) => typeof x === 'string' && BASE64.test(x))) {
       return bad('ranks.rng', `${String(r.world)} generator states in base64`, r.rng);
     }
+    if (r.syncBn !== undefined && typeof r.syncBn !== 'boolean') return bad('ranks.syncBn', 'true or false', r.syncBn);
   }
   const a = s.accum;
   if (!isObj(a)) return bad('accum', 'an object', a);

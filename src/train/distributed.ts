@@ -4,9 +4,11 @@
 // communication); gradients averaged (each rank's mean-loss gradient weighted by its share of the batch, then
 // summed: exactly the full batch's mean gradient); the adaptive ψ fed with the global L_cls, reduced before the
 // backward, so every rank holds the same ψ; batch norm per rank (as the reference's DataParallel), with rank 0's
-// statistics broadcast at checkpoints and before validation, so what a checkpoint holds is what every rank holds.
-import { Tensor, tidy, keep, randperm, manualSeed, getRngState, setRngState, zerosLike, type ProcessGroup } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+// statistics broadcast at checkpoints and before validation, so what a checkpoint holds is what every rank holds;
+// or, with syncBatchNorm, batch statistics over the global batch (PyTorch's SyncBatchNorm), differentiable through
+// the ranks (also for the Lipschitz loss's double backprop).
+import { Tensor, tidy, keep, randperm, manualSeed, getRngState, setRngState, zerosLike, stack, full, noGrad, type ProcessGroup } from '../engine/index.js';
+import { setTrainingBatchNorm, type Module, type BatchNorm2d, type TrainingBatchNorm } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { AdaptivePsi } from './lipschitz.js';
 import type { Sgd } from './sgd.js';
@@ -20,7 +22,48 @@ export class DataParallel {
   /** This step's images: on this rank and in the whole (global) batch. */
   #local = 0;
   #global = 0;
-  constructor(readonly pg: ProcessGroup) {}
+  /** Batch norm with the global batch's statistics (the run's choice: stored in its checkpoint). */
+  syncBatchNorm: boolean;
+  #prevBn: TrainingBatchNorm | null = null;
+  #bnInstalled = false;
+  constructor(readonly pg: ProcessGroup, opts: { syncBatchNorm?: boolean } = {}) {
+    this.syncBatchNorm = opts.syncBatchNorm ?? false;
+  }
+
+  /** Puts synchronised batch norm in place for training-mode forwards (when chosen); undone by uninstall(). */
+  install(): void {
+    if (!this.syncBatchNorm || this.#bnInstalled) return;
+    this.#prevBn = setTrainingBatchNorm((x, bn) => this.#syncedBatchNorm(x, bn));
+    this.#bnInstalled = true;
+  }
+  uninstall(): void {
+    if (!this.#bnInstalled) return;
+    setTrainingBatchNorm(this.#prevBn);
+    this.#bnInstalled = false;
+  }
+
+  /**
+   * Training-mode batch norm over the global batch: per channel, the sum, the sum of squares and the count of every
+   * rank's values summed over ranks (differentiably), the biased variance normalising, the unbiased one going into
+   * the running statistics (as torch.nn.SyncBatchNorm).
+   */
+  #syncedBatchNorm(x: Tensor, bn: BatchNorm2d): Tensor {
+    return tidy(() => {
+      const [n, c, h, w] = x.shape as [number, number, number, number];
+      const local = stack([x.sum([0, 2, 3]), x.square().sum([0, 2, 3]), full([c], n * h * w, { dtype: x.dtype })], 0);
+      const g = this.pg.sumOverRanks(local);
+      const count = g.select(0, 2);
+      const mean = g.select(0, 0).div(count);
+      const variance = g.select(0, 1).div(count).sub(mean.square());
+      const total = count.select(0, 0).item();
+      noGrad(() => {
+        bn.runningMean.mul_(1 - bn.momentum).add_(mean.detach().mul(bn.momentum));
+        bn.runningVar.mul_(1 - bn.momentum).add_(variance.detach().mul(bn.momentum * total / Math.max(1, total - 1)));
+      });
+      const s = [1, c, 1, 1];
+      return x.sub(mean.reshape(s)).mul(variance.add(bn.eps).rsqrt().reshape(s)).mul(bn.weight.reshape(s)).add(bn.bias.reshape(s));
+    });
+  }
   get rank(): number { return this.pg.rank; }
   get world(): number { return this.pg.world; }
   get isRoot(): boolean { return this.pg.isRoot; }

@@ -455,6 +455,11 @@ export class Trainer {
     // else (a fresh run, or another number of ranks) one derived from the seed, the rank and the step.
     else if (s.ranks?.world === dp.world) setRng(decodeBytes(s.ranks.rng[dp.rank]!));
     else manualSeed(rankSeed(this.options.seed, dp.rank, s.step));
+    if (dp !== null) {
+      // A resumed run keeps its batch-norm choice.
+      if (s.ranks?.syncBn !== undefined) dp.syncBatchNorm = s.ranks.syncBn;
+      dp.install();
+    }
     this.model.train();
   }
 
@@ -589,7 +594,7 @@ export class Trainer {
     if (dp !== null) {
       // What the checkpoint holds is what every rank holds: rank 0's batch-norm statistics; and every rank's stream.
       dp.broadcastBuffers(this.model);
-      ranks = { world: dp.world, rng: dp.gatherRng(rngNow()).map(encodeBytes) };
+      ranks = { world: dp.world, rng: dp.gatherRng(rngNow()).map(encodeBytes), syncBn: dp.syncBatchNorm };
     }
     this.state = this.#commit({
       ...s, ...(ranks !== undefined ? { ranks } : {}), epoch: at.epoch, batchInEpoch: at.batchInEpoch, psiR: this.psiControl.r, rng: encodeBytes(rngNow()),
@@ -631,6 +636,7 @@ export class Trainer {
       this.sgd.disposeBuffers();
       this.model.dispose();
     } finally {
+      this.#dp?.uninstall();
       this.#lock?.release();
     }
   }

@@ -9,6 +9,7 @@ import {
   type Tensor,
 } from '../../src/engine/index.js';
 import { PreActResNet, type Module } from '../../src/nn/index.js';
+import { DataParallel } from '../../src/train/distributed.js';
 import { Tiny64 } from '../explain/tiny-nets.js';
 
 /** The whole batch, the same on every rank and in the test's own process. */
@@ -22,6 +23,14 @@ export function makeNets(): { name: string; net: Module; dtype: 'float32' | 'flo
   res.eval();
   return [{ name: 'tiny64', net: new Tiny64(1, 4), dtype: 'float64' }, { name: 'preact-eval', net: res, dtype: 'float32' }];
 }
+/** A train-mode PreActResNet (batch norm on batch statistics), the same weights everywhere. */
+export function trainModeNet(): PreActResNet {
+  manualSeed(7);
+  const res = new PreActResNet({ depth: 8, widths: [4, 4, 8], activation: 'half-huber', classes: 4, inputChannels: 3 });
+  res.train();
+  return res;
+}
+
 /** The gradient of the mean cross-entropy over samples [from, to) of the fixed batch, flattened per parameter. */
 export function gradOfSlice(net: Module, dtype: 'float32' | 'float64', from: number, to: number): Tensor[] {
   const { x, y } = fixedBatch(dtype);
@@ -46,6 +55,19 @@ async function main(): Promise<void> {
         return grads.map((g) => Array.from(g.data<Float64Array | Float32Array>()));
       });
     }
+    // Synchronised batch norm: each rank's half in train mode, statistics over both halves; the share-weighted sum
+    // of the gradients is the one-process gradient of the whole batch in train mode; so are the running statistics.
+    const dp = new DataParallel(pg, { syncBatchNorm: true });
+    dp.install();
+    const net = trainModeNet();
+    out['sync-bn'] = tidy(() => {
+      const grads = gradOfSlice(net, 'float32', pg.rank * 4, (pg.rank + 1) * 4);
+      for (const g of grads) g.mul_(0.5);
+      pg.allreduceSync(grads, 'sum');
+      return grads.map((g) => Array.from(g.data()));
+    });
+    out['sync-bn-running'] = net.namedBuffers().filter(([n]) => /running_(mean|var)$/.test(n)).map(([, b]) => Array.from(b.data()));
+    dp.uninstall();
     out.broadcast = tidy(() => {
       const t = tensor([pg.rank + 1, 10 * (pg.rank + 1)], [2]);
       pg.broadcastSync([t], 1);

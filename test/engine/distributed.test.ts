@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { tidy, distributedFromEnv, distributedBackends, setNumThreads } from '../../src/engine/index.js';
 import { assertAllClose } from '../helpers/close.js';
 import { runRanks, lastJson, freePort } from '../helpers/dist.js';
-import { makeNets, gradOfSlice } from './dist-worker.js';
+import { makeNets, gradOfSlice, trainModeNet } from './dist-worker.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dist-worker.js');
 
@@ -36,7 +36,7 @@ test('distributedFromEnv reads torchrun variables and refuses bad ones', () => {
   assert.throws(() => distributedFromEnv({ WORLD_SIZE: 'x', RANK: '0' }), /WORLD_SIZE=x/);
 });
 
-test('two ranks: averaged half-batch gradients equal the full-batch gradient; broadcast, allgather, JSON', async () => {
+test('two ranks: averaged half-batch gradients equal the full-batch gradient (also train-mode batch norm with synchronised statistics); broadcast, allgather, JSON', async () => {
   const runs = await runRanks(2, () => [WORKER, 'grad'], { timeoutMs: 60_000 });
   const outs = runs.map((r) => lastJson<Record<string, unknown>>(r));
   const want = expectedGrads();
@@ -45,6 +45,9 @@ test('two ranks: averaged half-batch gradients equal the full-batch gradient; br
       const got = o[name] as number[][];
       want[name]!.forEach((g, i) => assertAllClose(got[i]!, g, { rtol: 1e-6 }, `rank ${String(o.rank)} ${name} grad ${i}`));
     }
+    const net = trainModeNet();
+    tidy(() => gradOfSlice(net, 'float32', 0, 8).forEach((g, i) => assertAllClose((o['sync-bn'] as number[][])[i]!, Array.from(g.data()), { rtol: 1e-5 }, `rank ${String(o.rank)} sync-bn grad ${i}`)));
+    net.namedBuffers().filter(([n]) => /running_(mean|var)$/.test(n)).forEach(([n, b], i) => assertAllClose((o['sync-bn-running'] as number[][])[i]!, Array.from(b.data()), { rtol: 1e-5 }, `rank ${String(o.rank)} ${n}`));
     assert.deepEqual(o.broadcast, [2, 20]);
     assert.deepEqual(o.allgather, [[0, 0], [1, 2]]);
     assert.deepEqual(o.json, { hello: 'from 0' });
