@@ -129,117 +129,118 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   async function evaluateAll(pg: ProcessGroup | null): Promise<void> {
-  const root = pg === null || pg.isRoot;
-  const threads = applyThreads(values.threads ?? (role.kind === 'rank' ? String(role.perRankThreads) : undefined));
+    const root = pg === null || pg.isRoot;
+    const threads = applyThreads(values.threads ?? (role.kind === 'rank' ? String(role.perRankThreads) : undefined));
 
-  const { set, records } = selectImages(dataPath, n, offset, seed, splitFile);
-  const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
-  const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: values.quiet === true || !root });
-  let ticked = 0;
-  // Rank 0's bar stands for all ranks: its own work times the number of ranks.
-  const scale = pg?.world ?? 1;
-  const onStep = (b: number): void => { ticked += b * scale; bar.tick(b * scale); };
-  const perModel = set.n * (types.length * steps + pgdWork);
+    const { set, records } = selectImages(dataPath, n, offset, seed, splitFile);
+    const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
+    const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: values.quiet === true || !root });
+    let ticked = 0;
+    // Rank 0's bar stands for all ranks: its own work times the number of ranks.
+    const scale = pg?.world ?? 1;
+    const onStep = (b: number): void => { ticked += b * scale; bar.tick(b * scale); };
+    const perModel = set.n * (types.length * steps + pgdWork);
 
-  const results: ModelEval[] = [];
-  let numClasses = 10;
-  for (const mf of modelFiles) {
-    const { model, file } = openModel(mf);
-    numClasses = model.config.classes;
-    const t0 = performance.now();
-    try {
-      const classes = classesOf(model, set, Math.max(batch, 256), pg);
-      const acc = accuracy(classes, set.labels);
-      const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
-      for (const type of types) {
-        let d: Float64Array;
-        const mine = pg?.blocks(set.n, batch) ?? null;
-        try {
-          if (mine === null) d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
-          else {
+    const results: ModelEval[] = [];
+    let numClasses = 10;
+    for (const mf of modelFiles) {
+      const { model, file } = openModel(mf);
+      numClasses = model.config.classes;
+      const t0 = performance.now();
+      try {
+        const classes = classesOf(model, set, Math.max(batch, 256), pg);
+        const acc = accuracy(classes, set.labels);
+        const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
+        for (const type of types) {
+          let d: Float64Array;
+          const mine = pg?.blocks(set.n, batch) ?? null;
+          try {
+            if (mine === null) d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
+            else {
+              const { sub, labels } = shardOf(set, mine);
+              d = pg!.gatherIndexed(set.n, mine, araDistances(model, sub, labels, type, { steps, eps, momentum, batch, onStep }).distances);
+            }
+          } catch (e) {
+            if (e instanceof AttackGuardError) {
+              const recs = e.samples.slice(0, 5).map((j) => mine?.[j] ?? j).map((i) => (records ? records[i]! : offset + i));
+              throw new UserError(`${path.basename(file)}, ${type} ARA: record(s) ${recs.join(', ')}${e.samples.length > 5 ? ', …' : ''} did not cross the boundary within ${Math.floor(steps / 2)} steps: increase --eps or --steps`);
+            }
+            throw e;
+          }
+          r.ara[type] = araOf(d, model.config.classes);
+          r.distances[type] = Array.from(d);
+          r.curves[type] = accuracyCurve(d);
+        }
+        if (norms.length > 0) {
+          const stepOpt = pgdSteps !== undefined ? { steps: pgdSteps } : {};
+          if (pg === null) {
+            const pgd = robustBenchPgd(model, set, set.labels, { norms, batch, seed: 0, onStep, ...stepOpt });
+            for (const nm of norms) r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgd[nm]!.steps, accuracy: pgd[nm]!.accuracy[0]! };
+          } else {
+            // The clean-correct images (which one process would attack) dealt in that process's batches; each keeps
+            // its index in the set as the key of its random start.
+            const correct: number[] = [];
+            for (let i = 0; i < set.n; i++) if (classes[i] === set.labels[i]) correct.push(i);
+            const mine = pg.blocks(correct.length, batch).map((j) => correct[j]!);
             const { sub, labels } = shardOf(set, mine);
-            d = pg!.gatherIndexed(set.n, mine, araDistances(model, sub, labels, type, { steps, eps, momentum, batch, onStep }).distances);
+            const pgd = mine.length > 0 ? robustBenchPgd(model, sub, labels, { norms, batch, seed: 0, onStep, imageKeys: mine, ...stepOpt }) : null;
+            const robust = pg.allreduceNumbers(norms.map((nm) => Math.round((pgd?.[nm]!.accuracy[0] ?? 0) * mine.length)));
+            norms.forEach((nm, k) => {
+              r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgdSteps ?? (nm === 'linf' ? 40 : 50), accuracy: robust[k]! / Math.max(1, set.n) };
+            });
           }
-        } catch (e) {
-          if (e instanceof AttackGuardError) {
-            const recs = e.samples.slice(0, 5).map((j) => mine?.[j] ?? j).map((i) => (records ? records[i]! : offset + i));
-            throw new UserError(`${path.basename(file)}, ${type} ARA: record(s) ${recs.join(', ')}${e.samples.length > 5 ? ', …' : ''} did not cross the boundary within ${Math.floor(steps / 2)} steps: increase --eps or --steps`);
-          }
-          throw e;
         }
-        r.ara[type] = araOf(d, model.config.classes);
-        r.distances[type] = Array.from(d);
-        r.curves[type] = accuracyCurve(d);
+        // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
+        const due = perModel * (results.length + 1) - ticked;
+        if (due > 0) onStep(due);
+        r.seconds = (performance.now() - t0) / 1000;
+        results.push(r);
+      } finally {
+        model.dispose();
       }
-      if (norms.length > 0) {
-        const stepOpt = pgdSteps !== undefined ? { steps: pgdSteps } : {};
-        if (pg === null) {
-          const pgd = robustBenchPgd(model, set, set.labels, { norms, batch, seed: 0, onStep, ...stepOpt });
-          for (const nm of norms) r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgd[nm]!.steps, accuracy: pgd[nm]!.accuracy[0]! };
-        } else {
-          // The clean-correct images (which one process would attack) dealt in that process's batches; each keeps
-          // its index in the set as the key of its random start.
-          const correct: number[] = [];
-          for (let i = 0; i < set.n; i++) if (classes[i] === set.labels[i]) correct.push(i);
-          const mine = pg.blocks(correct.length, batch).map((j) => correct[j]!);
-          const { sub, labels } = shardOf(set, mine);
-          const pgd = mine.length > 0 ? robustBenchPgd(model, sub, labels, { norms, batch, seed: 0, onStep, imageKeys: mine, ...stepOpt }) : null;
-          const robust = pg.allreduceNumbers(norms.map((nm) => Math.round((pgd?.[nm]!.accuracy[0] ?? 0) * mine.length)));
-          norms.forEach((nm, k) => {
-            r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgdSteps ?? (nm === 'linf' ? 40 : 50), accuracy: robust[k]! / Math.max(1, set.n) };
-          });
-        }
-      }
-      // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
-      const due = perModel * (results.length + 1) - ticked;
-      if (due > 0) onStep(due);
-      r.seconds = (performance.now() - t0) / 1000;
-      results.push(r);
-    } finally {
-      model.dispose();
     }
-  }
-  bar.finish();
-  if (!root) return;
+    bar.finish();
+    if (!root) return;
 
-  // Summary.
-  const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
-  const say = json === STDOUT ? console.error : console.log;
-  const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
-  say(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
-  say('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
-  for (const r of results) {
-    say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
-      + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
-  }
+    // Summary.
+    const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
+    const say = json === STDOUT ? console.error : console.log;
+    const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
+    say(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
+    say('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
+    for (const r of results) {
+      say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
+        + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
+    }
 
-  // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
-  // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
-  const onSignal = (): void => process.exit(130);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
-  const one = (r: ModelEval): Record<string, unknown> => ({
-    model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
-    ...(records ? { records } : {}), seconds: r.seconds,
-  });
-  if (json !== undefined) {
-    const value = results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings };
-    if (json === STDOUT) process.stdout.write(JSON.stringify(value, null, 1) + '\n');
-    else writeJsonAtomic(json, value);
-  }
-  if (plots.length > 0) {
-    const series: CurveSeries[] = [];
-    results.forEach((r, i) => {
-      const name = path.basename(r.model).replace(/\.safetensors$/, '');
-      for (const type of types) {
-        series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
-      }
+    // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
+    // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
+    const onSignal = (): void => process.exit(130);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
+    const one = (r: ModelEval): Record<string, unknown> => ({
+      model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+      ...(records ? { records } : {}), seconds: r.seconds,
     });
-    const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] };
-    for (const p of plots) {
-      writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
+    if (json !== undefined) {
+      const value = results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings };
+      if (json === STDOUT) process.stdout.write(JSON.stringify(value, null, 1) + '\n');
+      else writeJsonAtomic(json, value);
+    }
+    if (plots.length > 0) {
+      const series: CurveSeries[] = [];
+      results.forEach((r, i) => {
+        const name = path.basename(r.model).replace(/\.safetensors$/, '');
+        for (const type of types) {
+          series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
+        }
+      });
+      const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] };
+      for (const p of plots) {
+        writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
+      }
     }
   }
-}
+  }
 }
