@@ -18,6 +18,21 @@ export function rankSeed(seed: number, rank: number, step: number): number {
   return (seed * 1_000_003 + (rank + 1) * 7_919 + step * 104_729) % 2 ** 48;
 }
 
+/**
+ * Epoch e's permutation of n images for a data-parallel run, the same on every rank: drawn from a generator seeded
+ * with (seed, epoch), as DistributedSampler does; the generator's own stream is restored afterwards.
+ */
+export function epochPermutation(n: number, seed: number, epoch: number): Tensor {
+  const saved = getRngState();
+  try {
+    manualSeed((seed * 2_654_435 + epoch + 1) % 2 ** 48);
+    return keep(randperm(n));
+  } finally {
+    setRngState(saved);
+    saved.dispose();
+  }
+}
+
 export class DataParallel {
   /** This step's images: on this rank and in the whole (global) batch. */
   #local = 0;
@@ -86,21 +101,6 @@ export class DataParallel {
 
   /** This rank's share of the current global batch (the weight of its mean loss in the global mean). */
   get share(): number { return this.#global === 0 ? 1 : this.#local / this.#global; }
-
-  /**
-   * Epoch e's permutation of n images, the same on every rank: drawn from a generator seeded with (seed, epoch), as
-   * DistributedSampler does; the generator's own stream is restored afterwards.
-   */
-  epochPermutation(n: number, seed: number, epoch: number): Tensor {
-    const saved = getRngState();
-    try {
-      manualSeed((seed * 2_654_435 + epoch + 1) % 2 ** 48);
-      return keep(randperm(n));
-    } finally {
-      setRngState(saved);
-      saved.dispose();
-    }
-  }
 
   /** The global batch's mean of a per-rank mean (weighted by the ranks' shares): blocking, every rank gets it. */
   allreduceMean(x: number): number {

@@ -24,7 +24,7 @@ import {
 } from './checkpoint.js';
 import { robustAdditions, adversarialTraining, checkOptions, type TrainOptions } from './options.js';
 import { acquireRunLock, type RunLock } from './lock.js';
-import { GlobalAdaptivePsi, rankSeed, type DataParallel } from './distributed.js';
+import { GlobalAdaptivePsi, rankSeed, epochPermutation, type DataParallel } from './distributed.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const LOG_FILE = 'log.jsonl';
@@ -507,8 +507,9 @@ export class Trainer {
 
   /** The epoch's permutation of the training images and the generator state it was drawn from. */
   #order(midEpoch: boolean, e: number): { perm: Tensor; startRng: Uint8Array } {
-    // Distributed: the permutation comes from (seed, epoch), the same on every rank, whether mid-epoch or not.
-    if (this.#dp) return { perm: this.#dp.epochPermutation(this.nTrain, this.options.seed, e), startRng: rngNow() };
+    // Distributed (or a distributed run resumed in one process): the permutation comes from (seed, epoch), the same
+    // on every rank, whether mid-epoch or not.
+    if (this.#dp || this.state.ranks !== undefined) return { perm: epochPermutation(this.nTrain, this.options.seed, e), startRng: rngNow() };
     if (!midEpoch) {
       const startRng = rngNow();
       return { perm: keep(randperm(this.nTrain)), startRng };
