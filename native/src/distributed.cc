@@ -272,7 +272,17 @@ class InitWorker : public Napi::AsyncWorker {
         throw std::runtime_error("unknown backend '" + g.backend + "' (gloo or nccl)");
       }
     } catch (...) {
-      SetError(RankName(g) + ": " + stage + " failed: " + FirstLine(Cause(std::current_exception())));
+      std::string cause = FirstLine(Cause(std::current_exception()));
+      std::string secs = std::to_string(g.timeout.count() / 1000.0);
+      secs = secs.substr(0, secs.find('.') + 2);
+      bool timedOut = cause.find("imeout") != std::string::npos || cause.find("timed out") != std::string::npos;
+      std::string hint;
+      if (timedOut && !g.store) {
+        hint = "; rank 0's store at " + g.master + " did not answer within " + secs + " s (is rank 0 running, is the address reachable from here?)";
+      } else if (timedOut) {
+        hint = "; not all " + std::to_string(g.world) + " ranks joined within " + secs + " s (every rank needs the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, and an interface the others can reach: --iface)";
+      }
+      SetError(RankName(g) + ": " + stage + " failed: " + cause + hint);
     }
   }
   void OnOK() override {
