@@ -100,11 +100,19 @@ function launch(command: string, argv: string[], o: { nproc: number; nnodes: num
   let running = o.nproc;
   return new Promise((resolve) => {
     const forward = (s: NodeJS.Signals): void => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(s); };
-    const onInt = (): void => forward('SIGINT');
-    const onTerm = (): void => forward('SIGTERM');
+    // Ctrl-C / SIGTERM go to every rank (each checkpoints and exits); their exit codes are then no failure to report.
+    let signalled = false;
+    const onInt = (): void => { signalled = true; forward('SIGINT'); };
+    const onTerm = (): void => { signalled = true; forward('SIGTERM'); };
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     let killTimer: NodeJS.Timeout | null = null;
+    const finish = (): void => {
+      if (killTimer !== null) clearTimeout(killTimer);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(firstFailure === null ? 0 : (firstFailure as { code: number }).code || 1);
+    };
     for (let local = 0; local < o.nproc; local++) {
       const rank = o.nodeRank * o.nproc + local;
       const child = spawn(process.execPath, [...process.execArgv, script, command, ...rankArgv(argv)], {
@@ -120,17 +128,13 @@ function launch(command: string, argv: string[], o: { nproc: number; nnodes: num
         const failed = signal !== null || code !== 0;
         if (failed && firstFailure === null) {
           firstFailure = { rank, code: code ?? 1 };
+          if (signalled) return void (running === 0 && finish());
           process.stderr.write(`advexp: rank ${rank} (pid ${child.pid}) ${signal !== null ? `was killed by ${signal}` : `exited with code ${code}`}; ` +
             `the other ranks stop within ${o.timeoutS} s\n`);
           killTimer = setTimeout(() => forward('SIGKILL'), (o.timeoutS + 30) * 1000);
           killTimer.unref();
         }
-        if (running === 0) {
-          if (killTimer !== null) clearTimeout(killTimer);
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          resolve(firstFailure === null ? 0 : (firstFailure as { code: number }).code || 1);
-        }
+        if (running === 0) finish();
       });
     }
   });

@@ -24,7 +24,7 @@ test('eval sharded over 2 ranks equals one process: distances, accuracy, PGD', a
       fs.writeFileSync(data, makeLearnableBatch(10, 5));
     }
     // 10 images in batches of 4: rank 0 gets batches 0 and 2 (8 images, the last one short), rank 1 batch 1.
-    const common = ['eval', '--data', data, '--offset', '5000', '--n', '10', '--batch', '4', '--ara', 'attack,btr', '--steps', '12', '--pgd-steps', '4', '--threads', '1', '--quiet'];
+    const common = ['eval', '--data', data, '--offset', '5000', '--n', '10', '--batch', '4', '--ara', 'attack,btr', '--steps', '8', '--pgd-steps', '3', '--threads', '1', '--quiet'];
     if (data !== cifar) common.splice(common.indexOf('--offset'), 2);
     const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(one.status, 0, one.stderr);
