@@ -1,7 +1,7 @@
 // advexp's library API. Everything a user needs is reachable from here; deeper imports also work.
 export * from './engine/index.js';
 export * from './nn/index.js';
-export { loadModel, saveModel, inferConfig, type LoadedModel } from './io/model-file.js';
+export { loadModel, saveModel, readSidecar, type LoadedModel, type ModelInput, type ModelOverrides } from './io/model-file.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type StFile, type StTensor, type StDtype } from './io/safetensors.js';
 export { readCifarBatch, readCifarClassNames, loadCifarFiles, loadCifarArchive, CIFAR10_CLASSES, CIFAR_SHAPE } from './data/cifar.js';
 export { ImageDataset, splitValidation, type ImageShape, type ImageInput } from './data/dataset.js';

@@ -5,13 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel, type LoadedModel } from '../io/model-file.js';
-import { readCifarBatch, CIFAR10_CLASSES, type CifarReadOptions } from '../data/cifar.js';
-import type { ImageDataset } from '../data/dataset.js';
-import { loadDataset } from '../data/load.js';
+import { loadModel, checkOverrides, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
+import { CIFAR10_CLASSES } from '../data/cifar.js';
+import type { ImageDataset, ImageShape } from '../data/dataset.js';
+import { loadDataset, type LoadOptions } from '../data/load.js';
 import { errnoOf } from '../io/errors.js';
-import { decodeImage, readImageFile, resizeToChw } from '../data/images.js';
-import { setNumThreads } from '../engine/index.js';
+import { decodeImage, readImageFile, fitImage, fitNote, isGray, RESIZE_POLICIES, type FitShape, type ResizePolicy } from '../data/images.js';
+import { setNumThreads, tidy, noGrad, zeros } from '../engine/index.js';
+import { inEval } from '../nn/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
 import { UserError, asUserError } from './errors.js';
@@ -30,13 +31,13 @@ export function packageRoot(): string {
 /** The shipped default model, used when --model is not given. */
 export function defaultModelPath(): string { return path.join(packageRoot(), 'models', 'default.safetensors'); }
 
-export function openModel(file: string | undefined): LoadedModel {
+export function openModel(file: string | undefined, overrides: ModelOverrides = {}): LoadedModel {
   const f = file ?? defaultModelPath();
   if (!fs.existsSync(f)) {
     throw new UserError(file === undefined ? `no --model given and the default model ${f} is missing` : `${f}: no such file`);
   }
   try {
-    return loadModel(f);
+    return loadModel(f, overrides);
   } catch (e) {
     const msg = (e as Error).message;
     throw new UserError(msg.startsWith(f) ? msg : `${f}: ${msg}`);
@@ -44,12 +45,8 @@ export function openModel(file: string | undefined): LoadedModel {
 }
 
 /** Any data set loadDataset reads (CIFAR batches, tarball, image folder), its errors as one-line UserErrors. */
-export function openData(spec: string): ImageDataset {
-  return asUserError(() => loadDataset(spec));
-}
-
-export function openCifar(file: string, opts: CifarReadOptions = {}): ImageDataset {
-  return asUserError(() => readCifarBatch(file, opts));
+export function openData(spec: string, opts: LoadOptions = {}): ImageDataset {
+  return asUserError(() => loadDataset(spec, opts));
 }
 
 /** --threads (default: every core, as PyTorch does). */
@@ -192,13 +189,75 @@ export function classNamesFor(k: number, fromData: string[] | null): string[] {
   return Array.from({ length: k }, (_, i) => `class ${i}`);
 }
 
-/** The model input size of the CIFAR networks. */
-export const INPUT_SIZE: [number, number] = [32, 32];
+// ---- what a user states about a model, and how images fit it ----
+
+/** Flags every command that runs a model takes: metadata a model file may lack (sidecar JSON otherwise) and the resize policy. */
+export const MODEL_FLAGS = {
+  classes: { type: 'string' }, size: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, resize: { type: 'string' },
+} as const;
+
+export const MODEL_FLAG_HELP = `  --classes NAMES|K     class names (a,b,c) or count, for a model file without them (or a sidecar model.json)
+  --size N|HxW          input size the model takes, where its file does not say (TorchScript)
+  --mean M,M,M --std S,S,S  per-channel normalisation a TorchScript model expects outside (none: it normalises inside)
+  --resize POLICY       crop (default: centre region of the input's shape, then resize; torchvision's eval
+                        transform) or stretch (resize the whole picture)`;
+
+export interface ModelChoices { overrides: ModelOverrides; resize: ResizePolicy }
+
+function numberList(v: string, flag: string): number[] {
+  const out = v.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((x) => !Number.isFinite(x))) throw new UserError(`--${flag}: expected numbers separated by commas, got '${v}'`);
+  return out;
+}
+
+/** Parses MODEL_FLAGS; the checks of a sidecar JSON apply (one-line UserErrors naming the flag). */
+export function modelChoices(values: { readonly [flag: string]: Value }): ModelChoices {
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
+  const raw: Record<string, unknown> = {};
+  const classes = str('classes');
+  if (classes !== undefined) raw.classes = /^\d+$/.test(classes) ? Number(classes) : classes.split(',').map((c) => c.trim());
+  const size = str('size');
+  if (size !== undefined) {
+    const m = /^(\d+)(?:x(\d+))?$/i.exec(size);
+    if (m === null) throw new UserError(`--size: expected N or HxW, got '${size}'`);
+    raw.size = [Number(m[1]), Number(m[2] ?? m[1])];
+  }
+  for (const k of ['mean', 'std'] as const) {
+    const v = str(k);
+    if (v !== undefined) raw[k] = numberList(v, k);
+  }
+  const overrides = asUserError(() => checkOverrides(raw, 'the command line'));
+  const resize = str('resize') ?? 'crop';
+  if (!RESIZE_POLICIES.includes(resize as ResizePolicy)) throw new UserError(`--resize: expected ${RESIZE_POLICIES.join(' or ')}, got '${resize}'`);
+  return { overrides, resize: resize as ResizePolicy };
+}
+
+/** What loadDataset needs to bring a data set to a model's input (what the model leaves open stays as stored). */
+export function dataOptions(m: LoadedModel, resize: ResizePolicy): LoadOptions {
+  return { size: m.input.size ?? undefined, channels: m.input.channels ?? undefined, resize };
+}
+
+/** The number of classes: the model's own, else read off its output for one blank image of `shape`. */
+export function classCount(m: LoadedModel, shape: ImageShape): number {
+  if (m.classes === null) {
+    const k = tidy(() => noGrad(() => inEval(m.model, () => m.model.call(zeros([1, shape.channels, shape.height, shape.width])).shape)));
+    if (k.length !== 2) throw new UserError(`${m.file}: the model returns a [${k.join(', ')}] tensor for one image; advexp needs logits [batch, classes]`);
+    m.classes = k[1]!;
+  }
+  return m.classes;
+}
+
+/** Class names for a model: its own (file, sidecar, --classes), the data's when they fit, CIFAR-10's for 10 classes, else "class i". */
+export function modelClassNames(m: LoadedModel, k: number, fromData: readonly string[] | null): string[] {
+  if (m.classNames !== null && m.classNames.length === k) return [...m.classNames];
+  return classNamesFor(k, fromData === null ? null : [...fromData]);
+}
 
 export interface InputImages {
-  /** n·3·H·W in [0, 1]. */
+  /** n·C·H·W in [0, 1]. */
   images: Float32Array;
   n: number;
+  channels: number;
   height: number;
   width: number;
   labels: Int32Array | null;
@@ -207,47 +266,69 @@ export interface InputImages {
   /** Record numbers (with --data) or null. */
   records: number[] | null;
   classNames: string[] | null;
-  /** "photo.jpg: 640×480 resized to 32×32" per resized file. */
+  /** "photo.jpg: 640×480 cropped to 480×480, resized to 32×32" per fitted file. */
   notes: string[];
 }
 
-/** Image files, or records of a data set: one-line UserErrors naming the file or argument. */
-export function loadInputs(files: string[], data: string | undefined, index: string | undefined): InputImages {
-  const [height, width] = INPUT_SIZE;
-  const per = 3 * height * width;
+/** Record numbers of --index: a comma list. */
+function recordList(index: string): number[] {
+  const records = index.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+    const k = Number(s);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(k)) throw new UserError(`--index: '${s}' is not a record number`);
+    return k;
+  });
+  if (records.length === 0) throw new UserError('--index: empty list');
+  return records;
+}
+
+/**
+ * Image files, or records of a data set, brought to the model's input (channels and size; where the model leaves
+ * them open, the pictures' own: image files must then share one size). One-line UserErrors naming the file or argument.
+ */
+export function loadInputs(files: string[], data: string | undefined, index: string | undefined, m: LoadedModel, resize: ResizePolicy): InputImages {
   if (files.length > 0 && data !== undefined) throw new UserError('give image files or --data, not both');
   if (data !== undefined) {
     if (index === undefined) throw new UserError('--data needs --index I[,J..] (record numbers)');
-    const records = index.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
-      const k = Number(s);
-      if (!/^\d+$/.test(s) || !Number.isSafeInteger(k)) throw new UserError(`--index: '${s}' is not a record number`);
-      return k;
-    });
-    if (records.length === 0) throw new UserError('--index: empty list');
-    const set = asUserError(() => loadDataset(data, { limit: Math.max(...records) + 1, size: INPUT_SIZE }));
+    const records = recordList(index);
+    const set = asUserError(() => loadDataset(data, { ...dataOptions(m, resize), limit: Math.max(...records) + 1 }));
     const bad = records.find((r) => r >= set.n);
     if (bad !== undefined) throw new UserError(`--index ${bad}: ${data} has ${set.n} record(s)`);
-    if (set.channels !== 3 || set.height !== height || set.width !== width) {
-      throw new UserError(`${data}: images are ${set.channels}×${set.height}×${set.width}, the model takes 3×${height}×${width}`);
-    }
-    const all = set.floats();
-    const images = new Float32Array(records.length * per);
-    records.forEach((r, i) => images.set(all.subarray(r * per, (r + 1) * per), i * per));
+    const sub = set.subset(records, data);
     return {
-      images, n: records.length, height, width, labels: Int32Array.from(records, (r) => set.labels[r]!),
-      names: records.map((r) => `${path.basename(data)}[${r}]`), records, classNames: set.classNames, notes: [],
+      images: sub.floats(), n: records.length, channels: sub.channels, height: sub.height, width: sub.width,
+      labels: Int32Array.from(sub.labels), names: records.map((r) => `${path.basename(data)}[${r}]`), records, classNames: set.classNames, notes: [],
     };
   }
   if (files.length === 0) throw new UserError('no input: give IMAGE files or --data PATH --index I');
+  const decoded = files.map((f) => asUserError(() => decodeImage(readImageFile(f), f)));
+  let size = m.input.size;
+  if (size === null) {
+    const first = decoded[0]!;
+    const other = decoded.findIndex((d) => d.width !== first.width || d.height !== first.height);
+    if (other >= 0) throw new UserError(`${files[other]}: ${decoded[other]!.width}×${decoded[other]!.height}, but ${files[0]} is ${first.width}×${first.height}; the model does not state its input size: give --size`);
+    size = [first.height, first.width];
+  }
+  const shape: FitShape = { channels: m.input.channels ?? (decoded.every(isGray) ? 1 : 3), height: size[0], width: size[1] };
+  const per = shape.channels * shape.height * shape.width;
   const images = new Float32Array(files.length * per);
   const notes: string[] = [];
-  files.forEach((f, i) => {
-    const img = asUserError(() => decodeImage(readImageFile(f), f));
-    if (img.width !== width || img.height !== height) notes.push(`${f}: ${img.width}×${img.height} resized to ${width}×${height}`);
-    const chw = resizeToChw(img, height, width);
+  decoded.forEach((img, i) => {
+    const note = fitNote(img, shape, resize);
+    if (note !== null) notes.push(`${files[i]}: ${note}`);
+    const chw = asUserError(() => fitImage(img, shape, resize, files[i]));
     for (let j = 0; j < per; j++) images[i * per + j] = chw[j]! / 255;
   });
-  return { images, n: files.length, height, width, labels: null, names: files.map((f) => path.basename(f)), records: null, classNames: null, notes };
+  return {
+    images, n: files.length, ...shape, labels: null, names: files.map((f) => path.basename(f)), records: null, classNames: null, notes,
+  };
+}
+
+/** Several models side by side see the same images, fitted to the first: the others must take that shape. */
+export function checkSameInput(inputs: InputImages, m: LoadedModel): void {
+  const { channels, size } = m.input;
+  if ((channels !== null && channels !== inputs.channels) || (size !== null && (size[0] !== inputs.height || size[1] !== inputs.width))) {
+    throw new UserError(`${m.file} takes ${channels ?? 'any'}×${size?.join('×') ?? 'any size'}, the first model ${inputs.channels}×${inputs.height}×${inputs.width}: compare models of one input shape`);
+  }
 }
 
 // ---- the explainers' flags ----

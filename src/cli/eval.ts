@@ -2,9 +2,10 @@
 // RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, applyThreads, listArg, checkOutput, STDOUT } from './common.js';
+import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
+import type { LoadOptions } from '../data/load.js';
 import { UserError, asUserError } from './errors.js';
-import { recordRange, seededRecords, heldOutImages, type Selection } from '../data/select.js';
+import { recordRange, seededRecords, heldOutImages, type Count, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
 import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
@@ -23,9 +24,9 @@ Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact 
 accuracy-vs-RMS curves and PGD robust accuracy (L-inf 8/255, L2 0.5) of one or more models, in eval mode.
 Without --model the shipped default model is used; repeat --model to compare models on one plot.
 
-  --data PATH        CIFAR-10 binary batch (e.g. data_batch_5.bin, test_batch.bin); with --split, the run's data
-                     (a directory of batches, the tarball or files, as given to advexp train)
-  --n N              number of records (default 1000), the first N in file order from --offset
+  --data PATH        CIFAR-10 batch file(s) (e.g. data_batch_5.bin, test_batch.bin), their directory or tarball, or
+                     an image folder (one sub-folder per class); with --split, the run's data as given to advexp train
+  --n N              number of images (default 1000, or all when fewer), the first N in file order from --offset
   --offset K         first record (default 0)
   --seed S           instead: a seeded random subset of N records of the whole file (libtorch randperm; with
                      test_batch.bin and --seed 1776 these are the reference code's images), reported in file order
@@ -42,6 +43,7 @@ Without --model the shipped default model is used; repeat --model to compare mod
   --json OUT         write the results as JSON (- : to stdout; the summary table then goes to stderr)
   --plot OUT         accuracy vs RMS perturbation plot; .svg or .png by extension; repeatable
   --quiet            no progress bar
+${MODEL_FLAG_HELP}
 
 ${DIST_HELP}
   Evaluation is sharded: the images are dealt to the ranks in whole batches and the per-image results gathered in
@@ -59,10 +61,10 @@ interface ModelEval {
 }
 
 /** The images to score, as chosen by --split, --seed or --offset/--n; the data layer's errors as one-line UserErrors. */
-function selectImages(dataPath: string, n: number, offset: number, seed: number | undefined, splitFile: string | undefined): Selection {
+function selectImages(dataPath: string, n: Count, offset: number, seed: number | undefined, splitFile: string | undefined, opts: LoadOptions): Selection {
   return asUserError(() => {
-    if (splitFile !== undefined) return heldOutImages(splitFile, dataPath, n);
-    return seed === undefined ? recordRange(dataPath, offset, n) : seededRecords(dataPath, n, seed);
+    if (splitFile !== undefined) return heldOutImages(splitFile, dataPath, n, opts);
+    return seed === undefined ? recordRange(dataPath, offset, n, opts) : seededRecords(dataPath, n, seed, opts);
   });
 }
 
@@ -84,12 +86,12 @@ export async function run(argv: string[]): Promise<void> {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, n: { type: 'string' }, offset: { type: 'string' },
     seed: { type: 'string' }, split: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
     momentum: { type: 'string' }, pgd: { type: 'string' }, 'pgd-steps': { type: 'string' }, batch: { type: 'string' },
-    threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' },
+    threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, ...MODEL_FLAGS,
     ...DIST_FLAGS,
   });
   if (values.help) { console.log(HELP); return; }
   const dataPath = requireArg(values.data, 'data');
-  const n = intArg(values.n, 'n', 1000, 1);
+  const n: Count = values.n === undefined ? { atMost: 1000 } : intArg(values.n, 'n', 1000, 1);
   const offset = intArg(values.offset, 'offset', 0, 0);
   const seed = values.seed === undefined ? undefined : intArg(values.seed, 'seed', 0, 0);
   if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
@@ -113,6 +115,7 @@ export async function run(argv: string[]): Promise<void> {
   const json = values.json;
   if (json !== undefined && json !== STDOUT) checkOutput(json, 'json', 'file');
   const modelFiles = values.model ?? [undefined];
+  const choices = modelChoices(values);
   const role = await launchOrJoin('eval', argv, values);
   if (role.kind === 'launched') {
     process.exitCode = role.exitCode;
@@ -132,22 +135,37 @@ export async function run(argv: string[]): Promise<void> {
     const root = pg === null || pg.isRoot;
     const threads = applyThreads(values.threads ?? (role.kind === 'rank' ? String(role.perRankThreads) : undefined));
 
-    const { set, records } = selectImages(dataPath, n, offset, seed, splitFile);
+    // The images, brought to each model's input (one read per distinct input; models usually share it).
+    const selections = new Map<string, Selection>();
+    const imagesFor = (m: ReturnType<typeof openModel>): Selection => {
+      const opts = dataOptions(m, choices.resize);
+      const key = JSON.stringify(opts);
+      let sel = selections.get(key);
+      if (sel === undefined) selections.set(key, sel = selectImages(dataPath, n, offset, seed, splitFile, opts));
+      return sel;
+    };
     const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
-    const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: values.quiet === true || !root });
+    let bar: Progress | null = null;
     let ticked = 0;
     // Rank 0's bar stands for all ranks: its own work times the number of ranks.
     const scale = pg?.world ?? 1;
-    const onStep = (b: number): void => { ticked += b * scale; bar.tick(b * scale); };
-    const perModel = set.n * (types.length * steps + pgdWork);
+    const onStep = (b: number): void => { ticked += b * scale; bar?.tick(b * scale); };
 
     const results: ModelEval[] = [];
-    let numClasses = 10;
+    let numClasses = 0;
+    let first: Selection | null = null;
     for (const mf of modelFiles) {
-      const { model, file } = openModel(mf);
-      numClasses = model.config.classes;
+      const m = openModel(mf, choices.overrides);
+      const { model, file } = m;
       const t0 = performance.now();
       try {
+        const { set, records } = imagesFor(m);
+        first ??= { set, records };
+        const perModel = set.n * (types.length * steps + pgdWork);
+        bar ??= new Progress({ label: 'eval', total: modelFiles.length * perModel, unit: 'img-step', quiet: values.quiet === true || !root });
+        numClasses = classCount(m, set.shape);
+        const bad = set.labels.find((l) => l >= numClasses);
+        if (bad !== undefined) throw new UserError(`${dataPath}: label ${bad}, but ${path.basename(file)} has ${numClasses} classes`);
         const classes = classesOf(model, set, Math.max(batch, 256), pg);
         const acc = accuracy(classes, set.labels);
         const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
@@ -167,7 +185,7 @@ export async function run(argv: string[]): Promise<void> {
             }
             throw e;
           }
-          r.ara[type] = araOf(d, model.config.classes);
+          r.ara[type] = araOf(d, numClasses);
           r.distances[type] = Array.from(d);
           r.curves[type] = accuracyCurve(d);
         }
@@ -199,8 +217,9 @@ export async function run(argv: string[]): Promise<void> {
         model.dispose();
       }
     }
-    bar.finish();
+    bar?.finish();
     if (!root) return;
+    const { set, records } = first!;
 
     // Summary.
     const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));

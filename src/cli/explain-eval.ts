@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parse, intArg, requireArg } from './args.js';
 import {
-  openModel, openCifar, applyThreads, listArg, checkOutput, STDOUT, shortModelName,
+  openModel, openData, applyThreads, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, type ModelChoices, listArg, checkOutput, STDOUT, shortModelName,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError, asUserError } from './errors.js';
@@ -21,21 +21,22 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
 
 const help = (): string => `usage: advexp explain-eval [--model FILE]... --data PATH [options]
-Faithfulness of explanations over N records of a CIFAR-10 batch file (file order from --offset), per model:
+Faithfulness of explanations over N images of a data set (file order from --offset), per model:
 AE target reach (share of AE targets whose probability passes 0.5 within RMS ρ) and, for every method, deletion
 AUC (lower = more faithful) and insertion AUC (higher = more faithful) of its map for the predicted class.
 
-  --data PATH          CIFAR-10 binary batch (e.g. data_batch_5.bin)
+  --data PATH          CIFAR-10 batch (e.g. data_batch_5.bin), its directory or tarball, or an image folder
   --offset K           first record (default 0)       --n N   records (default 100)
   --model FILE         repeatable (default: the shipped model)
   --methods LIST       ${[...explainerNames(), 'random'].join(',')} (default: all)
   --ae-targets LIST    targets whose reach is measured: all, true, second or class numbers (default all)
 ${explainerFlagHelp()}
-  --step P             pixels removed/inserted per point (default 32 of 1024: 33 points)
+  --step P             pixels removed/inserted per point (default H·W/32: 33 points)
   --threads T          libtorch threads (default: all cores)
   --json OUT           every number, per image (- : to stdout)
   --md OUT             the table as markdown
-  --quiet              no progress bar`;
+  --quiet              no progress bar
+${MODEL_FLAG_HELP}`;
 
 /** "random": seeded random maps, the chance level of deletion/insertion. */
 const RANDOM = 'random';
@@ -74,7 +75,8 @@ export interface ExplainEvalArgs {
   data: string;
   offset: number;
   n: number;
-  step: number;
+  /** Pixels per deletion/insertion point; null: H·W/32. */
+  step: number | null;
   /** Model files; undefined: the shipped model. */
   models: (string | undefined)[];
   /** Registered methods and/or 'random', in the order given. */
@@ -87,6 +89,7 @@ export interface ExplainEvalArgs {
   json: string | undefined;
   md: string | undefined;
   quiet: boolean;
+  model: ModelChoices;
 }
 
 /** The command line as ExplainEvalArgs (one-line UserErrors); null when --help was printed. */
@@ -94,13 +97,13 @@ export function readArgs(argv: string[]): ExplainEvalArgs | null {
   const { values: v } = parse(argv, {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, offset: { type: 'string' }, n: { type: 'string' },
     methods: { type: 'string' }, 'ae-targets': { type: 'string' }, step: { type: 'string' },
-    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' }, ...explainerFlags(),
+    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' }, ...MODEL_FLAGS, ...explainerFlags(),
   });
   if (v.help) { console.log(help()); return null; }
   const data = requireArg(v.data, 'data');
   const n = intArg(v.n, 'n', 100, 1);
   const offset = intArg(v.offset, 'offset', 0, 0);
-  const step = intArg(v.step, 'step', 32, 1);
+  const step = v.step === undefined ? null : intArg(v.step, 'step', 32, 1);
   const all = [...explainerNames(), RANDOM];
   const methods = listArg(v.methods, 'methods', all, all);
   const aeTargets = v['ae-targets'] ?? 'all';
@@ -110,7 +113,7 @@ export function readArgs(argv: string[]): ExplainEvalArgs | null {
     data, offset, n, step, models: v.model ?? [undefined], methods, aeTargets,
     options: new Map(explained.map((m) => [m, methodOptions(m, v)] as const)),
     ae: explained.includes('ae') ? methodOptions('ae', v) : null,
-    threads: v.threads, json: v.json, md: v.md, quiet: v.quiet === true,
+    threads: v.threads, json: v.json, md: v.md, quiet: v.quiet === true, model: modelChoices(v),
   };
 }
 
@@ -148,15 +151,19 @@ export function run(argv: string[]): void {
   if (args.md !== undefined) checkOutput(args.md, 'md', 'file');
   const say = args.json === STDOUT ? console.error : console.log;
   applyThreads(args.threads);
-  const set = openCifar(dataPath, { offset, limit: n });
-  if (set.n < n) throw new UserError(`${dataPath}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
 
   const rows: MethodRow[] = [];
   const perImage: Record<string, unknown>[] = [];
+  let scored = 0;
   for (const mf of args.models) {
-    const { model, file } = openModel(mf);
+    const m = openModel(mf, args.model.overrides);
+    const { model, file } = m;
     try {
-      const K = model.config.classes;
+      const all = openData(dataPath, { ...dataOptions(m, args.model.resize), limit: offset + n });
+      if (all.n < offset + n) throw new UserError(`${dataPath}: --n ${n} from record ${offset}, but only ${Math.max(0, all.n - offset)} record(s) are there`);
+      const set = offset === 0 ? all : all.subset(Array.from({ length: n }, (_, i) => offset + i), dataPath);
+      scored = set.n;
+      const K = classCount(m, set.shape);
       const specs = (() => {
         return asUserError(() => parseTargetSpecs(args.aeTargets, K, 'ae-targets'));
       })();
@@ -183,7 +190,7 @@ export function run(argv: string[]): void {
             const o = args.options.get(m)!;
             maps = withLayerErrors(() => explain(model, x, pred, o)).maps;
           }
-          const f = deletionInsertion(model, x, pred, maps, { step });
+          const f = deletionInsertion(model, x, pred, maps, step === null ? {} : { step });
           const r: MethodRow = {
             model: file, method: m, n: set.n, ...reach,
             deletion: mean(f.deletion), deletionSe: standardError(f.deletion), insertion: mean(f.insertion), insertionSe: standardError(f.insertion),
@@ -204,7 +211,7 @@ export function run(argv: string[]): void {
   const table = markdownTable(rows);
   say('\n' + table);
   const settings = {
-    data: path.resolve(dataPath), offset, n: set.n, step, ae_targets: args.aeTargets,
+    data: path.resolve(dataPath), offset, n: scored, step, ae_targets: args.aeTargets,
     ...Object.fromEntries([...args.options].map(([m, o]) => [m, optionSettings(o)])),
   };
   if (args.md !== undefined) writeFileAtomic(args.md, table);

@@ -3,8 +3,9 @@
 import path from 'node:path';
 import { parse, intArg } from './args.js';
 import {
-  openModel, applyThreads, loadInputs, listArg, classNamesFor, checkOutput, writeIntoOutDir, shortModelName,
-  explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
+  openModel, applyThreads, loadInputs, listArg, checkOutput, writeIntoOutDir, shortModelName,
+  explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors, modelChoices, checkSameInput, classCount, modelClassNames,
+  MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
 } from './common.js';
 import { UserError, asUserError } from './errors.js';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
@@ -13,7 +14,7 @@ import {
   type AnyExplainOptions, type AnyExplanation, type Explanation, type OptionsOf, type ReportValue, type TargetPair,
 } from '../explain/index.js';
 import { renderPanel, type PanelTile } from '../report/panel.js';
-import { heatmapRgb, blend, limeRgb } from '../report/colour.js';
+import { heatmapRgb, blend, limeRgb, asRgb } from '../report/colour.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
 
@@ -21,7 +22,7 @@ const help = (): string => `usage: advexp explain [--model FILE] (IMAGE... | --d
 Adversarial explanations (the image x + δ the network would call each target class, RMS(δ) ≤ ρ) beside Grad-CAM,
 LIME, saliency, SmoothGrad and integrated gradients, as a PNG panel (one row per image and model) and a JSON.
 
-  IMAGE...              PNG or JPEG files of any size (resized to the model's 32×32 input)
+  IMAGE...              PNG or JPEG files of any size (brought to the model's input: --resize)
   --data PATH           CIFAR-10 batch file/dir/tarball or image folder; with --index I[,J..] (record numbers)
   --model FILE          model (default: the shipped one)
   --compare-models A,B  several models, one row each per image (the paper's Fig. 4)
@@ -30,10 +31,11 @@ LIME, saliency, SmoothGrad and integrated gradients, as a PNG panel (one row per
   --methods LIST        ${explainerNames().join(',')} (default ae,gradcam,lime); maps explain the
                         predicted class
 ${explainerFlagHelp()}
-  --scale S             enlargement of each 32×32 image in the panel (default 4)
+  --scale S             enlargement of each image in the panel (default 4)
   --threads T           libtorch threads (default: all cores)
   --out DIR             writes DIR/explain.png and DIR/explain.json
-  --quiet               no progress bar`;
+  --quiet               no progress bar
+${MODEL_FLAG_HELP}`;
 
 const r6 = (v: number): number => (Number.isFinite(v) ? +v.toPrecision(6) : v);
 const arr6 = (a: ArrayLike<number>): number[] => Array.from(a, r6);
@@ -43,6 +45,7 @@ interface ModelResult {
   model: string;
   probs: Float32Array;
   classes: number;
+  classNames: string[];
   pairs: TargetPair[];
   ae: Explanation<'ae'> | null;
   maps: Map<string, AnyExplanation>;
@@ -64,6 +67,7 @@ export interface ExplainArgs {
   threads: string | undefined;
   out: string;
   quiet: boolean;
+  model: ModelChoices;
 }
 
 /** The command line as ExplainArgs (one-line UserErrors); null when --help was printed. */
@@ -71,7 +75,7 @@ export function readArgs(argv: string[]): ExplainArgs | null {
   const { values: v, positionals } = parse(argv, {
     model: { type: 'string' }, 'compare-models': { type: 'string' }, data: { type: 'string' }, index: { type: 'string' },
     targets: { type: 'string' }, methods: { type: 'string' }, scale: { type: 'string' }, threads: { type: 'string' },
-    out: { type: 'string' }, quiet: { type: 'boolean' }, ...explainerFlags(),
+    out: { type: 'string' }, quiet: { type: 'boolean' }, ...MODEL_FLAGS, ...explainerFlags(),
   }, true);
   if (v.help) { console.log(help()); return null; }
   if (v.out === undefined || v.out === '') throw new UserError('--out DIR is required');
@@ -86,7 +90,7 @@ export function readArgs(argv: string[]): ExplainArgs | null {
     files: positionals, data: v.data, index: v.index, models, targets: v.targets ?? 'true,second', methods,
     options: new Map(methods.map((m) => [m, methodOptions(m, v)] as const)),
     ae: methods.includes('ae') ? methodOptions('ae', v) : null,
-    scale, threads: v.threads, out: v.out, quiet: v.quiet === true,
+    scale, threads: v.threads, out: v.out, quiet: v.quiet === true, model: modelChoices(v),
   };
 }
 
@@ -114,34 +118,43 @@ export async function run(argv: string[]): Promise<void> {
   if (args === null) return;
   checkOutput(args.out, 'out', 'dir');
   applyThreads(args.threads);
-  const inputs = loadInputs(args.files, args.data, args.index);
-  for (const note of inputs.notes) console.log(note);
 
   const results: ModelResult[] = [];
   let bar: Progress | null = null;
+  let inputs: InputImages | null = null;
   for (const mf of args.models) {
-    const { model, file } = openModel(mf);
+    const m = openModel(mf, args.model.overrides);
+    const { model, file } = m;
     try {
-      const K = model.config.classes;
+      // The images fit the first model; the others must take the same shape (one panel, one grid).
+      if (inputs === null) {
+        inputs = loadInputs(args.files, args.data, args.index, m, args.model.resize);
+        for (const note of inputs.notes) console.log(note);
+      } else {
+        checkSameInput(inputs, m);
+      }
+      const inp = inputs;
+      const K = classCount(m, inp);
+      const classNames = modelClassNames(m, K, inp.classNames);
       const specs = (() => {
         return asUserError(() => parseTargetSpecs(args.targets, K));
       })();
-      if (inputs.labels !== null) {
-        const bad = inputs.labels.find((l) => l >= K);
+      if (inp.labels !== null) {
+        const bad = inp.labels.find((l) => l >= K);
         if (bad !== undefined) throw new UserError(`${args.data}: label ${bad} but ${file} has ${K} classes`);
       }
       const r = tidy(() => {
-        const x = tensor(inputs.images, [inputs.n, 3, inputs.height, inputs.width]);
+        const x = tensor(inp.images, [inp.n, inp.channels, inp.height, inp.width]);
         const probs = tidy(() => probabilities(model, x).data());
-        const pairs = expandTargets(probs, K, inputs.labels, specs);
-        const res: ModelResult = { model: file, probs, classes: K, pairs, ae: null, maps: new Map() };
+        const pairs = expandTargets(probs, K, inp.labels, specs);
+        const res: ModelResult = { model: file, probs, classes: K, classNames, pairs, ae: null, maps: new Map() };
         if (args.ae !== null) {
           const aeOpts = args.ae;
           const b = bar ??= new Progress({ label: 'explain', total: args.models.length * pairs.length * (aeOpts.steps ?? 0), unit: 'img-step', quiet: args.quiet });
           res.ae = withLayerErrors(() => explain(model, gatherImages(x, pairs.map((p) => p.image)), Int32Array.from(pairs, (p) => p.target),
             { ...aeOpts, onStep: (k: number) => b.tick(k) }));
         }
-        const pred = Int32Array.from({ length: inputs.n }, (_, i) => argmaxExcept(probs.subarray(i * K, (i + 1) * K), -1));
+        const pred = Int32Array.from({ length: inp.n }, (_, i) => argmaxExcept(probs.subarray(i * K, (i + 1) * K), -1));
         for (const [m, o] of args.options) if (m !== 'ae') res.maps.set(m, withLayerErrors(() => explain(model, x, pred, o)));
         return res;
       });
@@ -151,16 +164,17 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
   (bar as Progress | null)?.finish();
+  if (inputs === null) return;
 
   // Panel: one row per (image, model).
-  const { height: H, width: W } = inputs;
+  const { height: H, width: W, channels: C } = inputs;
   const P = H * W;
   const rows: (PanelTile | null)[][] = [];
   const rowLabels: string[][] = [];
   for (let i = 0; i < inputs.n; i++) {
-    const img = inputs.images.subarray(i * 3 * P, (i + 1) * 3 * P);
+    const img = asRgb(inputs.images.subarray(i * C * P, (i + 1) * C * P), C, P);
     for (const r of results) {
-      const names = classNamesFor(r.classes, inputs.classNames);
+      const names = r.classNames;
       const p = r.probs.subarray(i * r.classes, (i + 1) * r.classes);
       const pred = argmaxExcept(p, -1);
       const row: (PanelTile | null)[] = [{
@@ -173,7 +187,7 @@ export async function run(argv: string[]): Promise<void> {
           if (pr.image !== i) return;
           const kind = pr.kind === 'true' ? (inputs.labels ? 'true ' : 'pred ') : pr.kind === 'second' ? '2nd ' : '';
           row.push({
-            rgb: ae.details.images.subarray(j * 3 * P, (j + 1) * 3 * P), height: H, width: W,
+            rgb: asRgb(ae.details.images.subarray(j * C * P, (j + 1) * C * P), C, P), height: H, width: W,
             caption: [`${kind}${names[pr.target]}`, `p ${ae.pBefore[j]!.toFixed(2)}->${ae.details.pAfter[j]!.toFixed(2)}`],
           });
         });
@@ -197,7 +211,7 @@ export async function run(argv: string[]): Promise<void> {
     notes: inputs.notes,
     settings: Object.fromEntries([...args.options].map(([m, o]) => [m, optionSettings(o)])),
     results: results.map((r) => {
-      const names = classNamesFor(r.classes, inputs.classNames);
+      const names = r.classNames;
       const ae = r.ae;
       return {
         model: r.model,
@@ -229,7 +243,7 @@ export async function run(argv: string[]): Promise<void> {
   });
 
   for (const r of results) {
-    const names = classNamesFor(r.classes, inputs.classNames);
+    const names = r.classNames;
     if (results.length > 1) console.log(`${shortModelName(r.model)}:`);
     const ae = r.ae;
     if (ae !== null) {

@@ -6,31 +6,36 @@
 // perturbation and the map does not move: it did not explain the decision. On a robust one the flip needs more.
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, openCifar, applyThreads, loadInputs, classNamesFor, checkOutput, writeIntoOutDir, shortModelName, withLayerErrors, type InputImages } from './common.js';
+import {
+  openModel, openData, applyThreads, loadInputs, checkOutput, writeIntoOutDir, shortModelName, withLayerErrors, modelChoices,
+  dataOptions, classCount, modelClassNames, checkSameInput, MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
+} from './common.js';
+import type { LoadedModel } from '../io/model-file.js';
 import { UserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { PaperMinimalAttack, Misclassification } from '../attack/index.js';
 import { explain, probabilities, argmaxExcept, camPreservingAttack } from '../explain/index.js';
 import { renderPanel, type PanelTile } from '../report/panel.js';
-import { heatmapRgb, blend, deltaRgb } from '../report/colour.js';
+import { heatmapRgb, blend, deltaRgb, asRgb } from '../report/colour.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { mean, median, pearson } from '../metrics/stats.js';
 
 const HELP = `usage: advexp gradcam-attack [--model FILE]... (IMAGE... | --data PATH (--index I[,J..] | --offset K --n N)) --out DIR [options]
 Changes each image's predicted class with a small perturbation and measures whether Grad-CAM moves: class
 before/after, RMS of the perturbation, Pearson correlation of Grad-CAM(x, old class) and Grad-CAM(x + δ, new class)
-(upsampled to 32×32, normalised).
+(upsampled to the input size, normalised).
 
   --model FILE        repeatable (default: the shipped model), e.g. the standard and the robust published nets
-  --data PATH         CIFAR-10 batch; --index I[,J..] picks records, or --offset K --n N a range (default 0, 8)
+  --data PATH         CIFAR-10 batch or image folder; --index I[,J..] picks records, or --offset K --n N a range (default 0, 8)
   --attack A          keep-cam (default): targeted at the most confident other class, RMS ≤ --rho, loss
                       CE + λ·(map change); minimal: the paper's routine, smallest RMS flip (--eps, --momentum)
   --rho R             keep-cam budget (default 0.01)  --lambda L  map weight (default 10)  --steps T (default 100)
   --eps E  --momentum M   minimal: the routine's budget (default 1) and momentum (default 0.9)
-  --layer NAME        Grad-CAM layer (default pipe.3)
+  --layer NAME        Grad-CAM layer (default: the model's last convolutional stage, pipe.3 for the paper's nets)
   --scale S           panel enlargement (default 4)   --panel-rows R   images shown in the panel (default 6)
   --threads T         libtorch threads (default: all cores)
-  --out DIR           writes DIR/gradcam-attack.png and DIR/gradcam-attack.json`;
+  --out DIR           writes DIR/gradcam-attack.png and DIR/gradcam-attack.json
+${MODEL_FLAG_HELP}`;
 
 export interface FlipResult {
   image: number;
@@ -40,7 +45,7 @@ export interface FlipResult {
   pAfter: number;
   flipped: boolean;
   rms: number;
-  /** Pearson correlation of Grad-CAM(x, class before) and Grad-CAM(x + δ, class after), 32×32 normalised maps. */
+  /** Pearson correlation of Grad-CAM(x, class before) and Grad-CAM(x + δ, class after), maps upsampled to the input size and normalised. */
   correlation: number;
   /** The same for Grad-CAM(x + δ, class before): does the old class's map move? */
   correlationSameClass: number;
@@ -69,6 +74,7 @@ export interface GradcamAttackArgs {
   range: { offset: number; n: number } | null;
   threads: string | undefined;
   out: string;
+  model: ModelChoices;
 }
 
 /** The command line as GradcamAttackArgs (one-line UserErrors); null when --help was printed. */
@@ -77,7 +83,7 @@ export function readArgs(argv: string[]): GradcamAttackArgs | null {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, index: { type: 'string' }, offset: { type: 'string' },
     n: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' }, momentum: { type: 'string' }, layer: { type: 'string' },
     attack: { type: 'string' }, rho: { type: 'string' }, lambda: { type: 'string' },
-    scale: { type: 'string' }, 'panel-rows': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' },
+    scale: { type: 'string' }, 'panel-rows': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, ...MODEL_FLAGS,
   }, true);
   if (v.help) { console.log(HELP); return null; }
   if (v.out === undefined || v.out === '') throw new UserError('--out DIR is required');
@@ -99,20 +105,21 @@ export function readArgs(argv: string[]): GradcamAttackArgs | null {
   const range = v.data !== undefined && v.index === undefined ? { offset: intArg(v.offset, 'offset', 0, 0), n: intArg(v.n, 'n', 8, 1) } : null;
   return {
     models: v.model ?? [undefined], attack: kind, steps, eps, momentum, rho, lambda, layer: v.layer, scale, panelRows,
-    files: positionals, data: v.data, index: v.index, range, threads: v.threads, out: v.out,
+    files: positionals, data: v.data, index: v.index, range, threads: v.threads, out: v.out, model: modelChoices(v),
   };
 }
 
-/** The images: a record range of a CIFAR batch (--offset/--n), or what `advexp explain` takes. */
-function readInputs(args: GradcamAttackArgs): InputImages {
+/** The images, fitted to model m: a record range of a data set (--offset/--n), or what `advexp explain` takes. */
+function readInputs(args: GradcamAttackArgs, m: LoadedModel): InputImages {
   const { data, range } = args;
-  if (data === undefined || range === null) return loadInputs(args.files, data, args.index);
+  if (data === undefined || range === null) return loadInputs(args.files, data, args.index, m, args.model.resize);
   const { offset, n } = range;
-  const set = openCifar(data, { offset, limit: n });
-  if (set.n < n) throw new UserError(`${data}: --n ${n} from record ${offset}, but only ${set.n} record(s) are there`);
-  const records = Array.from({ length: set.n }, (_, i) => offset + i);
+  const all = openData(data, { ...dataOptions(m, args.model.resize), limit: offset + n });
+  if (all.n < offset + n) throw new UserError(`${data}: --n ${n} from record ${offset}, but only ${Math.max(0, all.n - offset)} record(s) are there`);
+  const records = Array.from({ length: n }, (_, i) => offset + i);
+  const set = offset === 0 ? all : all.subset(records, data);
   return {
-    images: set.floats(), n: set.n, height: set.height, width: set.width, labels: set.labels, records,
+    images: set.floats(), n: set.n, channels: set.channels, height: set.height, width: set.width, labels: set.labels, records,
     names: records.map((r) => `${path.basename(data)}[${r}]`), classNames: set.classNames ?? null, notes: [],
   };
 }
@@ -124,9 +131,17 @@ export function run(argv: string[]): void {
   const modelFiles = args.models;
   checkOutput(args.out, 'out', 'dir');
   applyThreads(args.threads);
-  const inputs = readInputs(args);
+  // The images fit the first model; the others must take the same shape.
+  let firstModel: LoadedModel | null = openModel(modelFiles[0], args.model.overrides);
+  let inputs: InputImages;
+  try {
+    inputs = readInputs(args, firstModel);
+  } catch (e) {
+    firstModel.model.dispose();
+    throw e;
+  }
   for (const note of inputs.notes) console.log(note);
-  const { n, height: H, width: W } = inputs;
+  const { n, channels: C, height: H, width: W } = inputs;
   const P = H * W;
   const attack = new PaperMinimalAttack({ steps, eps, momentum, guard: false });
   const layer = args.layer;
@@ -134,12 +149,15 @@ export function run(argv: string[]): void {
 
   const perModel: { model: string; results: FlipResult[]; adv: Float32Array; camBefore: Float32Array; camAfter: Float32Array; names: string[] }[] = [];
   for (const mf of modelFiles) {
-    const { model, file } = openModel(mf);
+    const m = firstModel ?? openModel(mf, args.model.overrides);
+    firstModel = null;
+    const { model, file } = m;
     try {
-      const K = model.config.classes;
-      const names = classNamesFor(K, inputs.classNames);
+      checkSameInput(inputs, m);
+      const K = classCount(m, inputs);
+      const names = modelClassNames(m, K, inputs.classNames);
       const out = tidy(() => {
-        const x = tensor(inputs.images, [n, 3, H, W]);
+        const x = tensor(inputs.images, [n, C, H, W]);
         const p0 = probabilities(model, x).data();
         const c0 = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p0.subarray(i * K, (i + 1) * K), -1));
         let adv: Float32Array;
@@ -154,7 +172,7 @@ export function run(argv: string[]): void {
           adv = r.adv;
           rms = r.rms;
         }
-        const xa = tensor(adv, [n, 3, H, W]);
+        const xa = tensor(adv, [n, C, H, W]);
         const p1 = probabilities(model, xa).data();
         const c1 = Int32Array.from({ length: n }, (_, i) => argmaxExcept(p1.subarray(i * K, (i + 1) * K), -1));
         const before = withLayerErrors(() => explain(model, x, c0, cam)).maps;
@@ -199,10 +217,10 @@ export function run(argv: string[]): void {
   const rows: (PanelTile | null)[][] = [];
   const rowLabels: string[][] = [];
   for (let i = 0; i < Math.min(n, panelRows); i++) {
-    const img = inputs.images.subarray(i * 3 * P, (i + 1) * 3 * P);
+    const img = asRgb(inputs.images.subarray(i * C * P, (i + 1) * C * P), C, P);
     for (const m of perModel) {
       const r = m.results[i]!;
-      const adv = m.adv.subarray(i * 3 * P, (i + 1) * 3 * P);
+      const adv = asRgb(m.adv.subarray(i * C * P, (i + 1) * C * P), C, P);
       const delta = Float32Array.from(adv, (a, j) => a - img[j]!);
       rows.push([
         { rgb: img, height: H, width: W, caption: [`${m.names[r.classBefore]} ${r.pBefore.toFixed(2)}`] },
@@ -219,7 +237,7 @@ export function run(argv: string[]): void {
   const panel = rows.length > 0 ? renderPanel(rows, { scale, rowLabels }) : null;
   const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
   const json = {
-    settings: kind === 'minimal' ? { attack: kind, steps, eps, momentum, overshoot: 1, layer: layer ?? 'pipe.3' } : { attack: kind, rho, lambda, steps, overshoot: 5, layer: layer ?? 'pipe.3' },
+    settings: kind === 'minimal' ? { attack: kind, steps, eps, momentum, overshoot: 1, layer: layer ?? 'default' } : { attack: kind, rho, lambda, steps, overshoot: 5, layer: layer ?? 'default' },
     inputs: inputs.names.map((name, i) => ({ image: i, name, ...(inputs.records ? { record: inputs.records[i] } : {}), ...(inputs.labels ? { label: inputs.labels[i] } : {}) })),
     summary: summary.map((s) => Object.fromEntries(Object.entries(s).map(([k, x]) => [k, typeof x === 'number' ? fin(x) : x]))),
     results: perModel.map((m) => ({

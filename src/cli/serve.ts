@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, defaultModelPath, openData, applyThreads, packageRoot } from './common.js';
+import { openModel, defaultModelPath, openData, applyThreads, packageRoot, modelChoices, MODEL_FLAGS, MODEL_FLAG_HELP } from './common.js';
 import { UserError } from './errors.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { createServer, isLoopback, DEFAULT_MAX_UPLOAD, type AdvexpServer } from '../server/index.js';
@@ -14,20 +14,22 @@ beside when available, and saved ARA plots from advexp eval. Open the printed ad
 
   --model FILE       a model to offer (repeatable); the shipped default model is offered first when present
   --no-default       do not offer the shipped default model
-  --data PATH        images the page can browse: a CIFAR-10 batch (e.g. test_batch.bin), the tarball, or an image folder
+  --data PATH        images the page can browse: a CIFAR-10 batch (e.g. test_batch.bin), the tarball, or an image
+                     folder (any size, RGB or grayscale: each is fitted to the chosen model's input)
   --results DIR      a folder of advexp eval outputs (--json, --plot) to show (repeatable)
   --host H           address to listen on (default 127.0.0.1; anything but loopback lets others use it)
   --port P           port (default 8080; 0 picks a free one)
   --max-upload MB    upload cap in MB (default 5)
   --queue N          requests allowed to wait for the engine (default 16); more get 503
   --threads T        libtorch threads (default: all cores)
-  --quiet            print only the address and errors`;
+  --quiet            print only the address and errors
+${MODEL_FLAG_HELP}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     model: { type: 'string', multiple: true }, 'no-default': { type: 'boolean' }, data: { type: 'string' },
     results: { type: 'string', multiple: true }, host: { type: 'string' }, port: { type: 'string' },
-    'max-upload': { type: 'string' }, queue: { type: 'string' }, threads: { type: 'string' }, quiet: { type: 'boolean' },
+    'max-upload': { type: 'string' }, queue: { type: 'string' }, threads: { type: 'string' }, quiet: { type: 'boolean' }, ...MODEL_FLAGS,
   });
   if (values.help) { console.log(HELP); return; }
   const host = values.host ?? '127.0.0.1';
@@ -40,6 +42,7 @@ export async function run(argv: string[]): Promise<void> {
   const quiet = values.quiet === true;
   const say = (s: string): void => { if (!quiet) console.log(s); };
 
+  const choices = modelChoices(values);
   const dataFile = values.data;
   // Read (and every record checked) now: a one-line error before the server starts, not at the first click.
   const data = dataFile === undefined ? null : { file: dataFile, set: openData(dataFile) };
@@ -60,7 +63,7 @@ export async function run(argv: string[]): Promise<void> {
   const seen = new Set<string>();
   try {
     for (const { file, isDefault } of files) {
-      const m = openModel(file);
+      const m = openModel(file, choices.overrides);
       if (seen.has(m.file)) { m.model.dispose(); continue; }
       seen.add(m.file);
       loaded.push({ model: m, default: isDefault });
@@ -75,7 +78,7 @@ export async function run(argv: string[]): Promise<void> {
   let server: AdvexpServer;
   try {
     server = await createServer({
-      models: loaded, data, results: resultDirs, webRoot, maxUploadBytes: Math.round(maxUploadMb * 1048576), maxQueue,
+      models: loaded, data, results: resultDirs, webRoot, resize: choices.resize, maxUploadBytes: Math.round(maxUploadMb * 1048576), maxQueue,
       allowedHosts: isLoopback(host) ? undefined : null,
       log: quiet ? undefined : (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`),
     });

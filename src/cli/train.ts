@@ -6,14 +6,14 @@ import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
 import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options.js';
-import type { Activation } from '../nn/index.js';
+import { architectures, type Activation } from '../nn/index.js';
 import { DataParallel } from '../train/distributed.js';
 import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
        advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
 
-Trains a pre-activation ResNet the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
+Trains a network (default: the paper's pre-activation ResNet) the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
 (DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}) and a line of DIR/${LOG_FILE}.
 Ctrl-C / SIGTERM: the current batch finishes, a checkpoint is written, and --resume continues bit-identically.
 
@@ -22,7 +22,8 @@ data:
                         cifar-10-binary.tar.gz, or an image folder (one sub-folder per class, PNG/JPEG)
   --val N               images held out for validation, drawn with --seed (default 5000)
   --limit N             use only the first N images of the data (before the split)
-  --size N              image folders: resize images to N×N (default 32)
+  --size N              bring images to N×N (default: the data's own size; image folders must then share one)
+  --resize POLICY       crop (default: centre region, then resize) or stretch (resize the whole picture)
   --no-augment          no pad-4 replicate / random crop / flip augmentation
 training:
   --mode M              standard | lipschitz | adversarial | all (default lipschitz: the robust additions)
@@ -33,7 +34,9 @@ training:
   --epochs N            (default 200)   --lr R (0.1)   --batch B (128)   --milestones A,B (170,195; 'none')
   --weight-decay W      (1e-4)          --momentum M (0.9)             --seed S (0)
 model:
-  --depth D             6n+2 (default 44)   --widths A,B,C (16,32,64)
+  --arch NAME           ${architectures().map((a) => a.name).join(' | ')} (default preact-resnet)
+${architectures().map((a) => `                        ${a.name}: ${a.summary}`).join('\n')}
+  --depth D             preact-resnet: 6n+2 (default 44)   --widths A,B,C (16,32,64)
   --activation A        relu | half-huber (default: half-huber with robust additions, else relu)
 run:
   --out DIR             the run directory (must not hold a run already); locked while a run uses it (DIR/run.lock)
@@ -71,7 +74,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
     mode: { type: 'string' }, 'l2-min': { type: 'boolean' }, 'noise-std': { type: 'string' },
-    activation: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
+    activation: { type: 'string' }, arch: { type: 'string' }, resize: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
     epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
@@ -119,13 +122,15 @@ export async function run(argv: string[]): Promise<void> {
       seed: intArg(values.seed, 'seed', 0, 0),
       val: intArg(values.val, 'val', 5000, 0),
       limit: values.limit === undefined ? null : intArg(values.limit, 'limit', 0, 1),
-      imageSize: intArg(values.size, 'size', 32, 1),
+      imageSize: values.size === undefined ? null : intArg(values.size, 'size', 32, 1),
+      arch: values.arch ?? 'preact-resnet',
       augment: !flag(values['no-augment']),
       advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'], 'adv-eps', 0),
       advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
     };
     if (activation !== undefined) partial.activation = activation as Activation;
     if (widths !== undefined) partial.widths = widths as [number, number, number];
+    if (values.resize !== undefined) partial.resize = values.resize as TrainOptions['resize'];
     const milestones = intList(values.milestones, 'milestones');
     if (milestones !== undefined) partial.milestones = milestones;
     options = defaultTrainOptions(partial);
@@ -178,7 +183,7 @@ export async function run(argv: string[]): Promise<void> {
         const o = state.options;
         totalEpochs = o.epochs;
         err(`${resumed ? `resuming ${dir} at epoch ${state.epoch + 1}${state.batchInEpoch ? ` batch ${state.batchInEpoch + 1}` : ''} (step ${state.step})` : `training into ${dir}`}: ` +
-          `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation} ` +
+          `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, ${o.arch === 'preact-resnet' ? `PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation}` : o.arch} ` +
           `(${parameters.toLocaleString('en-US')} parameters), ${nTrain} training / ${nVal} validation images, batch ${o.batch} (${batches} a epoch), ` +
           `${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ` +
           `${pg !== null ? `${pg.world} ranks × ` : ''}${threads} thread${threads > 1 ? 's' : ''}${pg !== null ? ' each' : ''}`);

@@ -17,6 +17,8 @@ export interface ImageDatasetInit {
   classNames: string[];
   /** Where the images came from (file path, record range), for messages and records. */
   source: string;
+  /** Each image's file (image folders: relative to the folder), or absent for record-based data. */
+  files?: readonly string[] | undefined;
 }
 
 /** Exact float32 of b/255 for every byte (the same value as libtorch's uint8 → float32 cast divided by 255). */
@@ -32,6 +34,8 @@ export class ImageDataset {
   readonly shape: ImageShape;
   readonly classNames: string[];
   readonly source: string;
+  /** Each image's file, relative to its folder (image folders), or null (CIFAR records, images in memory). */
+  readonly files: readonly string[] | null;
 
   constructor(init: ImageDatasetInit) {
     const { shape } = init;
@@ -47,6 +51,8 @@ export class ImageDataset {
     this.shape = { channels: shape.channels, height: shape.height, width: shape.width };
     this.classNames = init.classNames;
     this.source = init.source;
+    if (init.files !== undefined && init.files.length !== init.labels.length) throw new Error(`${init.source}: ${init.files.length} file names for ${init.labels.length} images`);
+    this.files = init.files ?? null;
   }
 
   /** Float images in [0, 1] with their labels (class names default to the label numbers). */
@@ -104,7 +110,8 @@ export class ImageDataset {
       pixels.set(this.pixels.subarray(j * per, (j + 1) * per), i * per);
       labels[i] = this.labels[j]!;
     }
-    return new ImageDataset({ pixels, labels, shape: this.shape, classNames: this.classNames, source: source ?? `${this.source} (subset of ${indices.length})` });
+    const files = this.files === null ? undefined : Array.from(indices, (j) => this.files![j]!);
+    return new ImageDataset({ pixels, labels, shape: this.shape, classNames: this.classNames, source: source ?? `${this.source} (subset of ${indices.length})`, files });
   }
 
   /** Class name of a label (the number itself when the set has no name for it). */

@@ -1,6 +1,10 @@
 // Image folders (one sub-folder per class, like torchvision's ImageFolder) and PNG/JPEG decoding.
-// Every image is resized to the model's input: box-filter (area) averaging where it shrinks, bilinear where it
-// grows, then rounded back to bytes as 8-bit image libraries do. This runs once at load time, not per batch.
+// Every image is brought to the model's input by one policy for every command (fitImage): 'crop' (default) is
+// torchvision's eval transform, the centre region of the input's aspect ratio (the centre square for a square
+// input: Resize(shorter side) then CenterCrop), then resized; 'stretch' resizes the whole picture. Resizing is
+// box-filter (area) averaging where it shrinks, bilinear where it grows, then rounded back to bytes as 8-bit image
+// libraries do. Channels: a grayscale picture feeds a 1-channel model as it is and a 3-channel one tripled; a colour
+// picture feeds a 1-channel model as its luma (ITU-R 601, as PIL's convert('L')). This runs once at load time.
 // One pixel limit for every reader (the CLI's image files, image folders, the server's uploads): the size is read
 // from the PNG/JPEG header before anything is decoded, since a 69-byte file can claim a 20000×20000 picture.
 import * as fs from 'node:fs';
@@ -14,6 +18,13 @@ import { ImageDataset } from './dataset.js';
 import type { LoadOptions } from './load.js';
 
 export interface DecodedImage { width: number; height: number; /** RGB, row-major, 3 bytes a pixel. */ rgb: Uint8Array }
+
+/** How a picture of another size becomes the model's input. */
+export type ResizePolicy = 'crop' | 'stretch';
+export const RESIZE_POLICIES: readonly ResizePolicy[] = ['crop', 'stretch'];
+
+/** The target of fitImage: channels and size. */
+export interface FitShape { channels: number; height: number; width: number }
 
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
 
@@ -152,6 +163,60 @@ export function resizeToChw(img: DecodedImage, height: number, width: number): U
   return Uint8Array.from(values);
 }
 
+/** True when every pixel has R = G = B (a grayscale picture, whatever its file's colour type). */
+export function isGray(img: DecodedImage): boolean {
+  const b = img.rgb;
+  for (let i = 0; i < b.length; i += 3) if (b[i] !== b[i + 1] || b[i] !== b[i + 2]) return false;
+  return true;
+}
+
+/** The centre box of a w×h picture with the aspect ratio of height:width (scaled to cover the target, then cut). */
+function cropBox(w: number, h: number, height: number, width: number): { x0: number; y0: number; cw: number; ch: number } {
+  const scale = Math.max(height / h, width / w);
+  const cw = Math.min(w, Math.round(width / scale)), ch = Math.min(h, Math.round(height / scale));
+  return { x0: Math.floor((w - cw) / 2), y0: Math.floor((h - ch) / 2), cw, ch };
+}
+
+/** The centre region with the aspect ratio of height:width (the whole image when it has that ratio). */
+export function centreCrop(img: DecodedImage, height: number, width: number): DecodedImage {
+  const { x0, y0, cw, ch } = cropBox(img.width, img.height, height, width);
+  if (cw === img.width && ch === img.height) return img;
+  const rgb = new Uint8Array(cw * ch * 3);
+  for (let y = 0; y < ch; y++) rgb.set(img.rgb.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + cw) * 3), y * cw * 3);
+  return { width: cw, height: ch, rgb };
+}
+
+/** CHW bytes of 3 channels → `channels` channels: 3 as they are, 1 as luma (exact for gray pictures). */
+export function toChannels(chw: Uint8Array, plane: number, channels: number, name: string): Uint8Array {
+  if (channels === 3) return chw;
+  if (channels !== 1) throw new Error(`${name}: a picture has 1 or 3 channels; the model takes ${channels}`);
+  const out = new Uint8Array(plane);
+  for (let i = 0; i < plane; i++) {
+    // PIL's L = R·299/1000 + G·587/1000 + B·114/1000, rounded; R = G = B gives that value back.
+    out[i] = Math.round((chw[i]! * 299 + chw[plane + i]! * 587 + chw[2 * plane + i]! * 114) / 1000);
+  }
+  return out;
+}
+
+/** A decoded picture as the model's input, CHW bytes, by the one resize policy (see the top of this file). */
+export function fitImage(img: DecodedImage, shape: FitShape, policy: ResizePolicy = 'crop', name = 'image'): Uint8Array {
+  const src = policy === 'crop' ? centreCrop(img, shape.height, shape.width) : img;
+  return toChannels(resizeToChw(src, shape.height, shape.width), shape.height * shape.width, shape.channels, name);
+}
+
+/** What fitImage did to a picture, for notes: "640×480 cropped to 480×480, resized to 32×32". */
+export function fitNote(img: { width: number; height: number }, shape: FitShape, policy: ResizePolicy): string | null {
+  const steps: string[] = [];
+  let { width: w, height: h } = img;
+  if (policy === 'crop') {
+    const { cw, ch } = cropBox(w, h, shape.height, shape.width);
+    if (cw !== w || ch !== h) steps.push(`cropped to ${cw}×${ch}`);
+    [w, h] = [cw, ch];
+  }
+  if (w !== shape.width || h !== shape.height) steps.push(`${policy === 'stretch' ? 'stretched' : 'resized'} to ${shape.width}×${shape.height}`);
+  return steps.length === 0 ? null : `${img.width}×${img.height} ${steps.join(', ')}`;
+}
+
 function list(dir: string): fs.Dirent[] {
   try {
     return fs.readdirSync(dir, { withFileTypes: true });
@@ -160,15 +225,28 @@ function list(dir: string): fs.Dirent[] {
   }
 }
 
+/** The size every one of `files` has (read from their headers), or an error asking for one. */
+function commonSize(files: string[], dir: string): [number, number] {
+  let first: { file: string; width: number; height: number } | null = null;
+  for (const file of files) {
+    const { width, height } = checkImageHeader(readImageFile(file), file);
+    if (first === null) first = { file, width, height };
+    else if (width !== first.width || height !== first.height) {
+      throw new Error(`${dir}: images differ in size (${path.basename(first.file)} ${first.width}×${first.height}, ${path.basename(file)} ${width}×${height}): give a size (--size)`);
+    }
+  }
+  return first === null ? [1, 1] : [first.height, first.width];
+}
+
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * An image folder: every non-hidden sub-folder of `dir` is a class (sorted by name: label i = i-th name);
- * its .png/.jpg/.jpeg files (sorted) are the images, resized to opts.size (default 32×32), RGB.
+ * its .png/.jpg/.jpeg files (sorted) are the images, brought to opts.size by opts.resize (fitImage). Without a
+ * size, the images' own (all must share it); without channels, 1 when every picture is grayscale, else 3.
  * Other files are ignored; a file with an image extension that does not decode is an error naming it.
  */
 export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDataset {
-  const [height, width] = opts.size ?? [32, 32];
   const classes = list(dir).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(byName);
   if (classes.length === 0) throw new Error(`${dir}: no class sub-folders`);
   const files: { file: string; label: number }[] = [];
@@ -178,13 +256,46 @@ export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDatas
   });
   if (files.length === 0) throw new Error(`${dir}: no .png/.jpg/.jpeg images in its class sub-folders`);
   const n = Math.min(files.length, opts.limit ?? files.length);
-  const per = 3 * height * width;
-  const pixels = new Uint8Array(n * per);
+  const [height, width] = opts.size ?? commonSize(files.slice(0, n).map((f) => f.file), dir);
+  const plane = height * width;
+  // Fitted as RGB first; the channel count is known once every picture has been seen (gray or not).
+  const rgb = new Uint8Array(n * 3 * plane);
   const labels = new Int32Array(n);
+  let allGray = true;
   for (let i = 0; i < n; i++) {
     const { file, label } = files[i]!;
-    pixels.set(resizeToChw(decodeImage(readImageFile(file), file), height, width), i * per);
+    const img = decodeImage(readImageFile(file), file);
+    allGray &&= isGray(img);
+    rgb.set(fitImage(img, { channels: 3, height, width }, opts.resize ?? 'crop', file), i * 3 * plane);
     labels[i] = label;
   }
-  return new ImageDataset({ pixels, labels, shape: { channels: 3, height, width }, classNames: classes, source: dir });
+  const channels = opts.channels ?? (allGray ? 1 : 3);
+  let pixels = rgb;
+  if (channels !== 3) {
+    pixels = new Uint8Array(n * channels * plane);
+    for (let i = 0; i < n; i++) pixels.set(toChannels(rgb.subarray(i * 3 * plane, (i + 1) * 3 * plane), plane, channels, files[i]!.file), i * channels * plane);
+  }
+  const names = files.slice(0, n).map((f) => path.relative(dir, f.file));
+  return new ImageDataset({ pixels, labels, shape: { channels, height, width }, classNames: classes, source: dir, files: names });
+}
+
+/**
+ * A data set brought to another shape by the one policy (fitImage), e.g. CIFAR-10's 32×32 records for a model that
+ * takes 224×224 or 1 channel; the set itself when it already has the shape.
+ */
+export function fitDataset(set: ImageDataset, shape: FitShape, policy: ResizePolicy = 'crop'): ImageDataset {
+  if (set.channels === shape.channels && set.height === shape.height && set.width === shape.width) return set;
+  if (set.channels !== 1 && set.channels !== 3) throw new Error(`${set.source}: images of ${set.channels} channels cannot be brought to ${shape.channels}`);
+  const per = shape.channels * shape.height * shape.width, plane = set.height * set.width;
+  const pixels = new Uint8Array(set.n * per);
+  const rgb = new Uint8Array(plane * 3);
+  for (let i = 0; i < set.n; i++) {
+    const img = set.floats(i, i + 1);
+    // CHW floats in [0, 1] back to the HWC bytes fitImage takes (exact for byte-backed sets).
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) rgb[p * 3 + c] = Math.round(img[(set.channels === 1 ? 0 : c) * plane + p]! * 255);
+    }
+    pixels.set(fitImage({ width: set.width, height: set.height, rgb }, shape, policy, set.source), i * per);
+  }
+  return new ImageDataset({ pixels, labels: set.labels, shape, classNames: set.classNames, source: set.source, files: set.files ?? undefined });
 }

@@ -5,15 +5,19 @@ import * as path from 'node:path';
 import { errnoOf } from '../io/errors.js';
 import type { ImageDataset } from './dataset.js';
 import { loadCifarArchive, loadCifarFiles, batchOrder, TRAIN_BATCH, TEST_BATCH } from './cifar.js';
-import { loadImageFolder } from './images.js';
+import { loadImageFolder, fitDataset, type ResizePolicy } from './images.js';
 
 export interface LoadOptions {
   /** CIFAR-10: 'train' reads data_batch_*.bin, 'test' reads test_batch.bin (directories and tarballs). Default train. */
   split?: 'train' | 'test';
   /** Keep only the first `limit` images (only the bytes needed are read from plain files). */
   limit?: number | undefined;
-  /** Image folders: resize every image to [height, width] (default [32, 32]). */
-  size?: [number, number];
+  /** Bring every image to [height, width] (default: image folders keep their images' own size, which all must share). */
+  size?: [number, number] | undefined;
+  /** Bring every image to this many channels, 1 or 3 (default: image folders of grayscale pictures 1, else 3). */
+  channels?: number | undefined;
+  /** How pictures of another size are fitted (data/images.ts fitImage); default 'crop'. */
+  resize?: ResizePolicy | undefined;
 }
 
 function isArchive(file: string): boolean { return /\.(tar\.gz|tgz|tar)$/i.test(file); }
@@ -36,6 +40,12 @@ function listDir(dir: string): fs.Dirent[] {
  * Errors are one line and start with the offending path.
  */
 export function loadDataset(spec: string, opts: LoadOptions = {}): ImageDataset {
+  const set = loadAsStored(spec, opts);
+  const size = opts.size ?? [set.height, set.width];
+  return fitDataset(set, { channels: opts.channels ?? set.channels, height: size[0], width: size[1] }, opts.resize);
+}
+
+function loadAsStored(spec: string, opts: LoadOptions): ImageDataset {
   if (opts.limit !== undefined && (!Number.isSafeInteger(opts.limit) || opts.limit < 0)) {
     throw new Error(`limit ${opts.limit} is not a non-negative integer`);
   }
@@ -61,7 +71,7 @@ export function loadDataset(spec: string, opts: LoadOptions = {}): ImageDataset 
   const archive = files.find((f) => f === 'cifar-10-binary.tar.gz');
   if (archive !== undefined) return loadCifarArchive(path.join(spec, archive), { ...cifarOpts, split });
   const extracted = entries.find((e) => e.isDirectory() && e.name === 'cifar-10-batches-bin');
-  if (extracted !== undefined) return loadDataset(path.join(spec, extracted.name), opts);
+  if (extracted !== undefined) return loadAsStored(path.join(spec, extracted.name), opts);
   if (entries.some((e) => e.isDirectory() && !e.name.startsWith('.'))) return loadImageFolder(spec, opts);
   throw new Error(`${spec}: no CIFAR-10 batches (data_batch_*.bin, test_batch.bin, cifar-10-binary.tar.gz) and no class sub-folders`);
 }

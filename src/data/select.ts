@@ -1,27 +1,36 @@
-// Which images an evaluation scores: a record range of a CIFAR file, a seeded random draw of its records (libtorch's
-// randperm, as the reference draws its 1,000 test images), or a training run's held-out validation images.
-// Errors are one line, naming the file.
+// Which images an evaluation scores: a range of a data set (CIFAR-10 records, an image folder's images in file
+// order), a seeded random draw of them (libtorch's randperm, as the reference draws its 1,000 test images), or a
+// training run's held-out validation images. `opts` brings them to a model's input. Errors are one line, naming the file.
 import * as fs from 'node:fs';
 import { manualSeed, randperm } from '../engine/index.js';
 import { regularFile } from '../io/files.js';
-import { readCifarBatch } from './cifar.js';
 import type { ImageDataset } from './dataset.js';
-import { loadDataset } from './load.js';
+import { loadDataset, type LoadOptions } from './load.js';
+
+/** How many images: exactly n (an error when fewer are there), or at most n (all when fewer). */
+export type Count = number | { atMost: number };
+const countOf = (c: Count, available: number, what: string): number => {
+  if (typeof c !== 'number') return Math.min(c.atMost, available);
+  if (c > available) throw new Error(`${what}: ${c} images asked for, but there are ${available}`);
+  return c;
+};
 
 /** Images with the record number (index into their source) of each, or null when they are [offset, offset+n). */
 export interface Selection { set: ImageDataset; records: number[] | null }
 
-/** Records [offset, offset + n) of a CIFAR file; all n must be there. */
-export function recordRange(file: string, offset: number, n: number): Selection {
-  const set = readCifarBatch(file, { offset, limit: n });
-  if (set.n < n) throw new Error(`${file}: ${n} records from record ${offset}, but only ${set.n} record(s) are there`);
+/** Images [offset, offset + n) of a data set. Only the records needed are read from CIFAR files. */
+export function recordRange(file: string, offset: number, n: Count, opts: LoadOptions = {}): Selection {
+  const all = loadDataset(file, { ...opts, limit: offset + (typeof n === 'number' ? n : n.atMost) });
+  if (offset >= all.n) throw new Error(`${file}: record ${offset} asked for, but the data has ${all.n}`);
+  const want = countOf(n, all.n - offset, `${file} from record ${offset}`);
+  const set = offset === 0 && all.n === want ? all : all.subset(Array.from({ length: want }, (_, i) => offset + i), `${file} [${offset}, ${offset + want})`);
   return { set, records: null };
 }
 
-/** n records of a CIFAR file drawn by libtorch's randperm after manualSeed(seed), in file order. */
-export function seededRecords(file: string, n: number, seed: number): Selection & { records: number[] } {
-  const all = readCifarBatch(file); // one read: a batch is 30 MB, and the draw spans the whole file
-  if (n > all.n) throw new Error(`${file}: ${n} records asked for, but the file has ${all.n}`);
+/** n records of a data set drawn by libtorch's randperm after manualSeed(seed), in file order. */
+export function seededRecords(file: string, count: Count, seed: number, opts: LoadOptions = {}): Selection & { records: number[] } {
+  const all = loadDataset(file, opts); // one read: the draw spans the whole file
+  const n = countOf(count, all.n, file);
   manualSeed(seed);
   const perm = randperm(all.n);
   const records = perm.slice(0, 0, n).toArray().sort((a, b) => a - b);
@@ -30,7 +39,7 @@ export function seededRecords(file: string, n: number, seed: number): Selection 
 }
 
 /** The first n held-out validation images of a training run, from its split.json (indices into the run's data). */
-export function heldOutImages(splitFile: string, dataPath: string, n: number): Selection & { records: number[] } {
+export function heldOutImages(splitFile: string, dataPath: string, count: Count, opts: LoadOptions = {}): Selection & { records: number[] } {
   let split: { n?: unknown; limit?: unknown; val?: unknown };
   regularFile(splitFile, 'split file');
   try {
@@ -43,8 +52,8 @@ export function heldOutImages(splitFile: string, dataPath: string, n: number): S
   if (!Array.isArray(val) || typeof total !== 'number' || !val.every((i): i is number => Number.isInteger(i) && i >= 0 && i < total)) {
     throw new Error(`${splitFile}: not a split file of advexp train (expected {"n", "val": [indices]})`);
   }
-  if (n > val.length) throw new Error(`${splitFile}: ${n} images asked for, but the split holds out ${val.length}`);
-  const all = loadDataset(dataPath, typeof split.limit === 'number' ? { limit: split.limit } : {});
+  const n = countOf(count, val.length, `${splitFile} (held-out images)`);
+  const all = loadDataset(dataPath, { ...opts, ...(typeof split.limit === 'number' ? { limit: split.limit } : {}) });
   if (all.n !== total) throw new Error(`${splitFile}: drawn from ${total} images, but ${dataPath} has ${all.n}: pass the run's --data`);
   const records = val.slice(0, n);
   return { set: all.subset(records, `${dataPath} (validation split of ${splitFile})`), records };

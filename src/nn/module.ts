@@ -52,6 +52,9 @@ export abstract class Module {
    */
   camLayer(): string | null { return null; }
 
+  /** The registered architecture and config that rebuild this network (model files store them); null for others. */
+  architecture(): { name: string; config: object } | null { return null; }
+
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [n, p] of this.#params) out.push([prefix + n, p]);

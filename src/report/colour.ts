@@ -33,6 +33,15 @@ export function heatmapRgb(map: ArrayLike<number>, height: number, width: number
   return out;
 }
 
+/** CHW planes of 1 or 3 channels as 3 (a grayscale image is shown in grey); 3 channels are returned as they are. */
+export function asRgb(chw: Float32Array, channels: number, plane: number): Float32Array {
+  if (channels === 3) return chw;
+  if (channels !== 1) throw new Error(`images of ${channels} channels cannot be shown (1 or 3)`);
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) out.set(chw.subarray(0, plane), c * plane);
+  return out;
+}
+
 /** (1 − α)·image + α·heat, per element (the image clamped to [0, 1]). */
 export function blend(image: ArrayLike<number>, heat: ArrayLike<number>, alpha = 0.5): Float32Array {
   const out = new Float32Array(image.length);

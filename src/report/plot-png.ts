@@ -161,6 +161,6 @@ export function sceneToPng(scene: Scene, scale = 2): Buffer {
 }
 
 /** An accuracy-vs-RMS plot as PNG bytes. */
-export function accuracyPlotPng(series: readonly CurveSeries[], opts: PlotOptions & { scale?: number } = {}): Buffer {
+export function accuracyPlotPng(series: readonly CurveSeries[], opts: PlotOptions & { scale?: number }): Buffer {
   return sceneToPng(accuracyPlotScene(series, opts), opts.scale ?? 2);
 }

@@ -11,9 +11,8 @@ export interface ModelInfo {
   default: boolean;
   classes: number;
   classNames: string[];
-  depth: number;
-  widths: number[];
-  activation: string;
+  /** The network, e.g. "PreActResNet-20 16/32/64 half-huber, 10 classes, 3 channels" or a TorchScript module's type. */
+  architecture: string;
   /** [channels, height, width] the model is fed. */
   input: [number, number, number];
   /** A one-line description from the file's metadata, when it has one. */

@@ -1,6 +1,7 @@
 // What the route modules share: the server's options, the state built from them once at start (models, data file,
 // saved results, the page, the job queue) and the parameter limits every engine job is bounded by.
 import type { FastifyReply } from 'fastify';
+import type { ResizePolicy } from '../data/images.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { loadDataset } from '../data/load.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -12,7 +13,6 @@ import { loadStaticFiles, type StaticFile } from './static.js';
 export interface ServerOptions {
   /** Models in page order; the one flagged default (else the first) is selected at start. */
   models: { model: LoadedModel; default?: boolean }[];
-  /** A CIFAR-10 binary batch whose records the page can browse (server-side path; never sent to clients). */
   /** The data set the page browses: a path (read with loadDataset) or one already loaded, with the name it is shown by. */
   data?: string | DataFile | null;
   /** Folders holding `advexp eval` outputs (JSON, PNG/SVG plots). */
@@ -27,6 +27,8 @@ export interface ServerOptions {
   allowedHosts?: readonly string[] | null | undefined;
   /** One line per API request and every server error (default: none). */
   log?: ((line: string) => void) | undefined;
+  /** How uploads and records are fitted to a model's input (data/images.ts fitImage; default 'crop'). */
+  resize?: ResizePolicy | undefined;
 }
 
 export const DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024;
@@ -62,7 +64,7 @@ export interface ServerContext {
 export function serverContext(opts: ServerOptions): ServerContext {
   const data: DataFile | null = opts.data == null ? null : typeof opts.data === 'string' ? { file: opts.data, set: loadDataset(opts.data) } : opts.data;
   return {
-    models: new ModelRegistry(opts.models, data?.set.classNames ?? null),
+    models: new ModelRegistry(opts.models, data === null ? null : { classNames: data.set.classNames, shape: data.set.shape }, opts.resize ?? 'crop'),
     queue: new JobQueue(opts.maxQueue ?? 16),
     results: new ResultsStore(opts.results ?? []),
     data,

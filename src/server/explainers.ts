@@ -7,7 +7,7 @@
 // the line under each map come from the explainer registry (src/explain/registry.ts): nothing here lists them.
 import type { ImageShape } from '../data/dataset.js';
 import { tensor, tidy, noGrad, type Tensor } from '../engine/index.js';
-import type { PreActResNet } from '../nn/index.js';
+import type { Module } from '../nn/index.js';
 import { explain, explainers, explainerFor, type AnyExplanation, type MethodName } from '../explain/index.js';
 
 export type { MethodName };
@@ -53,7 +53,7 @@ export interface AeTarget {
 }
 
 /** Softmax probabilities of one CHW image. */
-export function probabilities(model: PreActResNet, x: Float32Array, shape: ImageShape): Float32Array {
+export function probabilities(model: Module, x: Float32Array, shape: ImageShape): Float32Array {
   return tidy(() => noGrad(() => model.call(tensor(x, [1, shape.channels, shape.height, shape.width])).softmax(1).data()));
 }
 
@@ -64,7 +64,7 @@ function repeated<T>(x: Float32Array, shape: ImageShape, count: number, fn: (ima
 }
 
 /** One adversarial explanation per target, all from the same image, in one batch. */
-export function adversarialExplanations(model: PreActResNet, x: Float32Array, shape: ImageShape, targets: readonly number[], opts: AeOptions): AeTarget[] {
+export function adversarialExplanations(model: Module, x: Float32Array, shape: ImageShape, targets: readonly number[], opts: AeOptions): AeTarget[] {
   const k = targets.length;
   if (k === 0) return [];
   const per = shape.channels * shape.height * shape.width;
@@ -100,7 +100,7 @@ export interface MapOptions {
 }
 
 /** A map-producing explanation of `target` for one CHW image, by any registered method but the AE. */
-export function mapExplanation(method: string, model: PreActResNet, x: Float32Array, shape: ImageShape,
+export function mapExplanation(method: string, model: Module, x: Float32Array, shape: ImageShape,
   target: number, opts: MapOptions): MapExplanation {
   const def = explainerFor(method);
   // The API's limeSamples and seed fields are LIME's; every other method runs with its defaults.

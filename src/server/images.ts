@@ -1,11 +1,11 @@
 // Images in and out of the API. In: only PNG and JPEG, told apart by their bytes (never by the name or the
 // client's content type), their size read from the header and held to the one pixel limit before anything is decoded
 // (a small file can claim a huge picture: data/images.ts checkImageHeader, which the CLI and image folders use too),
-// then decoded by data/images.ts, cropped to the centre square and resized to the model's input.
+// then decoded by data/images.ts and fitted to the model's input by the policy every command uses (fitImage).
 // Out: small PNGs as data: URLs, which the page scales up with nearest-neighbour; maps coloured by report/colour.ts.
 import pngjs from 'pngjs';
-import { checkImageHeader, decodeImage, resizeToChw, type DecodedImage, type ImageKind } from '../data/images.js';
-import { blend, deltaRgb, heatmapRgb } from '../report/colour.js';
+import { checkImageHeader, decodeImage, fitImage, fitNote, type DecodedImage, type FitShape, type ImageKind, type ResizePolicy } from '../data/images.js';
+import { asRgb, blend, deltaRgb, heatmapRgb } from '../report/colour.js';
 import { badRequest } from './errors.js';
 
 export interface ModelInput {
@@ -14,16 +14,6 @@ export interface ModelInput {
   /** What was done to the picture, for the page. */
   original: { width: number; height: number; format: ImageKind };
   note: string;
-}
-
-/** The centre square of an image (the whole image when it is square). */
-export function centreSquare(img: DecodedImage): DecodedImage {
-  const s = Math.min(img.width, img.height);
-  if (img.width === s && img.height === s) return img;
-  const x0 = Math.floor((img.width - s) / 2), y0 = Math.floor((img.height - s) / 2);
-  const rgb = new Uint8Array(s * s * 3);
-  for (let y = 0; y < s; y++) rgb.set(img.rgb.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + s) * 3), y * s * 3);
-  return { width: s, height: s, rgb };
 }
 
 /** The cheap checks, before any decoding: PNG/JPEG signature, a readable header, a sane size (HttpError 400). */
@@ -39,10 +29,10 @@ export function checkImage(bytes: Uint8Array): { kind: ImageKind; size: { width:
 }
 
 /**
- * Uploaded bytes → the model's input (HttpError 400 for anything that is not a decodable PNG/JPEG of a sane size).
- * Non-square pictures are cropped to their centre square, then resized (area average down, bilinear up).
+ * Uploaded bytes → the model's input (HttpError 400 for anything that is not a decodable PNG/JPEG of a sane size),
+ * fitted by the one resize policy of every command (data/images.ts fitImage).
  */
-export function imageToInput(bytes: Uint8Array, height: number, width: number): ModelInput {
+export function imageToInput(bytes: Uint8Array, shape: FitShape, policy: ResizePolicy): ModelInput {
   const { kind, size } = checkImage(bytes);
   let img: DecodedImage;
   try {
@@ -51,14 +41,11 @@ export function imageToInput(bytes: Uint8Array, height: number, width: number): 
     throw badRequest(`the upload: ${(e as Error).message.replace(/^upload: /, '')}`);
   }
   if (img.width !== size.width || img.height !== size.height) throw badRequest(`the ${kind.toUpperCase()} image header says ${size.width}×${size.height} but it decodes to ${img.width}×${img.height}`);
-  const sq = centreSquare(img);
-  const bytesChw = resizeToChw(sq, height, width);
+  const bytesChw = fitImage(img, shape, policy, 'upload');
   const chw = new Float32Array(bytesChw.length);
   for (let i = 0; i < chw.length; i++) chw[i] = bytesChw[i]! / 255;
-  const steps: string[] = [`${img.width}×${img.height} ${kind.toUpperCase()}`];
-  if (sq !== img) steps.push(`centre ${sq.width}×${sq.height}`);
-  if (sq.width !== width || sq.height !== height) steps.push(`resized to ${width}×${height}`);
-  return { chw, original: { width: img.width, height: img.height, format: kind }, note: steps.join(' → ') };
+  const note = fitNote(img, shape, policy);
+  return { chw, original: { width: img.width, height: img.height, format: kind }, note: `${img.width}×${img.height} ${kind.toUpperCase()}${note === null ? '' : ` ${note.replace(/^\d+×\d+ /, '')}`}` };
 }
 
 /** RGBA bytes → PNG data: URL. */
@@ -97,7 +84,6 @@ export function deltaToDataUrl(delta: Float32Array, channels: number, height: nu
  */
 export function overlayDataUrl(image: Float32Array, channels: number, height: number, width: number, map: Float32Array,
   opts: { alpha?: number; signed?: boolean } = {}): string {
-  const plane = height * width;
-  const rgb = channels === 3 ? image : Float32Array.from({ length: 3 * plane }, (_, i) => image[i % plane]!);
+  const rgb = asRgb(image, channels, height * width);
   return chwToDataUrl(blend(rgb, heatmapRgb(map, height, width, opts.signed ?? false), opts.alpha ?? 0.5), 3, height, width);
 }

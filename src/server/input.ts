@@ -4,6 +4,7 @@ import path from 'node:path';
 import { badRequest } from './errors.js';
 import type { ModelRegistry, ServedModel } from './models.js';
 import { checkImage, imageToInput, chwToDataUrl } from './images.js';
+import { fitDataset } from '../data/images.js';
 import { probabilities } from './explainers.js';
 import { intField, type RawRequest } from './requests.js';
 import type { DataFile } from './context.js';
@@ -38,13 +39,14 @@ export function pickSource(raw: RawRequest, data: DataFile | null): Source {
 export function loadInput(src: Source, m: ServedModel, data: DataFile | null): Input {
   const { channels: c, height: h, width: w } = m.shape;
   if ('upload' in src) {
-    const inp = imageToInput(src.upload, h, w);
+    const inp = imageToInput(src.upload, m.shape, m.resize);
     return { chw: inp.chw, json: { source: 'upload', note: inp.note, image: chwToDataUrl(inp.chw, c, h, w) } };
   }
   if (data === null) throw new Error('a CIFAR record without a data file'); // pickSource refuses this
-  const { set } = data;
-  const chw = set.floats(src.record, src.record + 1);
-  const label = set.labels[src.record]!;
+  const record = fitDataset(data.set.subset([src.record]), m.shape, m.resize);
+  const chw = record.floats();
+  const label = record.labels[0]!;
+  const set = data.set;
   return {
     chw,
     json: { source: 'record', record: src.record, label, note: `record ${src.record} of ${path.basename(data.file)} (${set.height}×${set.width}, label ${set.className(label)})`, image: chwToDataUrl(chw, c, h, w) },

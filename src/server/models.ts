@@ -1,32 +1,45 @@
 // The models a server holds: loaded once at start, addressed by opaque ids (never by a path from the client).
 import path from 'node:path';
 import type { LoadedModel } from '../io/model-file.js';
-import type { PreActResNet } from '../nn/index.js';
+import type { Module } from '../nn/index.js';
+import { tidy, noGrad, zeros } from '../engine/index.js';
+import { inEval } from '../nn/index.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
+import type { ResizePolicy } from '../data/images.js';
 import type { ModelInfo } from './api-types.js';
 import type { ImageShape } from '../data/dataset.js';
 
 export interface ServedModel {
   id: string;
   info: ModelInfo;
-  net: PreActResNet;
+  net: Module;
+  /** What every picture is brought to, and how. */
   shape: ImageShape;
+  resize: ResizePolicy;
   loaded: LoadedModel;
 }
 
-/** The model's class names: its own `class_names` metadata, else the data file's or CIFAR-10's when 10, else "class i". */
-export function classNamesOf(m: LoadedModel, fallback: readonly string[] | null): string[] {
-  const k = m.model.config.classes;
-  const own = m.metadata.class_names;
-  if (own !== undefined) {
-    try {
-      const v: unknown = JSON.parse(own);
-      if (Array.isArray(v) && v.length === k && v.every((s) => typeof s === 'string')) return v as string[];
-    } catch { /* fall through */ }
-  }
+/** The model's class names: its own (file, sidecar, flags), else the data's or CIFAR-10's when they fit, else "class i". */
+export function classNamesOf(m: LoadedModel, k: number, fallback: readonly string[] | null): string[] {
+  if (m.classNames !== null && m.classNames.length === k) return [...m.classNames];
   if (fallback !== null && fallback.length === k) return [...fallback];
   if (k === CIFAR10_CLASSES.length) return [...CIFAR10_CLASSES];
   return Array.from({ length: k }, (_, i) => `class ${i}`);
+}
+
+/** The shape a served model takes: its own; where it leaves it open, 3 channels and the data's size. */
+function servedShape(m: LoadedModel, data: ImageShape | null): ImageShape {
+  const size = m.input.size ?? (data === null ? null : [data.height, data.width]);
+  if (size === null) throw new Error(`${m.file}: the model does not state its input size and there is no --data to take it from: give --size`);
+  return { channels: m.input.channels ?? 3, height: size[0], width: size[1] };
+}
+
+/** Classes of a model that does not state them: read off its output for a blank image. */
+function classesOf(m: LoadedModel, shape: ImageShape): number {
+  if (m.classes !== null) return m.classes;
+  const out = tidy(() => noGrad(() => inEval(m.model, () => m.model.call(zeros([1, shape.channels, shape.height, shape.width])).shape)));
+  if (out.length !== 2) throw new Error(`${m.file}: the model returns a [${out.join(', ')}] tensor for one image; advexp needs logits [batch, classes]`);
+  return out[1]!;
 }
 
 /** A one-line summary of how the net was trained, from its metadata. */
@@ -51,19 +64,18 @@ export class ModelRegistry {
   readonly byId = new Map<string, ServedModel>();
 
   /** `models` in page order; the one flagged default (else the first) is selected at start. */
-  constructor(models: readonly { model: LoadedModel; default?: boolean }[], dataClassNames: readonly string[] | null) {
+  constructor(models: readonly { model: LoadedModel; default?: boolean }[], data: { classNames: readonly string[]; shape: ImageShape } | null, resize: ResizePolicy = 'crop') {
     if (models.length === 0) throw new Error('no models to serve');
     for (const { model: m, default: isDefault } of models) {
-      const c = m.model.config;
-      if (c.inputChannels !== 3) throw new Error(`${m.file}: the explorer takes RGB images, but this model has ${c.inputChannels} input channel(s)`);
+      const shape = servedShape(m, data?.shape ?? null);
+      const classes = classesOf(m, shape);
       let id = slug(m.file);
       for (let i = 2; this.byId.has(id); i++) id = `${slug(m.file)}-${i}`;
-      const shape: ImageShape = { channels: 3, height: 32, width: 32 };
       const info: ModelInfo = {
-        id, name: path.basename(m.file), default: isDefault === true, classes: c.classes, classNames: classNamesOf(m, dataClassNames),
-        depth: c.depth, widths: [...c.widths], activation: c.activation, input: [shape.channels, shape.height, shape.width], description: describe(m),
+        id, name: path.basename(m.file), default: isDefault === true, classes, classNames: classNamesOf(m, classes, data?.classNames ?? null),
+        architecture: m.description, input: [shape.channels, shape.height, shape.width], description: describe(m),
       };
-      const s: ServedModel = { id, info, net: m.model, shape, loaded: m };
+      const s: ServedModel = { id, info, net: m.model, shape, resize, loaded: m };
       this.list.push(s);
       this.byId.set(id, s);
     }

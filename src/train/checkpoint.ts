@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { errnoOf } from '../io/errors.js';
 import { readSafetensors, writeSafetensors, type StTensor } from '../io/safetensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { checkTensorsFit } from '../io/model-file.js';
-import { resnetStateShapes, type PreActResNet } from '../nn/index.js';
+import { checkTensorsFit, fileArchitecture } from '../io/model-file.js';
+import type { Module } from '../nn/index.js';
 import type { Sgd } from './sgd.js';
-import { optionProblem, type TrainOptions } from './options.js';
+import { optionProblem, OPTIONS_ADDED_LATER, type TrainOptions } from './options.js';
 
 export const STATE_FILE = 'state.json';
 export const MOMENTUM_PREFIX = 'optimizer.momentum.';
@@ -80,7 +80,7 @@ function firstNonFinite(a: Float32Array): number | null {
 }
 
 /** Writes a checkpoint into dir (see the commit protocol above). */
-export function saveCheckpoint(dir: string, model: PreActResNet, sgd: Sgd, state: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
+export function saveCheckpoint(dir: string, model: Module, sgd: Sgd, state: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
   const tensors = new Map<string, StTensor>();
   for (const [name, t] of model.stateDict()) tensors.set(name, { dtype: 'F32', shape: [...t.shape], data: t.data() });
   const names = model.namedParameters().map(([n]) => n);
@@ -93,7 +93,9 @@ export function saveCheckpoint(dir: string, model: PreActResNet, sgd: Sgd, state
     if (bad !== null) throw new NonFiniteCheckpointError(name, bad);
   }
   const weights = checkpointName(state.step);
-  writeSafetensors(path.join(dir, weights), tensors, { advexp_model: JSON.stringify(model.config), advexp_checkpoint: 'weights+momentum' });
+  const a = model.architecture();
+  if (a === null) throw new Error('saveCheckpoint: the network has no registered architecture');
+  writeSafetensors(path.join(dir, weights), tensors, { advexp_model: JSON.stringify({ arch: a.name, ...a.config }), advexp_checkpoint: 'weights+momentum' });
   const full: TrainState = { format: STATE_FORMAT, version: 1, ...state, weights };
   writeJsonAtomic(path.join(dir, STATE_FILE), full);
   for (const f of fs.readdirSync(dir)) {
@@ -192,6 +194,9 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw.format !== STATE_FORMAT || raw.version !== 1) {
     throw new Error(`${file}: not an advexp training state (format ${STATE_FORMAT} version 1)`);
   }
+  if (raw.options !== null && typeof raw.options === 'object' && !Array.isArray(raw.options)) {
+    raw.options = { ...OPTIONS_ADDED_LATER, ...(raw.options as Record<string, unknown>) };
+  }
   const problem = stateProblem(raw);
   if (problem !== null) throw new Error(`${file}: ${problem}`);
   const state = raw as unknown as TrainState & { psi?: unknown };
@@ -205,15 +210,11 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     if (name.startsWith(MOMENTUM_PREFIX)) momentumTensors.set(name.slice(MOMENTUM_PREFIX.length), t);
     else model.set(name, t);
   }
-  const o = state.options;
-  const stem = model.get('pipe.0.weight')?.shape[1];
-  const config = {
-    depth: o.depth, widths: o.widths, activation: o.activation, classes: state.classNames.length,
-    inputChannels: typeof stem === 'number' && stem >= 1 ? stem : 3, inputOffset: [[], []] as [number[], number[]],
-  };
-  checkTensorsFit(weightsFile, config, model, `the options in ${file}`);
+  // The architecture the checkpoint states; the trainer rebuilds it from the options and loads these tensors by name.
+  const { arch, config, source } = fileArchitecture({ ...st, tensors: model }, weightsFile);
+  checkTensorsFit(weightsFile, arch, config, model, source);
   // Momentum: F32, finite, one buffer at most per parameter, of its shape (the step-0 checkpoint has none).
-  const shapes = new Map(resnetStateShapes(config));
+  const shapes = new Map(arch.stateShapes(config));
   const momentum = new Map<string, Float32Array>();
   for (const [name, t] of momentumTensors) {
     const want = shapes.get(name);

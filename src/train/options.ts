@@ -1,6 +1,7 @@
 // Everything that defines a training run, with the paper's defaults (METHOD.md §3). Stored in every checkpoint,
 // so a resumed run continues with exactly the options it started with.
-import type { Activation } from '../nn/index.js';
+import { architectures, type Activation } from '../nn/index.js';
+import { RESIZE_POLICIES, type ResizePolicy } from '../data/images.js';
 
 export type TrainMode = 'standard' | 'lipschitz' | 'adversarial' | 'all';
 export const TRAIN_MODES: readonly TrainMode[] = ['standard', 'lipschitz', 'adversarial', 'all'];
@@ -10,8 +11,12 @@ export interface TrainOptions {
   data: string;
   /** Use only the first `limit` images of the data (before the split); null: all. */
   limit: number | null;
-  /** Image folders: resize to size×size. */
-  imageSize: number;
+  /** Bring images to size×size (null: the data's own size, which all images must share). */
+  imageSize: number | null;
+  /** How pictures of another size are fitted (data/images.ts fitImage). */
+  resize: ResizePolicy;
+  /** The architecture (nn/models/registry): 'preact-resnet' (the paper's; --depth, --widths, --activation apply), … */
+  arch: string;
   /** Images held out for validation, drawn with `seed`. */
   val: number;
   mode: TrainMode;
@@ -44,7 +49,7 @@ export function adversarialTraining(mode: TrainMode): boolean { return mode === 
 export function defaultTrainOptions(partial: Partial<TrainOptions> & { data: string }): TrainOptions {
   const mode = partial.mode ?? 'lipschitz';
   return {
-    limit: null, imageSize: 32, val: 5000, mode, l2Min: false, noiseStd: 0,
+    limit: null, imageSize: null, resize: 'crop', arch: 'preact-resnet', val: 5000, mode, l2Min: false, noiseStd: 0,
     activation: robustAdditions(mode) ? 'half-huber' : 'relu',
     depth: 44, widths: [16, 32, 64], epochs: 200, lr: 0.1, batch: 128, milestones: [170, 195], gamma: 0.1,
     weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true,
@@ -57,9 +62,15 @@ export const MAX_DEPTH = 6002;
 export const MAX_WIDTH = 4096;
 export const MAX_STATE_NUMBERS = 2 ** 28;
 
+/**
+ * Options a run's state.json may lack because it predates them, with the value that reproduces what such a run did
+ * (older runs stretched image folders to 32×32 and always built the paper's network).
+ */
+export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = { arch: 'preact-resnet', resize: 'stretch' };
+
 /** What each option holds, as a stored state.json may get it wrong (any JSON value). */
 const KINDS: Record<keyof TrainOptions, 'string' | 'number' | 'number|null' | 'boolean' | 'numbers'> = {
-  data: 'string', limit: 'number|null', imageSize: 'number', val: 'number', mode: 'string', l2Min: 'boolean',
+  data: 'string', limit: 'number|null', imageSize: 'number|null', resize: 'string', arch: 'string', val: 'number', mode: 'string', l2Min: 'boolean',
   noiseStd: 'number', activation: 'string', depth: 'number', widths: 'numbers', epochs: 'number', lr: 'number',
   batch: 'number', milestones: 'numbers', gamma: 'number', weightDecay: 'number', momentum: 'number', seed: 'number',
   advEps: 'number|null', advSteps: 'number', augment: 'boolean',
@@ -95,11 +106,16 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   if (o.data === '') return p('data', 'expected a data path, got an empty string');
   if (!TRAIN_MODES.includes(o.mode)) return p('mode', `expected one of ${TRAIN_MODES.join('|')}, got '${o.mode}'`);
   if (o.activation !== 'relu' && o.activation !== 'half-huber') return p('activation', `expected relu|half-huber, got '${o.activation}'`);
-  if (!posInt(o.depth) || (o.depth - 2) % 6 !== 0 || o.depth < 8 || o.depth > MAX_DEPTH) return p('depth', `expected 6n+2 from 8 to ${MAX_DEPTH} (8, 14, 20, …, 44), got ${o.depth}`);
-  if (o.widths.length !== 3 || !o.widths.every((w) => posInt(w) && w <= MAX_WIDTH)) return p('widths', `expected three integers from 1 to ${MAX_WIDTH}, got ${o.widths.join(',')}`);
-  const numbers = networkNumbers(o.depth, o.widths);
-  if (numbers > MAX_STATE_NUMBERS) {
-    return p('widths', `PreActResNet-${o.depth} ${o.widths.join('/')} has ${numbers.toLocaleString('en-US')} weights, more than the ${MAX_STATE_NUMBERS.toLocaleString('en-US')} allowed: a smaller depth or widths`);
+  const archs = architectures().map((a) => a.name);
+  if (!archs.includes(o.arch)) return p('arch', `expected one of ${archs.join(', ')}, got '${o.arch}'`);
+  if (!RESIZE_POLICIES.includes(o.resize)) return p('resize', `expected ${RESIZE_POLICIES.join(' or ')}, got '${o.resize}'`);
+  if (o.arch === 'preact-resnet') {
+    if (!posInt(o.depth) || (o.depth - 2) % 6 !== 0 || o.depth < 8 || o.depth > MAX_DEPTH) return p('depth', `expected 6n+2 from 8 to ${MAX_DEPTH} (8, 14, 20, …, 44), got ${o.depth}`);
+    if (o.widths.length !== 3 || !o.widths.every((w) => posInt(w) && w <= MAX_WIDTH)) return p('widths', `expected three integers from 1 to ${MAX_WIDTH}, got ${o.widths.join(',')}`);
+    const numbers = networkNumbers(o.depth, o.widths);
+    if (numbers > MAX_STATE_NUMBERS) {
+      return p('widths', `PreActResNet-${o.depth} ${o.widths.join('/')} has ${numbers.toLocaleString('en-US')} weights, more than the ${MAX_STATE_NUMBERS.toLocaleString('en-US')} allowed: a smaller depth or widths`);
+    }
   }
   if (!posInt(o.epochs)) return p('epochs', `expected a positive integer, got ${o.epochs}`);
   if (!posInt(o.batch) || o.batch < 2) return p('batch', `expected an integer ≥ 2, got ${o.batch}`);
@@ -113,7 +129,7 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) return p('seed', `expected an integer ≥ 0, got ${o.seed}`);
   if (!Number.isSafeInteger(o.val) || o.val < 0) return p('val', `expected an integer ≥ 0, got ${o.val}`);
   if (o.limit !== null && !posInt(o.limit)) return p('limit', `expected a positive integer, got ${o.limit}`);
-  if (!posInt(o.imageSize)) return p('imageSize', `expected a positive integer, got ${o.imageSize}`);
+  if (o.imageSize !== null && !posInt(o.imageSize)) return p('imageSize', `expected a positive integer, got ${o.imageSize}`);
   if (o.advEps !== null && !(o.advEps > 0 && Number.isFinite(o.advEps))) return p('advEps', `expected a positive number, got ${o.advEps}`);
   if (!posInt(o.advSteps)) return p('advSteps', `expected a positive integer, got ${o.advSteps}`);
   if (o.l2Min && !adversarialTraining(o.mode)) return p('l2Min', `needs --mode adversarial or all (got ${o.mode})`);

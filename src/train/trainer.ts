@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import {
   Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
-import { PreActResNet, inEval } from '../nn/index.js';
+import { architecture, inEval, type Module } from '../nn/index.js';
 import { splitValidation, type ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { augmentBatch } from '../data/augment.js';
@@ -129,7 +129,7 @@ export interface PreparedData { train: ImageDataset; val: ImageDataset | null; s
 
 /** Loads the data of a run and draws its seeded validation split. */
 export function prepareData(o: TrainOptions): PreparedData {
-  const all = loadDataset(o.data, { limit: o.limit ?? undefined, size: [o.imageSize, o.imageSize] });
+  const all = loadDataset(o.data, { limit: o.limit ?? undefined, size: o.imageSize === null ? undefined : [o.imageSize, o.imageSize], resize: o.resize });
   if (o.val >= all.n) throw new Error(`--val ${o.val} leaves no training images (${o.data} has ${all.n}): pass a smaller --val`);
   if (all.n - o.val < 2) throw new Error(`${o.data}: ${all.n - o.val} training images after the split; need at least 2`);
   const s = splitValidation(all.n, o.val, o.seed);
@@ -141,8 +141,32 @@ export function prepareData(o: TrainOptions): PreparedData {
   };
 }
 
+/**
+ * Per-channel mean and standard deviation of a set's pixels in [0, 1] (over all images and positions): the
+ * normalisation a new network applies first, so any data is centred as CIFAR-10's published statistics centre it.
+ */
+export function channelStats(set: ImageDataset): { mean: number[]; std: number[] } {
+  const { channels: C } = set, plane = set.height * set.width, per = C * plane;
+  const sum = new Float64Array(C), sq = new Float64Array(C);
+  const scale = set.pixels instanceof Float32Array ? 1 : 1 / 255;
+  for (let i = 0; i < set.n; i++) {
+    for (let c = 0; c < C; c++) {
+      const base = i * per + c * plane;
+      let s1 = 0, s2 = 0;
+      for (let p = 0; p < plane; p++) { const v = set.pixels[base + p]! * scale; s1 += v; s2 += v * v; }
+      sum[c]! += s1; sq[c]! += s2;
+    }
+  }
+  const count = set.n * plane;
+  const mean = Array.from(sum, (s) => s / count);
+  // Rounded to 4 places as the published CIFAR-10 values are: a model file then states readable numbers.
+  const std = Array.from(sq, (s, c) => Math.sqrt(Math.max(s / count - mean[c]! ** 2, 1e-12)));
+  const r4 = (v: number): number => Math.round(v * 1e4) / 1e4;
+  return { mean: mean.map(r4), std: std.map((v) => Math.max(r4(v), 1e-4)) };
+}
+
 /** Accuracy and mean cross-entropy in eval mode, without autograd. */
-export function evaluate(model: PreActResNet, data: ImageDataset, batch = 256): { acc: number; loss: number } {
+export function evaluate(model: Module, data: ImageDataset, batch = 256): { acc: number; loss: number } {
   let correct = 0, lossSum = 0;
   inEval(model, () => {
     noGrad(() => {
@@ -263,7 +287,7 @@ export class Trainer {
   readonly dir: string;
   readonly options: TrainOptions;
   readonly resumed: boolean;
-  readonly model: PreActResNet;
+  readonly model: Module;
   readonly sgd: Sgd;
   /** The adaptive ψ controller; its integrator is what the state stores (psiR). Fed the global L_cls when distributed. */
   readonly psiControl: AdaptivePsi;
@@ -375,7 +399,9 @@ export class Trainer {
     this.valSet = data.val;
     this.classNames = data.classNames;
     manualSeed(o.seed);
-    this.model = new PreActResNet({ depth: o.depth, widths: o.widths, activation: o.activation, classes: data.classNames.length, inputChannels: data.train.channels });
+    const arch = architecture(o.arch);
+    const input = { channels: data.train.channels, ...channelStats(data.train) };
+    this.model = arch.build(arch.forTraining({ classes: data.classNames.length, input, depth: o.depth, widths: o.widths, activation: o.activation }));
     this.sgd = new Sgd(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.robust = robustAdditions(o.mode);
     const adversarial = adversarialTraining(o.mode);
@@ -676,6 +702,7 @@ export class Trainer {
         psi: this.robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: this.nVal, split_seed: o.seed,
       }),
       class_names: JSON.stringify(this.classNames),
+      input_size: JSON.stringify([this.trainSet.height, this.trainSet.width]),
     });
   }
 

@@ -17,11 +17,11 @@ const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
 
 test('default model: a half-Huber PreActResNet-20 trained with the Lipschitz loss, with its class names', () => {
   assert.ok(fs.existsSync(modelFile), `${modelFile} is shipped`);
-  const { model, metadata } = loadModel(modelFile);
+  const { model, metadata, config } = loadModel(modelFile);
   try {
-    assert.equal(model.config.depth, 20);
-    assert.deepEqual(model.config.widths, [16, 32, 64]);
-    assert.equal(model.config.activation, 'half-huber');
+    assert.equal(config.depth, 20);
+    assert.deepEqual(config.widths, [16, 32, 64]);
+    assert.equal(config.activation, 'half-huber');
     const opts = JSON.parse(metadata.training_options!);
     assert.equal(opts.mode, 'lipschitz');
     assert.equal(opts.robust_additions, true);

@@ -16,7 +16,7 @@ test('niceCeil and ticks give round axis values', () => {
 });
 
 test('scene: step curve through (ε, Acc(ε)), area above chance shaded down to 1/K', () => {
-  const sc = accuracyPlotScene([{ label: 'a', distances: A, color: '#ff0000' }], { xMax: 0.1, width: 500, height: 400 });
+  const sc = accuracyPlotScene([{ label: 'a', distances: A, color: '#ff0000' }], { numClasses: 10, xMax: 0.1, width: 500, height: 400 });
   // Plot box: left 64, right 30, top 20, bottom 54 → x = 64 + ε/0.1·406, y = 20 + (1 − acc)·326.
   const X = (e: number): number => 64 + (e / 0.1) * 406, Y = (a: number): number => 20 + (1 - a) * 326;
   const curve = sc.shapes.find((s) => s.kind === 'polyline' && s.color === '#ff0000');
@@ -36,18 +36,18 @@ test('scene: step curve through (ε, Acc(ε)), area above chance shaded down to 
 });
 
 test('SVG is one well-formed document; text is escaped', () => {
-  const svg = accuracyPlotSvg([{ label: 'm<1> & "x"', distances: A }, { label: 'b', distances: A.map((v) => v * 2), dashed: true }], { title: 'T' });
+  const svg = accuracyPlotSvg([{ label: 'm<1> & "x"', distances: A }, { label: 'b', distances: A.map((v) => v * 2), dashed: true }], { numClasses: 10, title: 'T' });
   assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /<\/svg>\n$/);
   assert.ok(svg.includes('m&lt;1&gt; &amp; &quot;x&quot;'));
   assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
   assert.ok(svg.includes('stroke-dasharray'));
   assert.equal(sceneToSvg({ width: 10, height: 10, background: '#fff', shapes: [] }).split('\n').length, 4);
-  assert.throws(() => accuracyPlotSvg([]), /no curves/);
+  assert.throws(() => accuracyPlotSvg([], { numClasses: 10 }), /no curves/);
 });
 
 test('PNG decodes at 2× scale with the curve colour and the shading drawn', () => {
-  const buf = accuracyPlotPng([{ label: 'a', distances: A, color: '#ff0000' }], { xMax: 0.1, width: 500, height: 400 });
+  const buf = accuracyPlotPng([{ label: 'a', distances: A, color: '#ff0000' }], { numClasses: 10, xMax: 0.1, width: 500, height: 400 });
   const png = PNG.sync.read(buf);
   assert.equal(png.width, 1000);
   assert.equal(png.height, 800);

@@ -146,10 +146,10 @@ test('a run directory: state, checkpoint with momentum, loadable model, split, J
   const ck = loadCheckpoint(r.dir);
   assert.equal(ck.state.options.mode, 'lipschitz');
   assert.equal(ck.state.split.val, 8);
-  const { model, metadata } = loadModel(path.join(r.dir, MODEL_FILE));
+  const { model, metadata, config } = loadModel(path.join(r.dir, MODEL_FILE));
   assert.equal(ck.momentum.size, model.parameters().length);
-  assert.equal(model.config.depth, 8);
-  assert.equal(model.config.activation, 'half-huber');
+  assert.equal(config.depth, 8);
+  assert.equal(config.activation, 'half-huber');
   assert.deepEqual(JSON.parse(metadata.class_names!), ck.state.classNames);
   const to = JSON.parse(metadata.training_options!) as Record<string, unknown>;
   assert.equal(to.robust_additions, true);

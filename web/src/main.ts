@@ -80,7 +80,7 @@ function busyEnd(key: string): void { jobs.delete(key); renderBusy(); }
 // ---- models ----
 function renderModelInfo(): void {
   const m = current();
-  $('model-info').textContent = m === undefined ? '' : `ResNet-${m.depth} (${m.activation})${m.description ? ` · ${m.description}` : ''}`;
+  $('model-info').textContent = m === undefined ? '' : `${m.architecture}${m.description ? ` · ${m.description}` : ''}`;
 }
 
 function renderModels(): void {

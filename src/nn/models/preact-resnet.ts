@@ -4,6 +4,7 @@
 import { Tensor, tensor, noGrad } from '../../engine/index.js';
 import { Module, Sequential } from '../module.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool, makeActivation, type Activation } from '../layers.js';
+import { registerArchitecture, badField, posInt, type Architecture } from './registry.js';
 
 export interface PreActResNetConfig {
   depth: number;              // 6n + 2
@@ -87,6 +88,12 @@ export class PreActResNet extends Module {
     return z.flatten(1);
   }
 
+  /** The config, with the normalisation the network holds now (a loaded state dict may have replaced the built one). */
+  override architecture(): { name: string; config: PreActResNetConfig } {
+    const v = Array.from(this.inputOffset.data<Float32Array>()), c = this.config.inputChannels;
+    return { name: 'preact-resnet', config: { ...this.config, inputOffset: [v.slice(0, c), v.slice(c, 2 * c)] } };
+  }
+
   override camLayer(): string { return `pipe.${this.pipe.layers.indexOf(this.stages[this.stages.length - 1]!)}`; }
 
   /** The three stages (pipe.1–3); the last one's output is the last conv feature map, Grad-CAM's default layer. */
@@ -126,3 +133,62 @@ export function* resnetStateShapes(c: Pick<PreActResNetConfig, 'depth' | 'widths
   yield ['pipe.7.weight', [c.classes, inC, 1, 1]];
   yield ['pipe.7.bias', [c.classes]];
 }
+
+/**
+ * The paper's network as a registered architecture. Its files come in two kinds: advexp's, whose metadata states the
+ * config, and the reference's, whose config is read off the tensor names (`pipe.1.0.main.0.weight` …) and the
+ * `input_offset` tensor.
+ */
+export const preactResnetArchitecture: Architecture<PreActResNetConfig> = {
+  name: 'preact-resnet',
+  summary: "the paper's pre-activation ResNet (--depth 6n+2, --widths A,B,C, --activation)",
+  // The paper's nets are CIFAR-10 nets: files that do not say otherwise take 32×32.
+  defaultInputSize: [32, 32],
+  check(c, where) {
+    const { depth, widths, classes } = c;
+    if (!posInt(depth) || depth < 8 || (depth - 2) % 6 !== 0) badField(where, 'depth', '6n+2 ≥ 8 (8, 14, 20, …, 44)', depth);
+    if (!Array.isArray(widths) || widths.length !== 3 || !widths.every(posInt)) badField(where, 'widths', 'three positive integers', widths);
+    if (!posInt(classes)) badField(where, 'classes', 'a positive integer', classes);
+    const activation = c.activation ?? 'relu';
+    if (activation !== 'relu' && activation !== 'half-huber') badField(where, 'activation', 'relu or half-huber', activation);
+    const inputChannels = c.inputChannels ?? 3;
+    if (!posInt(inputChannels)) badField(where, 'inputChannels', 'a positive integer', inputChannels);
+    const ch = inputChannels as number;
+    const inputOffset = c.inputOffset ?? (ch === 3 ? CIFAR_INPUT_OFFSET : undefined);
+    const row = (r: unknown, positive: boolean): boolean => Array.isArray(r) && r.length === ch &&
+      r.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
+    if (!Array.isArray(inputOffset) || inputOffset.length !== 2 || !row(inputOffset[0], false) || !row(inputOffset[1], true)) {
+      badField(where, 'inputOffset', `[means, stds]: two lists of ${ch} finite numbers, the stds > 0`, inputOffset);
+    }
+    return {
+      depth: depth as number, widths: [...(widths as number[])] as [number, number, number], classes: classes as number,
+      activation: activation as Activation, inputChannels: ch, inputOffset: inputOffset as [number[], number[]],
+    };
+  },
+  build: (c) => new PreActResNet(c),
+  stateShapes: resnetStateShapes,
+  infer(tensors, values) {
+    const stem = tensors.get('pipe.0.weight')?.shape, head = tensors.get('pipe.7.weight')?.shape;
+    if (stem?.length !== 4 || head?.length !== 4 || !tensors.has('pipe.1.0.main.0.weight')) return null;
+    let blocks = 0;
+    while (tensors.has(`pipe.1.${blocks}.main.0.weight`)) blocks++;
+    const widths = [1, 2, 3].map((s) => tensors.get(`pipe.${s}.0.main.0.weight`)?.shape[0]);
+    const hasD = [...tensors.keys()].some((k) => k.endsWith('.d'));
+    const off = values('input_offset');
+    const c = stem[1]!;
+    return {
+      depth: 6 * blocks + 2, widths, classes: head[0], activation: hasD ? 'half-huber' : 'relu', inputChannels: c,
+      inputOffset: off === null || off.length !== 2 * c ? null : [Array.from(off).slice(0, c), Array.from(off).slice(c, 2 * c)],
+    };
+  },
+  describe: (c) => `PreActResNet-${c.depth} ${c.widths.join('/')} ${c.activation}, ${c.classes} classes, ${c.inputChannels} channel${c.inputChannels === 1 ? '' : 's'}`,
+  input: (c) => ({ channels: c.inputChannels, mean: [...c.inputOffset[0]], std: [...c.inputOffset[1]] }),
+  forTraining(o) {
+    if (o.widths.length !== 3) throw new Error(`preact-resnet: --widths needs three numbers, got ${o.widths.length}`);
+    return resnetConfig({
+      depth: o.depth, widths: o.widths as [number, number, number], activation: o.activation, classes: o.classes,
+      inputChannels: o.input.channels, inputOffset: [o.input.mean, o.input.std],
+    });
+  },
+};
+registerArchitecture(preactResnetArchitecture);
