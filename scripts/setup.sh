@@ -9,6 +9,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 if [ -z "${LIBTORCH:-}" ] && [ ! -f /usr/include/torch/csrc/api/include/torch/torch.h ]; then need+=(libtorch-dev); fi
+# c10d's ProcessGroupGloo.hpp (torch.distributed on CPU, native/src/distributed.cc) includes <gloo/...>.
+if [ -z "${LIBTORCH:-}" ] && [ ! -f /usr/include/gloo/config.h ]; then need+=(libgloo-dev); fi
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)

@@ -25,6 +25,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   advexp::InitOps(env, exports);
   advexp::InitAutograd(env, exports);
   advexp::InitJit(env, exports);
+  advexp::InitDistributed(env, exports);
   exports.Set("mallocTuned", Napi::Function::New<MallocTuned>(env, "mallocTuned"));
   return exports;
 }

@@ -27,6 +27,8 @@ export interface AttackContext {
   readonly eps: number;
   /** Index of the batch's first sample in the whole input. */
   readonly offset: number;
+  /** The batch's sample keys (RunOptions.sampleKeys: e.g. image ids, to seed per-image randomness), or null. */
+  readonly keys: readonly number[] | null;
   /** Clip bounds of the attack, or null (no clipping). */
   readonly bounds: readonly [number, number] | null;
   /**
@@ -61,6 +63,8 @@ export interface BatchOptions {
   offset?: number | undefined;
   /** Called after every step with the batch size: progress in image-steps. */
   onStep?: ((images: number) => void) | undefined;
+  /** The whole run's sample keys (RunOptions.sampleKeys), indexed from offset. */
+  sampleKeys?: ArrayLike<number> | undefined;
 }
 
 /** One batch's result from attackBatch (tensors in the caller's scope). */
@@ -84,6 +88,8 @@ export interface RunOptions {
   keepImages?: boolean | undefined;
   /** Called after every step of every batch with the batch size: progress in image-steps. */
   onStep?: ((images: number) => void) | undefined;
+  /** A key per input sample (e.g. its image's index in a whole data set), handed to the steps as ctx.keys. */
+  sampleKeys?: ArrayLike<number> | undefined;
 }
 
 export interface AttackResult {
@@ -179,7 +185,8 @@ export abstract class Attack<S extends StateTensors = StateTensors> {
     }
     return frozen(model, () => tidy(() => {
       const classes = tensor(criterion.classes.subarray(offset, offset + B), [B]).cast('int64');
-      const ctx = makeContext(model, x, classes, criterion, eps, offset, this.bounds, this.norm);
+      const keys = opts.sampleKeys === undefined ? null : Array.from({ length: B }, (_, i) => opts.sampleKeys![offset + i]!);
+      const ctx = makeContext(model, x, classes, criterion, eps, offset, keys, this.bounds, this.norm);
       let state = tidy(() => this.init(ctx));
       const T = this.steps;
       for (let t = 0; t < T; t++) {
@@ -240,7 +247,7 @@ export abstract class FixedEpsilonAttack<S extends StateTensors = StateTensors> 
     const success = p.epsilons.map(() => new Uint8Array(p.n));
     const images = p.keep ? p.epsilons.map(() => new Float32Array(p.n * p.per)) : undefined;
     p.each((x, i) => p.epsilons.forEach((e, k) => tidy(() => {
-      const r = this.attackBatch(model, x, criterion, e, { offset: i, onStep: opts.onStep });
+      const r = this.attackBatch(model, x, criterion, e, { offset: i, onStep: opts.onStep, sampleKeys: opts.sampleKeys });
       success[k]!.set(r.success!.cast('uint8').data<Uint8Array>(), i);
       if (images) images[k]!.set(r.adv.contiguous().data(), i * p.per);
     })));
@@ -274,7 +281,7 @@ export abstract class MinimizationAttack<S extends StateTensors = StateTensors> 
     const raw = p.keep ? new Float32Array(n * p.per) : undefined;
     p.each((x, i) => {
       const b = x.shape[0]!;
-      const r = this.attackBatch(model, x, criterion, { offset: i, onStep: opts.onStep });
+      const r = this.attackBatch(model, x, criterion, { offset: i, onStep: opts.onStep, sampleKeys: opts.sampleKeys });
       const ok = r.success.cast('float32').data();
       const dist = this.norm.distance(r.delta).data();
       for (let j = 0; j < b; j++) distances[i + j] = ok[j]! > 0 ? dist[j]! : Infinity;
@@ -300,9 +307,9 @@ function releaseReplaced(prev: object, next: object, ctx: AttackContext): void {
 }
 
 function makeContext(model: Module, x: Tensor, classes: Tensor, criterion: Criterion, eps: number,
-  offset: number, bounds: readonly [number, number] | null, norm: Norm): AttackContext {
+  offset: number, keys: readonly number[] | null, bounds: readonly [number, number] | null, norm: Norm): AttackContext {
   return {
-    model, x, classes, criterion, eps, offset, bounds,
+    model, x, classes, criterion, eps, offset, keys, bounds,
     gradient(delta: Tensor) {
       return tidy(() => enableGrad(() => {
         const d = delta.detach().requiresGrad_(true);

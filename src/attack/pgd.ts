@@ -2,7 +2,7 @@
 // defaults: a random start inside the ε-ball, steps of rel_stepsize·ε (sign of the gradient for L∞, the
 // L2-normalised gradient for L2), projection back onto the ε-ball around x and clipping to the bounds ([0, 1])
 // after every step. Targeted runs descend the target's cross-entropy (the base signs the gradient).
-import type { Tensor } from '../engine/index.js';
+import { cat, getRngState, manualSeed, setRngState, type Tensor } from '../engine/index.js';
 import { FixedEpsilonAttack, type AttackContext } from './base.js';
 import { NORMS, type Norm } from './norms.js';
 
@@ -18,6 +18,17 @@ export interface PgdOptions {
   randomStart?: boolean;
   /** Clip bounds (default [0, 1]); null for none. */
   bounds?: readonly [number, number] | null;
+  /**
+   * Draw each image's random start from a generator seeded with (seed, the image's key: RunOptions.sampleKeys, else
+   * its index in the run), so a start does not depend on batching or on which process attacks the image. Without
+   * it, starts come from libtorch's generator stream as it stands.
+   */
+  seed?: number;
+}
+
+/** The seed of one image's random start (a plain mix; below 2^53). */
+export function startSeed(seed: number, key: number): number {
+  return (seed * 1_000_003 + key * 2_654_435 + 12_345) % 2 ** 52;
 }
 
 /** Foolbox 3's defaults per norm. */
@@ -32,6 +43,7 @@ export class PGD extends FixedEpsilonAttack<PgdState> {
   readonly relStepsize: number;
   readonly absStepsize: number | undefined;
   readonly randomStart: boolean;
+  readonly seed: number | undefined;
 
   constructor(opts: PgdOptions) {
     super(opts.bounds === undefined ? [0, 1] : opts.bounds);
@@ -45,6 +57,7 @@ export class PGD extends FixedEpsilonAttack<PgdState> {
       if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new Error(`pgd: ${k} must be > 0, got ${v}`);
     }
     this.randomStart = opts.randomStart ?? true;
+    this.seed = opts.seed;
     this.name = `pgd-${opts.norm}`;
   }
 
@@ -56,7 +69,20 @@ export class PGD extends FixedEpsilonAttack<PgdState> {
 
   protected init(ctx: AttackContext): PgdState {
     if (!this.randomStart || ctx.eps === 0) return { adv: ctx.x.clone() };
-    return { adv: ctx.clip(ctx.x.add(this.norm.randomStart(ctx.x.shape, ctx.eps))) };
+    if (this.seed === undefined) return { adv: ctx.clip(ctx.x.add(this.norm.randomStart(ctx.x.shape, ctx.eps))) };
+    const seed = this.seed;
+    const [B, ...rest] = ctx.x.shape;
+    const saved = getRngState();
+    try {
+      const starts = Array.from({ length: B! }, (_, i) => {
+        manualSeed(startSeed(seed, ctx.keys?.[i] ?? ctx.offset + i));
+        return this.norm.randomStart([1, ...rest], ctx.eps);
+      });
+      return { adv: ctx.clip(ctx.x.add(cat(starts, 0))) };
+    } finally {
+      setRngState(saved);
+      saved.dispose();
+    }
   }
 
   protected step(ctx: AttackContext, s: PgdState, _t: number): PgdState {

@@ -14,6 +14,10 @@ import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
 import { accuracyPlotPng } from '../report/plot-png.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
+import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
+import type { ProcessGroup } from '../engine/index.js';
+import type { ImageDataset } from '../data/dataset.js';
+import type { Module } from '../nn/index.js';
 
 const HELP = `usage: advexp eval [--model FILE]... --data PATH [options]
 Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact and 1000-bin histogram),
@@ -39,7 +43,11 @@ Without --model the shipped default model is used; repeat --model to compare mod
   --json OUT         write the results as JSON (- : to stdout; the summary table then goes to stderr)
   --plot OUT         accuracy vs RMS perturbation plot; .svg or .png by extension; repeatable
   --quiet            no progress bar
-${MODEL_FLAG_HELP}`;
+${MODEL_FLAG_HELP}
+
+${DIST_HELP}
+  Evaluation is sharded: the images are dealt to the ranks in whole batches and the per-image results gathered in
+  file order, the same numbers as one process (PGD's random starts are seeded per image).`;
 
 interface ModelEval {
   model: string;
@@ -60,12 +68,26 @@ function selectImages(dataPath: string, n: Count, offset: number, seed: number |
   });
 }
 
-export function run(argv: string[]): void {
+/** A rank's share of the images: whole batches of the one-process batching, and its labels. */
+function shardOf(set: ImageDataset, indices: number[]): { sub: ImageDataset; labels: Int32Array } {
+  return { sub: set.subset(indices), labels: Int32Array.from(indices, (i) => set.labels[i]!) };
+}
+
+/** Predicted classes of every image; with a process group each rank predicts its batches and all are gathered. */
+function classesOf(model: Module, set: ImageDataset, batch: number, pg: ProcessGroup | null): Int32Array {
+  if (pg === null) return predict(model, set, { batch }).classes;
+  const mine = pg.blocks(set.n, batch);
+  const local = predict(model, shardOf(set, mine).sub, { batch }).classes;
+  return Int32Array.from(pg.gatherIndexed(set.n, mine, local));
+}
+
+export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, n: { type: 'string' }, offset: { type: 'string' },
     seed: { type: 'string' }, split: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
     momentum: { type: 'string' }, pgd: { type: 'string' }, 'pgd-steps': { type: 'string' }, batch: { type: 'string' },
     threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, ...MODEL_FLAGS,
+    ...DIST_FLAGS,
   });
   if (values.help) { console.log(HELP); return; }
   const dataPath = requireArg(values.data, 'data');
@@ -94,107 +116,149 @@ export function run(argv: string[]): void {
   if (json !== undefined && json !== STDOUT) checkOutput(json, 'json', 'file');
   const modelFiles = values.model ?? [undefined];
   const choices = modelChoices(values);
-  const threads = applyThreads(values.threads);
+  const role = await launchOrJoin('eval', argv, values);
+  if (role.kind === 'launched') {
+    process.exitCode = role.exitCode;
+    return;
+  }
+  const pg = role.kind === 'rank' ? role.pg : null;
+  try {
+    await evaluateAll(pg);
+  } catch (e) {
+    pg?.reportFailure((e as Error).message);
+    throw e;
+  } finally {
+    pg?.destroy();
+  }
 
-  // The images, brought to each model's input (one read per distinct input; models usually share it).
-  const selections = new Map<string, Selection>();
-  const imagesFor = (m: ReturnType<typeof openModel>): Selection => {
-    const opts = dataOptions(m, choices.resize);
-    const key = JSON.stringify(opts);
-    let sel = selections.get(key);
-    if (sel === undefined) selections.set(key, sel = selectImages(dataPath, n, offset, seed, splitFile, opts));
-    return sel;
-  };
-  const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
-  let bar: Progress | null = null;
-  let ticked = 0;
-  const onStep = (b: number): void => { ticked += b; bar?.tick(b); };
+  async function evaluateAll(pg: ProcessGroup | null): Promise<void> {
+    const root = pg === null || pg.isRoot;
+    const threads = applyThreads(values.threads ?? (role.kind === 'rank' ? String(role.perRankThreads) : undefined));
 
-  const results: ModelEval[] = [];
-  let numClasses = 0;
-  let first: Selection | null = null;
-  for (const mf of modelFiles) {
-    const m = openModel(mf, choices.overrides);
-    const { model, file } = m;
-    const t0 = performance.now();
-    try {
-      const { set, records } = imagesFor(m);
-      first ??= { set, records };
-      const perModel = set.n * (types.length * steps + pgdWork);
-      bar ??= new Progress({ label: 'eval', total: modelFiles.length * perModel, unit: 'img-step', quiet: values.quiet === true });
-      numClasses = classCount(m, set.shape);
-      const bad = set.labels.find((l) => l >= numClasses);
-      if (bad !== undefined) throw new UserError(`${dataPath}: label ${bad}, but ${path.basename(file)} has ${numClasses} classes`);
-      const acc = accuracy(predict(model, set, { batch: Math.max(batch, 256) }).classes, set.labels);
-      const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
-      for (const type of types) {
-        let d: Float64Array;
-        try {
-          d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
-        } catch (e) {
-          if (e instanceof AttackGuardError) {
-            const recs = e.samples.slice(0, 5).map((i) => (records ? records[i]! : offset + i));
-            throw new UserError(`${path.basename(file)}, ${type} ARA: record(s) ${recs.join(', ')}${e.samples.length > 5 ? ', …' : ''} did not cross the boundary within ${Math.floor(steps / 2)} steps: increase --eps or --steps`);
+    // The images, brought to each model's input (one read per distinct input; models usually share it).
+    const selections = new Map<string, Selection>();
+    const imagesFor = (m: ReturnType<typeof openModel>): Selection => {
+      const opts = dataOptions(m, choices.resize);
+      const key = JSON.stringify(opts);
+      let sel = selections.get(key);
+      if (sel === undefined) selections.set(key, sel = selectImages(dataPath, n, offset, seed, splitFile, opts));
+      return sel;
+    };
+    const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
+    let bar: Progress | null = null;
+    let ticked = 0;
+    // Rank 0's bar stands for all ranks: its own work times the number of ranks.
+    const scale = pg?.world ?? 1;
+    const onStep = (b: number): void => { ticked += b * scale; bar?.tick(b * scale); };
+
+    const results: ModelEval[] = [];
+    let numClasses = 0;
+    let first: Selection | null = null;
+    for (const mf of modelFiles) {
+      const m = openModel(mf, choices.overrides);
+      const { model, file } = m;
+      const t0 = performance.now();
+      try {
+        const { set, records } = imagesFor(m);
+        first ??= { set, records };
+        const perModel = set.n * (types.length * steps + pgdWork);
+        bar ??= new Progress({ label: 'eval', total: modelFiles.length * perModel, unit: 'img-step', quiet: values.quiet === true || !root });
+        numClasses = classCount(m, set.shape);
+        const bad = set.labels.find((l) => l >= numClasses);
+        if (bad !== undefined) throw new UserError(`${dataPath}: label ${bad}, but ${path.basename(file)} has ${numClasses} classes`);
+        const classes = classesOf(model, set, Math.max(batch, 256), pg);
+        const acc = accuracy(classes, set.labels);
+        const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
+        for (const type of types) {
+          let d: Float64Array;
+          const mine = pg?.blocks(set.n, batch) ?? null;
+          try {
+            if (mine === null) d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
+            else {
+              const { sub, labels } = shardOf(set, mine);
+              d = pg!.gatherIndexed(set.n, mine, araDistances(model, sub, labels, type, { steps, eps, momentum, batch, onStep }).distances);
+            }
+          } catch (e) {
+            if (e instanceof AttackGuardError) {
+              const recs = e.samples.slice(0, 5).map((j) => mine?.[j] ?? j).map((i) => (records ? records[i]! : offset + i));
+              throw new UserError(`${path.basename(file)}, ${type} ARA: record(s) ${recs.join(', ')}${e.samples.length > 5 ? ', …' : ''} did not cross the boundary within ${Math.floor(steps / 2)} steps: increase --eps or --steps`);
+            }
+            throw e;
           }
-          throw e;
+          r.ara[type] = araOf(d, numClasses);
+          r.distances[type] = Array.from(d);
+          r.curves[type] = accuracyCurve(d);
         }
-        r.ara[type] = araOf(d, numClasses);
-        r.distances[type] = Array.from(d);
-        r.curves[type] = accuracyCurve(d);
+        if (norms.length > 0) {
+          const stepOpt = pgdSteps !== undefined ? { steps: pgdSteps } : {};
+          if (pg === null) {
+            const pgd = robustBenchPgd(model, set, set.labels, { norms, batch, seed: 0, onStep, ...stepOpt });
+            for (const nm of norms) r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgd[nm]!.steps, accuracy: pgd[nm]!.accuracy[0]! };
+          } else {
+            // The clean-correct images (which one process would attack) dealt in that process's batches; each keeps
+            // its index in the set as the key of its random start.
+            const correct: number[] = [];
+            for (let i = 0; i < set.n; i++) if (classes[i] === set.labels[i]) correct.push(i);
+            const mine = pg.blocks(correct.length, batch).map((j) => correct[j]!);
+            const { sub, labels } = shardOf(set, mine);
+            const pgd = mine.length > 0 ? robustBenchPgd(model, sub, labels, { norms, batch, seed: 0, onStep, imageKeys: mine, ...stepOpt }) : null;
+            const robust = pg.allreduceNumbers(norms.map((nm) => Math.round((pgd?.[nm]!.accuracy[0] ?? 0) * mine.length)));
+            norms.forEach((nm, k) => {
+              r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgdSteps ?? (nm === 'linf' ? 40 : 50), accuracy: robust[k]! / Math.max(1, set.n) };
+            });
+          }
+        }
+        // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
+        const due = perModel * (results.length + 1) - ticked;
+        if (due > 0) onStep(due);
+        r.seconds = (performance.now() - t0) / 1000;
+        results.push(r);
+      } finally {
+        model.dispose();
       }
-      if (norms.length > 0) {
-        const pgd = robustBenchPgd(model, set, set.labels, { norms, batch, seed: 0, onStep, ...(pgdSteps !== undefined ? { steps: pgdSteps } : {}) });
-        for (const nm of norms) r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgd[nm]!.steps, accuracy: pgd[nm]!.accuracy[0]! };
-      }
-      // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
-      const due = perModel * (results.length + 1) - ticked;
-      if (due > 0) onStep(due);
-      r.seconds = (performance.now() - t0) / 1000;
-      results.push(r);
-    } finally {
-      model.dispose();
     }
-  }
-  bar?.finish();
-  const { set, records } = first!;
+    bar?.finish();
+    if (!root) return;
+    const { set, records } = first!;
 
-  // Summary.
-  const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
-  const say = json === STDOUT ? console.error : console.log;
-  const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
-  say(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
-  say('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
-  for (const r of results) {
-    say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
-      + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
-  }
+    // Summary.
+    const fmt = (v: number | undefined, d = 4): string => (v === undefined ? '-' : v.toFixed(d));
+    const say = json === STDOUT ? console.error : console.log;
+    const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
+    say(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
+    say('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
+    for (const r of results) {
+      say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
+        + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
+    }
 
-  // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
-  // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
-  const onSignal = (): void => process.exit(130);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
-  const one = (r: ModelEval): Record<string, unknown> => ({
-    model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
-    ...(records ? { records } : {}), seconds: r.seconds,
-  });
-  if (json !== undefined) {
-    const value = results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings };
-    if (json === STDOUT) process.stdout.write(JSON.stringify(value, null, 1) + '\n');
-    else writeJsonAtomic(json, value);
-  }
-  if (plots.length > 0) {
-    const series: CurveSeries[] = [];
-    results.forEach((r, i) => {
-      const name = path.basename(r.model).replace(/\.safetensors$/, '');
-      for (const type of types) {
-        series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
-      }
+    // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
+    // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
+    const onSignal = (): void => process.exit(130);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
+    const one = (r: ModelEval): Record<string, unknown> => ({
+      model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+      ...(records ? { records } : {}), seconds: r.seconds,
     });
-    const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] };
-    for (const p of plots) {
-      writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
+    if (json !== undefined) {
+      const value = results.length === 1 ? { ...one(results[0]!), settings } : { models: results.map(one), settings };
+      if (json === STDOUT) process.stdout.write(JSON.stringify(value, null, 1) + '\n');
+      else writeJsonAtomic(json, value);
+    }
+    if (plots.length > 0) {
+      const series: CurveSeries[] = [];
+      results.forEach((r, i) => {
+        const name = path.basename(r.model).replace(/\.safetensors$/, '');
+        for (const type of types) {
+          series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
+        }
+      });
+      const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] };
+      for (const p of plots) {
+        writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
+      }
     }
   }
 }

@@ -7,6 +7,8 @@ import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
 import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options.js';
 import { architectures, architectureNames, type Activation } from '../nn/index.js';
+import { DataParallel } from '../train/distributed.js';
+import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
        advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
@@ -45,9 +47,16 @@ run:
   --threads T           libtorch threads (default: all cores)
   --log-every N         a JSONL step line every N steps (default 50; 0: epochs only)
   --checkpoint-minutes M  also checkpoint mid-epoch every M minutes (default 10; 0: only at epoch ends)
-  --quiet               no progress bar or epoch lines`;
+  --quiet               no progress bar or epoch lines
 
-const RESUMABLE = new Set(['resume', 'epochs', 'milestones', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes']);
+${DIST_HELP}
+  Training is data-parallel (PyTorch DDP's semantics): every global batch of --batch images is split among the
+  ranks, gradients are averaged, ψ follows the global L_cls; rank 0 writes the run folder; --resume continues bit
+  for bit with the same number of ranks (and resumes, not bit-identically, with another).
+  --sync-bn             batch norm with the statistics of the whole global batch (torch.nn.SyncBatchNorm); default:
+                        per rank, as the reference's DataParallel`;
+
+const RESUMABLE = new Set(['resume', 'epochs', 'milestones', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes', ...Object.keys(DIST_FLAGS)]);
 
 function intList(v: string | undefined, name: string): number[] | undefined {
   if (v === undefined) return undefined;
@@ -72,6 +81,7 @@ export async function run(argv: string[]): Promise<void> {
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
     'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
+    ...DIST_FLAGS, 'sync-bn': { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
 
@@ -129,14 +139,23 @@ export async function run(argv: string[]): Promise<void> {
     options = defaultTrainOptions(partial);
     const problem = checkOptions(options);
     if (problem !== null) throw new UserError(`--${problem}`);
-    checkOutput(dir, 'out', 'dir');
   }
+  const role = await launchOrJoin('train', argv, values);
+  if (role.kind === 'launched') {
+    process.exitCode = role.exitCode;
+    return;
+  }
+  const pg = role.kind === 'rank' ? role.pg : null;
+  const root = pg === null || pg.isRoot;
+  if (pg === null && flag(values['sync-bn'])) throw new UserError('--sync-bn: needs several ranks (--nproc N, --nnodes M or a launcher)');
+  // Only rank 0 touches the run folder (on other machines it need not exist).
+  if (options !== undefined && root) checkOutput(dir, 'out', 'dir');
   const epochsOverride = resumeDir !== undefined && values.epochs !== undefined ? intArg(values.epochs, 'epochs', 1, 1) : undefined;
   const logEvery = intArg(values['log-every'], 'log-every', 50, 0);
   const checkpointMinutes = numArg(values['checkpoint-minutes'], 'checkpoint-minutes', 10);
   if (checkpointMinutes < 0) throw new UserError(`--checkpoint-minutes: expected a number ≥ 0, got '${values['checkpoint-minutes']}'`);
-  const threads = applyThreads(values.threads);
-  const quiet = flag(values.quiet);
+  const threads = applyThreads(values.threads ?? (role.kind === 'rank' ? String(role.perRankThreads) : undefined));
+  const quiet = flag(values.quiet) || !root;
 
   // SIGINT/SIGTERM: finish the batch, write a checkpoint, exit. A second signal exits at once.
   let signal: NodeJS.Signals | null = null;
@@ -149,7 +168,7 @@ export async function run(argv: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   // A fresh run's folder, when this run creates it, is removed again if the run fails before writing into it.
-  const createdTop = resumeDir === undefined ? firstMissingDir(dir) : null;
+  const createdTop = resumeDir === undefined && root ? firstMissingDir(dir) : null;
   let bar: Progress | null = null;
   let barEpoch = -1;
   let totalEpochs = 0;
@@ -161,6 +180,7 @@ export async function run(argv: string[]): Promise<void> {
         ? { epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones') }
         : undefined,
       shouldStop: () => signal !== null,
+      distributed: pg === null ? undefined : new DataParallel(pg, { syncBatchNorm: flag(values['sync-bn']) }),
       onNote: (m) => { process.stderr.write(`advexp: note: ${m}\n`); },
       onStart: ({ state, nTrain, nVal, batches, parameters, resumed }) => {
         const o = state.options;
@@ -168,7 +188,8 @@ export async function run(argv: string[]): Promise<void> {
         err(`${resumed ? `resuming ${dir} at epoch ${state.epoch + 1}${state.batchInEpoch ? ` batch ${state.batchInEpoch + 1}` : ''} (step ${state.step})` : `training into ${dir}`}: ` +
           `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, ${o.arch === 'preact-resnet' ? `PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation}` : o.arch} ` +
           `(${parameters.toLocaleString('en-US')} parameters), ${nTrain} training / ${nVal} validation images, batch ${o.batch} (${batches} a epoch), ` +
-          `${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ${threads} thread${threads > 1 ? 's' : ''}`);
+          `${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ` +
+          `${pg !== null ? `${pg.world} ranks × ` : ''}${threads} thread${threads > 1 ? 's' : ''}${pg !== null ? ' each' : ''}`);
       },
       onBatch: (b) => {
         if (quiet) return;
@@ -194,14 +215,16 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = signal === 'SIGTERM' ? 143 : 130;
     } else {
       const last = result.state.history[result.state.history.length - 1];
-      console.log(`${result.modelFile}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
+      if (root) console.log(`${result.modelFile}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
     }
   } catch (e) {
-    removeCreatedDirs(dir, createdTop);
+    if (root) removeCreatedDirs(dir, createdTop);
+    pg?.reportFailure(`${(e as Error).message}`);
     if (e instanceof TrainInputError) throw new UserError(e.message);
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    pg?.destroy();
   }
 }

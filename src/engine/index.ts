@@ -7,3 +7,4 @@ export * from './autograd.js';
 export * from './runtime.js';
 export * from './random.js';
 export { JitModule, liveJitModules, jitExecutor, type JitChild, type JitExecutorSettings } from './jit.js';
+export * from './distributed.js';

@@ -30,10 +30,12 @@ function asSet(inputs: AttackInput, labels: Int32Array): ImageDataset {
 
 /**
  * Robust accuracy of the model under `attack` at each ε (eval mode for the run, restored after). `seed` seeds
- * libtorch's generator first, so random starts are reproducible.
+ * libtorch's generator first, so random starts are reproducible. `imageKeys`: each image's key for the attack's
+ * per-image randomness (RunOptions.sampleKeys; default its index here), e.g. its index in the whole data set when
+ * these images are one process's shard.
  */
 export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32Array, attack: Attack, epsilons: readonly number[],
-  opts: { batch?: number; seed?: number; onStep?: (images: number) => void } = {}): RobustAccuracy {
+  opts: { batch?: number; seed?: number; onStep?: (images: number) => void; imageKeys?: ArrayLike<number> } = {}): RobustAccuracy {
   const set = asSet(inputs, labels);
   return inEval(model, () => {
     const { classes } = predict(model, set, { batch: opts.batch ?? 256 });
@@ -43,20 +45,24 @@ export function robustAccuracy(model: Module, inputs: AttackInput, labels: Int32
     const subLabels = Int32Array.from(correct, (i) => labels[i]!);
     if (opts.seed !== undefined) manualSeed(opts.seed);
     const accuracy = correct.length === 0 ? epsilons.map(() => 0) : (() => {
-      const r = attack.run(model, sub, new Misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      const sampleKeys = correct.map((i) => opts.imageKeys?.[i] ?? i);
+      const r = attack.run(model, sub, new Misclassification(subLabels), { epsilons, batch: opts.batch ?? 128, keepImages: false, sampleKeys, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
       return r.success.map((s) => (correct.length - s.reduce((a, v) => a + v, 0)) / set.n);
     })();
     return { attack: attack.name, epsilons: [...epsilons], clean: correct.length / Math.max(1, set.n), accuracy };
   });
 }
 
-/** PGD robust accuracy at RobustBench's two points (L∞ 8/255, L2 0.5). */
+/**
+ * PGD robust accuracy at RobustBench's two points (L∞ 8/255, L2 0.5). Each image's random start is seeded with
+ * (seed, its key: imageKeys, else its index), so results do not depend on batching or sharding.
+ */
 export function robustBenchPgd(model: Module, inputs: AttackInput, labels: Int32Array,
-  opts: { steps?: number; batch?: number; seed?: number; norms?: readonly ('linf' | 'l2')[]; onStep?: (images: number) => void } = {}):
+  opts: { steps?: number; batch?: number; seed?: number; norms?: readonly ('linf' | 'l2')[]; onStep?: (images: number) => void; imageKeys?: ArrayLike<number> } = {}):
   Partial<Record<'linf' | 'l2', RobustAccuracy & { steps: number }>> {
   const out: Partial<Record<'linf' | 'l2', RobustAccuracy & { steps: number }>> = {};
   for (const norm of opts.norms ?? (['linf', 'l2'] as const)) {
-    const pgd = new PGD({ norm, ...(opts.steps !== undefined ? { steps: opts.steps } : {}) });
+    const pgd = new PGD({ norm, seed: opts.seed ?? 0, ...(opts.steps !== undefined ? { steps: opts.steps } : {}) });
     out[norm] = { ...robustAccuracy(model, inputs, labels, pgd, [ROBUSTBENCH_EPS[norm]], { ...opts, seed: opts.seed ?? 0 }), steps: pgd.steps };
   }
   return out;

@@ -18,6 +18,18 @@ export class Conv2d extends Module {
   }
 }
 
+/**
+ * What training-mode batch norm runs instead of the local one, when set: synchronised statistics over processes
+ * (train/distributed.ts). Returns the previous setting.
+ */
+export type TrainingBatchNorm = (x: Tensor, bn: BatchNorm2d) => Tensor;
+let trainingBatchNorm: TrainingBatchNorm | null = null;
+export function setTrainingBatchNorm(fn: TrainingBatchNorm | null): TrainingBatchNorm | null {
+  const prev = trainingBatchNorm;
+  trainingBatchNorm = fn;
+  return prev;
+}
+
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -31,6 +43,7 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.registerBuffer('running_var', ones([channels]));
   }
   protected forward(x: Tensor): Tensor {
+    if (this.training && trainingBatchNorm !== null) return trainingBatchNorm(x, this);
     return batchNorm(x, this, this.training, this.momentum, this.eps);
   }
 }

@@ -50,6 +50,8 @@ export interface TrainState {
   /** libtorch CPU generator state now, and at the start of the epoch in progress (mid-epoch only), base64. */
   rng: string;
   rngEpochStart: string | null;
+  /** A distributed run: its number of ranks and each rank's generator state (base64), for an exact resume. */
+  ranks?: { world: number; rng: string[]; syncBn?: boolean } | undefined;
   accum: EpochAccum;
   options: TrainOptions;
   /** The weights + momentum file this state belongs to (in the same directory). */
@@ -140,6 +142,14 @@ function stateProblem(s: Record<string, unknown>): string | null {
     return bad('rngEpochStart', 'null or the generator state in base64', s.rngEpochStart);
   }
   if ((s.batchInEpoch as number) > 0 && s.rngEpochStart === null) return bad('rngEpochStart', `the epoch's generator state (batchInEpoch is ${String(s.batchInEpoch)})`, null);
+  if (s.ranks !== undefined) {
+    const r = s.ranks;
+    if (!isObj(r) || !count(r.world) || (r.world as number) < 1) return bad('ranks', 'an object with world ≥ 1 and one generator state per rank', r);
+    if (!Array.isArray(r.rng) || r.rng.length !== r.world || !r.rng.every((x) => typeof x === 'string' && BASE64.test(x))) {
+      return bad('ranks.rng', `${String(r.world)} generator states in base64`, r.rng);
+    }
+    if (r.syncBn !== undefined && typeof r.syncBn !== 'boolean') return bad('ranks.syncBn', 'true or false', r.syncBn);
+  }
   const a = s.accum;
   if (!isObj(a)) return bad('accum', 'an object', a);
   if (!num(a.lossSum)) return bad('accum.lossSum', 'a number', a.lossSum);

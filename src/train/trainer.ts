@@ -25,6 +25,7 @@ import {
 } from './checkpoint.js';
 import { robustAdditions, adversarialTraining, checkOptions, type TrainOptions } from './options.js';
 import { acquireRunLock, type RunLock } from './lock.js';
+import { GlobalAdaptivePsi, rankSeed, epochPermutation, type DataParallel } from './distributed.js';
 
 export const MODEL_FILE = 'model.safetensors';
 /** The trained model of a run that fine-tunes a TorchScript module (with model.json, its sidecar). */
@@ -110,6 +111,11 @@ export interface RunOptions {
   logEvery?: number;
   /** Hears what setup cleaned up or took over (a stale lock, stale temp files). Default: a process warning. */
   onNote?: (message: string) => void;
+  /**
+   * Data-parallel training over a process group (train/distributed.ts): rank 0 owns the run folder (lock, state,
+   * checkpoints, model, log) and sends the run to the others; every rank trains on its shard of each global batch.
+   */
+  distributed?: DataParallel | undefined;
 }
 
 export interface RunResult { state: TrainState; stopped: boolean; dir: string; /** The model file written. */ modelFile: string }
@@ -200,9 +206,12 @@ export function evaluate(model: Module, data: ImageDataset, batch = 256): { acc:
   return { acc: data.n === 0 ? 0 : correct / data.n, loss: data.n === 0 ? 0 : lossSum / data.n };
 }
 
-/** Batches per epoch: full batches, plus the remainder when it has ≥ 2 images (batch norm needs 2). */
-export function batchesPerEpoch(n: number, batch: number): number {
-  return Math.floor(n / batch) + (n % batch >= 2 ? 1 : 0);
+/**
+ * Batches per epoch: full batches, plus the remainder when it has ≥ 2 images (batch norm needs 2), and with `world`
+ * ranks at least one image per rank.
+ */
+export function batchesPerEpoch(n: number, batch: number, world = 1): number {
+  return Math.floor(n / batch) + (n % batch >= Math.max(2, world) ? 1 : 0);
 }
 
 /** Keeps log lines up to the checkpoint's step (a resumed run re-does what came after). */
@@ -304,8 +313,8 @@ export class Trainer {
   /** Where the trained model is written: model.safetensors, or model.pt for a TorchScript model (--init file.pt). */
   readonly modelFile: string;
   readonly sgd: Sgd;
-  /** The adaptive ψ controller; its integrator is what the state stores (psiR). */
-  readonly psiControl = new AdaptivePsi();
+  /** The adaptive ψ controller; its integrator is what the state stores (psiR). Fed the global L_cls when distributed. */
+  readonly psiControl: AdaptivePsi;
   readonly robust: boolean;
   readonly attack: AdversarialBatchFn | null;
   readonly trainSet: ImageDataset;
@@ -321,7 +330,9 @@ export class Trainer {
   /** The step the run resumed at (null: a fresh run). */
   readonly #resumedStep: number | null;
   #lastSave = performance.now();
-  readonly #lock: RunLock;
+  /** null on ranks other than 0 of a distributed run: rank 0 holds the run folder. */
+  readonly #lock: RunLock | null;
+  readonly #dp: DataParallel | null;
 
   /**
    * Setup: everything a run needs, from a fresh run's options or from the checkpoint in opts.dir. The folder is
@@ -329,6 +340,42 @@ export class Trainer {
    * one process only; stale temp files of the run are removed under the lock.
    */
   static setup(opts: RunOptions): Trainer {
+    const dp = opts.distributed;
+    if (dp === undefined) return Trainer.#setupHere(opts);
+    if (!dp.isRoot) {
+      // The run as rank 0 has it (a fresh run's options or the checkpoint's state), or why rank 0 could not start it.
+      const got = dp.fromRoot<{ error: string } | { options: TrainOptions; state: TrainState }>(undefined);
+      if ('error' in got) throw new TrainInputError(`rank 0 could not start the run: ${got.error}`);
+      const t = new Trainer(opts, got.options, null, null, got.state);
+      t.#joinGroup();
+      return t;
+    }
+    let t: Trainer;
+    try {
+      if (opts.options !== undefined && opts.options.batch < dp.world) throw new TrainInputError(`--batch ${opts.options.batch} is smaller than the ${dp.world} ranks: every rank needs images`);
+      t = Trainer.#setupHere(opts);
+    } catch (e) {
+      dp.fromRoot({ error: (e as Error).message.split('\n')[0] });
+      throw e;
+    }
+    dp.fromRoot({ options: t.options, state: t.state });
+    t.#joinGroup();
+    return t;
+  }
+
+  /** Rank 0's weights, buffers and momentum on every rank. */
+  #joinGroup(): void {
+    const dp = this.#dp!;
+    try {
+      dp.broadcastModel(this.model);
+      dp.broadcastOptimizer(this.sgd);
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  static #setupHere(opts: RunOptions): Trainer {
     const note = opts.onNote ?? ((m: string) => process.emitWarning(m));
     if (!opts.resume && opts.options !== undefined) {
       // A fresh run's options are checked before the folder is made.
@@ -361,8 +408,10 @@ export class Trainer {
     }
   }
 
-  private constructor(opts: RunOptions, o: TrainOptions, loaded: LoadedCheckpoint | null, lock: RunLock) {
+  private constructor(opts: RunOptions, o: TrainOptions, loaded: LoadedCheckpoint | null, lock: RunLock | null, fromRoot?: TrainState) {
     this.#lock = lock;
+    this.#dp = opts.distributed ?? null;
+    this.psiControl = this.#dp ? new GlobalAdaptivePsi(this.#dp) : new AdaptivePsi();
     this.#opts = opts;
     this.#resumedStep = loaded?.state.step ?? null;
     this.dir = opts.dir;
@@ -372,7 +421,7 @@ export class Trainer {
     const init = o.init === null ? null : asInput(() => openInit(o.init!));
     let data: PreparedData;
     try {
-      data = loadRunData(o, loaded?.state ?? null, init?.input ?? null);
+      data = loadRunData(o, loaded?.state ?? fromRoot ?? null, init?.input ?? null);
       if (init !== null) checkInitFits(init, data);
     } catch (e) {
       init?.model.dispose();
@@ -395,9 +444,10 @@ export class Trainer {
     const adversarial = adversarialTraining(o.mode);
     const attack = adversarial ? (opts.attack ?? paperTrainingAttack(o)) : null;
     this.attack = attack;
-    this.batches = batchesPerEpoch(this.nTrain, o.batch);
+    this.batches = batchesPerEpoch(this.nTrain, o.batch, this.#dp?.world ?? 1);
     try {
-      this.state = loaded !== null ? this.#resume(loaded) : this.#begin(data.split);
+      if (fromRoot !== undefined) this.state = this.#follow(fromRoot);
+      else this.state = loaded !== null ? this.#resume(loaded) : this.#begin(data.split);
     } catch (e) {
       this.dispose();
       throw e;
@@ -435,6 +485,13 @@ export class Trainer {
     return { ...ck.state, options: this.options, threads: threads ?? ck.state.threads };
   }
 
+  /** A rank other than 0: rank 0's state (its weights and momentum follow by broadcast); nothing is written. */
+  #follow(s: TrainState): TrainState {
+    this.psiControl.r = s.psiR;
+    this.#saved = { epoch: s.epoch, batchInEpoch: s.batchInEpoch, step: s.step };
+    return { ...s, threads: this.#opts.threads ?? s.threads };
+  }
+
   /** A fresh run: its split.json and its checkpoint at step 0 (the generator as the model's init left it). */
   #begin(split: TrainState['split']): TrainState {
     const o = this.options;
@@ -455,7 +512,17 @@ export class Trainer {
       nTrain: this.nTrain, nVal: this.nVal, batches: this.batches, parameters, threads: this.#opts.threads ?? null,
     });
     this.#opts.onStart?.({ state: s, nTrain: this.nTrain, nVal: this.nVal, batches: this.batches, parameters, resumed: this.resumed });
-    setRng(decodeBytes(s.rng));
+    const dp = this.#dp;
+    if (dp === null) setRng(decodeBytes(s.rng));
+    // Each rank draws its own stream (augmentation, noise, choices): the checkpoint's for the same number of ranks,
+    // else (a fresh run, or another number of ranks) one derived from the seed, the rank and the step.
+    else if (s.ranks?.world === dp.world) setRng(decodeBytes(s.ranks.rng[dp.rank]!));
+    else manualSeed(rankSeed(this.options.seed, dp.rank, s.step));
+    if (dp !== null) {
+      // A resumed run keeps its batch-norm choice.
+      if (s.ranks?.syncBn !== undefined) dp.syncBatchNorm = s.ranks.syncBn;
+      dp.install();
+    }
     this.model.train();
   }
 
@@ -467,13 +534,16 @@ export class Trainer {
     const o = this.options;
     const lr = learningRate(e, o.lr, o.milestones, o.gamma);
     const from = this.state.batchInEpoch;
-    const { perm, startRng } = this.#order(from > 0);
+    const { perm, startRng } = this.#order(from > 0, e);
     if (from === 0) this.state.accum = emptyAccum();
     const accum: EpochAccum = { ...this.state.accum };
     try {
       for (let k = from; k < this.batches; k++) {
         const t0 = performance.now();
-        const r = tidy(() => this.step(perm.slice(0, k * o.batch, Math.min(this.nTrain, (k + 1) * o.batch)), lr));
+        const r = tidy(() => {
+          const idx = perm.slice(0, k * o.batch, Math.min(this.nTrain, (k + 1) * o.batch));
+          return this.step(this.#dp ? this.#dp.shard(idx) : idx, lr);
+        });
         if (!Number.isFinite(r.loss)) this.#diverged(e, k, r);
         this.state.step++;
         accum.lossSum += r.loss * r.images; accum.correct += r.correct; accum.seen += r.images;
@@ -481,9 +551,12 @@ export class Trainer {
         this.#report(e, k, r, lr, accum);
         await yieldToEventLoop();
         if (k === this.batches - 1) break; // the epoch's own checkpoint follows
-        const stop = this.#opts.shouldStop?.() === true;
+        let stop = this.#opts.shouldStop?.() === true;
         const checkpointMs = (this.#opts.checkpointSeconds ?? 0) * 1000;
-        if (stop || (checkpointMs > 0 && performance.now() - this.#lastSave >= checkpointMs)) {
+        let due = checkpointMs > 0 && performance.now() - this.#lastSave >= checkpointMs;
+        // Ranks stop and checkpoint together: any rank's request (or clock) decides for all.
+        if (this.#dp) [stop, due] = this.#dp.any([stop, due]) as [boolean, boolean];
+        if (stop || due) {
           this.checkpoint({ epoch: e, batchInEpoch: k + 1, accum: { ...accum }, rngEpochStart: encodeBytes(startRng) }, accum.seconds);
           this.#log({ event: stop ? 'stop' : 'checkpoint', ...(stop ? { reason: 'requested' } : {}), epoch: e, batchInEpoch: k + 1, step: this.state.step });
           if (stop) return true;
@@ -496,7 +569,10 @@ export class Trainer {
   }
 
   /** The epoch's permutation of the training images and the generator state it was drawn from. */
-  #order(midEpoch: boolean): { perm: Tensor; startRng: Uint8Array } {
+  #order(midEpoch: boolean, e: number): { perm: Tensor; startRng: Uint8Array } {
+    // Distributed (or a distributed run resumed in one process): the permutation comes from (seed, epoch), the same
+    // on every rank, whether mid-epoch or not.
+    if (this.#dp || this.state.ranks !== undefined) return { perm: epochPermutation(this.nTrain, this.options.seed, e), startRng: rngNow() };
     if (!midEpoch) {
       const startRng = rngNow();
       return { perm: keep(randperm(this.nTrain)), startRng };
@@ -544,6 +620,22 @@ export class Trainer {
         lossCls = loss.item();
       }
       const lv = robust ? loss.item() : lossCls;
+      const dp = this.#dp;
+      if (dp !== null) {
+        // The global batch's numbers decide, on every rank alike (a non-finite loss anywhere stops every rank).
+        const correct = noGrad(() => logits.detach().argmax(1).eq(y).sum().item());
+        const share = dp.share;
+        const [gl, gc, ga, gCorrect, gImages] = dp.sum([lv * share, lossCls * share, (lossAdv ?? 0) * share, correct, b]) as [number, number, number, number, number];
+        const res = { loss: gl, lossCls: gc, lossAdv: lossAdv === null ? null : ga, psi, correct: gCorrect, images: gImages };
+        if (!Number.isFinite(gl)) return { ...res, correct: 0 };
+        sgd.zeroGrad();
+        sgd.lr = lr;
+        backward(loss);
+        dp.averageGradients(sgd.params);
+        sgd.step();
+        sgd.zeroGrad();
+        return res;
+      }
       if (!Number.isFinite(lv)) return { loss: lv, lossCls, lossAdv, psi, correct: 0, images: b };
       sgd.zeroGrad();
       sgd.lr = lr;
@@ -561,8 +653,15 @@ export class Trainer {
    */
   checkpoint(at: Pick<TrainState, 'epoch' | 'batchInEpoch' | 'accum' | 'rngEpochStart'> & Partial<Pick<TrainState, 'history' | 'finished'>>, epochSeconds: number): void {
     const s = this.state;
+    const dp = this.#dp;
+    let ranks: TrainState['ranks'];
+    if (dp !== null) {
+      // What the checkpoint holds is what every rank holds: rank 0's batch-norm statistics; and every rank's stream.
+      dp.broadcastBuffers(this.model);
+      ranks = { world: dp.world, rng: dp.gatherRng(rngNow()).map(encodeBytes), syncBn: dp.syncBatchNorm };
+    }
     this.state = this.#commit({
-      ...s, epoch: at.epoch, batchInEpoch: at.batchInEpoch, psiR: this.psiControl.r, rng: encodeBytes(rngNow()),
+      ...s, ...(ranks !== undefined ? { ranks } : {}), epoch: at.epoch, batchInEpoch: at.batchInEpoch, psiR: this.psiControl.r, rng: encodeBytes(rngNow()),
       rngEpochStart: at.rngEpochStart, accum: at.accum, elapsedSeconds: s.elapsedSeconds + epochSeconds - s.accum.seconds,
       ...(at.history !== undefined ? { history: at.history } : {}), ...(at.finished !== undefined ? { finished: at.finished } : {}),
     });
@@ -571,7 +670,7 @@ export class Trainer {
   /** Validation, the end-of-epoch checkpoint, the model file, the log line; true when shouldStop() ends the run here. */
   #endEpoch(e: number, lr: number, accum: EpochAccum): boolean {
     const o = this.options;
-    const v = this.valSet ? evaluate(this.model, this.valSet) : null;
+    const v = this.valSet ? (this.#dp ? this.#dp.evaluate(this.model, this.valSet, evaluate) : evaluate(this.model, this.valSet)) : null;
     const rec: EpochRecord = {
       epoch: e + 1, step: this.state.step, lr, psi: this.robust ? this.psiControl.psi : null,
       trainLoss: accum.lossSum / Math.max(1, accum.seen), trainAcc: accum.correct / Math.max(1, accum.seen),
@@ -581,7 +680,7 @@ export class Trainer {
     this.#writeModel();
     this.#log({ event: 'epoch', ...rec });
     this.#opts.onEpoch?.(rec, this.state);
-    if (e + 1 < o.epochs && this.#opts.shouldStop?.()) {
+    if (e + 1 < o.epochs && (this.#dp ? this.#dp.any([this.#opts.shouldStop?.() === true])[0] : this.#opts.shouldStop?.())) {
       this.#log({ event: 'stop', reason: 'requested', epoch: e + 1, batchInEpoch: 0, step: this.state.step });
       return true;
     }
@@ -590,7 +689,7 @@ export class Trainer {
 
   /** After the last epoch: the model file if missing (a resumed finished run), the finished flag, the 'done' line. */
   finish(): void {
-    if (!fs.existsSync(this.modelFile)) this.#writeModel();
+    if (this.#writes && !fs.existsSync(this.modelFile)) this.#writeModel();
     if (!this.state.finished) this.state = this.#commit({ ...this.state, finished: true });
     this.#log({ event: 'done', epoch: this.state.epoch, step: this.state.step });
   }
@@ -601,7 +700,8 @@ export class Trainer {
       this.sgd.disposeBuffers();
       this.model.dispose();
     } finally {
-      this.#lock.release();
+      this.#dp?.uninstall();
+      this.#lock?.release();
     }
   }
 
@@ -611,6 +711,7 @@ export class Trainer {
    * checkpoint on disk stays the last finite one.
    */
   #commit(s: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
+    if (!this.#writes) return { ...this.state, ...s };
     let full: TrainState;
     try {
       full = saveCheckpoint(this.dir, this.model, this.sgd, s);
@@ -625,7 +726,11 @@ export class Trainer {
     return full;
   }
 
+  /** Whether this process writes the run's files: rank 0 of a distributed run, or the only process. */
+  get #writes(): boolean { return this.#dp === null || this.#dp.isRoot; }
+
   #writeModel(): void {
+    if (!this.#writes) return;
     const s = this.state, o = this.options;
     const last = s.history[s.history.length - 1];
     if (this.model instanceof ScriptModule) {
@@ -675,6 +780,7 @@ export class Trainer {
   }
 
   #log(v: Record<string, unknown>): void {
+    if (!this.#writes) return;
     fs.appendFileSync(this.#logFile, JSON.stringify({ time: new Date().toISOString(), ...v }) + '\n');
   }
 }
