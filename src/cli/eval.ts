@@ -2,12 +2,13 @@
 // RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
+import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, modelClassNames, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
 import type { LoadOptions } from '../data/load.js';
 import { UserError, asUserError } from './errors.js';
 import { recordRange, seededRecords, heldOutImages, type Count, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
-import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
+import { araDistances, araOf, araAbove, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
+import { clinicalMetrics, formatClinical, type ClinicalMetrics } from '../metrics/clinical.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
 import { AttackGuardError } from '../attack/paper.js';
 import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
@@ -45,6 +46,11 @@ interface ModelEval {
   model: string;
   n: number;
   accuracy: number;
+  /** Balanced accuracy, per-class recall, confusion matrix, ROC AUC (K = 2). */
+  clinical: ClinicalMetrics;
+  classNames: string[];
+  /** ARA above the majority-class share instead of 1/K (exact), per type. */
+  araMajority: Partial<Record<AraType, number>>;
   ara: Partial<Record<AraType, { exact: number; histogram: number }>>;
   distances: Partial<Record<AraType, number[]>>;
   curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
@@ -125,11 +131,18 @@ export function run(argv: string[]): void {
       numClasses = classCount(m, set.shape);
       const bad = set.labels.find((l) => l >= numClasses);
       if (bad !== undefined) throw new UserError(`${dataPath}: label ${bad}, but ${path.basename(file)} has ${numClasses} classes`);
-      const acc = accuracy(predict(model, set, { batch: Math.max(batch, 256) }).classes, set.labels);
-      const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
+      const pr = predict(model, set, { batch: Math.max(batch, 256), logits: numClasses === 2 });
+      const acc = accuracy(pr.classes, set.labels);
+      // K = 2: the AUC ranks images by the logit margin z₁ − z₀ (monotone in p₁, and never saturated).
+      const margin = pr.logits ? Float64Array.from({ length: set.n }, (_, i) => pr.logits![2 * i + 1]! - pr.logits![2 * i]!) : undefined;
+      const clinical = clinicalMetrics(set.labels, pr.classes, numClasses, margin);
+      const r: ModelEval = { model: file, n: set.n, accuracy: acc, clinical, classNames: modelClassNames(m, numClasses, set.classNames), araMajority: {}, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
       for (const type of types) {
         let d: Float64Array;
-        try {
+        if (type === 'btr' && numClasses === 2 && r.distances.attack !== undefined) {
+          // Two classes: p(true) ≤ 1/2 is misclassification, so BTR's distances are Attack's (computed once).
+          d = Float64Array.from(r.distances.attack);
+        } else try {
           d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
         } catch (e) {
           if (e instanceof AttackGuardError) {
@@ -139,6 +152,7 @@ export function run(argv: string[]): void {
           throw e;
         }
         r.ara[type] = araOf(d, numClasses);
+        r.araMajority[type] = araAbove(d, clinical.majorityRate);
         r.distances[type] = Array.from(d);
         r.curves[type] = accuracyCurve(d);
       }
@@ -168,6 +182,14 @@ export function run(argv: string[]): void {
     say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
       + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
   }
+  for (const r of results) {
+    say(`${path.basename(r.model)}:`);
+    for (const line of formatClinical(r.clinical, r.classNames)) say(`  ${line}`);
+    const maj = (Object.keys(r.araMajority) as AraType[]).map((t) => `${t === 'attack' ? 'Attack' : 'BTR'} ${fmt(r.araMajority[t])}`);
+    if (maj.length > 0) say(`  ARA above the majority rate ${fmt(r.clinical.majorityRate)} (instead of 1/${numClasses}): ${maj.join(', ')}`);
+    // BTR's criterion p(true) ≤ 1/K is p(true) ≤ ½ for two classes: exactly a misclassification (ties aside).
+    if (numClasses === 2 && r.ara.attack && r.ara.btr) say('  K = 2: BTR (p(true) ≤ 1/2) is misclassification, so BTR ARA = Attack ARA (computed once)');
+  }
 
   // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
   // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
@@ -176,7 +198,9 @@ export function run(argv: string[]): void {
   process.on('SIGTERM', onSignal);
   const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
   const one = (r: ModelEval): Record<string, unknown> => ({
-    model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+    model: r.model, n: r.n, accuracy: r.accuracy, balanced_accuracy: r.clinical.balancedAccuracy, recall: r.clinical.recall,
+    support: r.clinical.support, confusion: r.clinical.confusion, majority_rate: r.clinical.majorityRate, class_names: r.classNames,
+    ...(numClasses === 2 ? { auc: r.clinical.auc } : {}), ara_majority: r.araMajority, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
     ...(records ? { records } : {}), seconds: r.seconds,
   });
   if (json !== undefined) {
