@@ -9,7 +9,7 @@ import { defaultTrainOptions, checkOptions, TRAIN_MODES, BALANCES, type Balance,
 import { architectures, type Activation } from '../nn/index.js';
 
 /** What --balance alone does (measured on PneumoniaMNIST: models/xray/README.md). */
-const DEFAULT_BALANCE: Balance = 'weight';
+const DEFAULT_BALANCE: Balance = 'sample';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
        advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]

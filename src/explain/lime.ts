@@ -164,7 +164,7 @@ export class Lime implements Explainer<'lime', LimeDetails> {
 
   attribute(model: Module, images: Tensor, targets: Int32Array): MethodExplanation<'lime', LimeDetails> {
     const [n, c, h, w] = checkInputs('lime', images, targets);
-    if (c !== 3) throw new Error(`lime: the segmentation needs RGB images, got ${c} channel(s)`);
+    if (c !== 3 && c !== 1) throw new Error(`lime: the segmentation needs RGB or grayscale images, got ${c} channel(s)`);
     const o = this.opts;
     const P = h * w;
     const maps = new Float32Array(n * P);
@@ -176,11 +176,12 @@ export class Lime implements Explainer<'lime', LimeDetails> {
     inEval(model, () => {
       for (let i = 0; i < n; i++) {
         const img = tidy(() => images.select(0, i).contiguous().cast('float32').data());
-        const seg = slic(img, h, w, o);
+        // Grayscale: SLIC runs on the gray value in all three planes (CIELAB lightness alone, as a gray image has).
+        const seg = slic(c === 3 ? img : Float32Array.from({ length: 3 * P }, (_, q) => img[q % P]!), h, w, o);
         det.segments.set(seg.labels, i * P);
         det.counts[i] = seg.count;
         const K = seg.count;
-        const fill = fillImage(img, seg.labels, K, P, o.fill);
+        const fill = fillImage(img, c, seg.labels, K, P, o.fill);
         const masks = limeMasks(o.samples, K, o.seed + i);
         const y = new Float64Array(o.samples);
         tidy(() => {
@@ -212,19 +213,19 @@ export class Lime implements Explainer<'lime', LimeDetails> {
 }
 
 /** The "off" image: every superpixel its own mean colour (or a constant grey). */
-function fillImage(img: Float32Array, labels: Int32Array, K: number, P: number, fill: 'mean' | number): Float32Array {
-  const out = new Float32Array(3 * P);
+function fillImage(img: Float32Array, C: number, labels: Int32Array, K: number, P: number, fill: 'mean' | number): Float32Array {
+  const out = new Float32Array(C * P);
   if (fill !== 'mean') return out.fill(fill);
-  const sum = new Float64Array(3 * K);
+  const sum = new Float64Array(C * K);
   const cnt = new Float64Array(K);
   for (let p = 0; p < P; p++) {
     const l = labels[p]!;
     cnt[l]! += 1;
-    for (let ch = 0; ch < 3; ch++) sum[ch * K + l]! += img[ch * P + p]!;
+    for (let ch = 0; ch < C; ch++) sum[ch * K + l]! += img[ch * P + p]!;
   }
   for (let p = 0; p < P; p++) {
     const l = labels[p]!;
-    for (let ch = 0; ch < 3; ch++) out[ch * P + p] = sum[ch * K + l]! / cnt[l]!;
+    for (let ch = 0; ch < C; ch++) out[ch * P + p] = sum[ch * K + l]! / cnt[l]!;
   }
   return out;
 }
