@@ -137,7 +137,7 @@ test('serve: a 1-channel model browses a grayscale folder and explains an RGB up
   }
 });
 
-test('real chest X-rays (../shared/data/pneumoniamnist) load as 28×28×1 and the shipped X-ray model reads them', (t) => {
+test('real chest X-rays (../shared/data/pneumoniamnist) load as 28×28×1 and the shipped X-ray model reads them', async (t) => {
   const shared = skipUnlessShared(t, 'data/pneumoniamnist/val');
   if (shared === null) return;
   const v = loadDataset(path.join(shared, 'data', 'pneumoniamnist', 'val'));
@@ -150,4 +150,15 @@ test('real chest X-rays (../shared/data/pneumoniamnist) load as 28×28×1 and th
   const j = JSON.parse(r.stdout) as { n: number; balanced_accuracy: number; auc: number };
   assert.equal(j.n, 524);
   assert.ok(j.balanced_accuracy > 0.75 && j.auc > 0.85, `balanced accuracy ${j.balanced_accuracy}, AUC ${j.auc}`);
+  // serve --model X --data val: the page starts on the X-ray model (the shipped CIFAR-10 default does not fit 2 classes).
+  const s = await startServe(['--model', shipped, '--data', path.join(shared, 'data', 'pneumoniamnist', 'val')]);
+  try {
+    const models = await (await fetch(`${s.url}/api/models`)).json() as { models: { name: string; default: boolean; input: number[] }[] };
+    const selected = models.models.find((m) => m.default)!;
+    assert.equal(selected.name, 'robust.safetensors');
+    assert.deepEqual(selected.input, [1, 28, 28]);
+  } finally {
+    s.proc.kill('SIGTERM');
+    await s.exited;
+  }
 });
