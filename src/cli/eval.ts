@@ -19,6 +19,8 @@ import { Progress } from '../report/progress.js';
 const HELP = `usage: advexp eval [--model FILE]... --data PATH [options]
 Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact and 1000-bin histogram),
 accuracy-vs-RMS curves and PGD robust accuracy (L-inf 8/255, L2 0.5) of one or more models, in eval mode.
+Clinical metrics beside them: balanced accuracy, per-class recall, the confusion matrix, ROC AUC for two classes,
+and the ARA above the majority-class rate (for two classes BTR ARA equals Attack ARA and is computed once).
 Without --model the shipped default model is used; repeat --model to compare models on one plot.
 
   --data PATH        CIFAR-10 batch file(s) (e.g. data_batch_5.bin, test_batch.bin), their directory or tarball, or
