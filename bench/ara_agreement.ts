@@ -107,7 +107,7 @@ for (const net of a.nets!.split(',')) {
       if (d === 0 || r === 0) { zeroMismatch++; rel.push(1); return; }
       rel.push(Math.abs(d - r) / Math.max(d, r));
     });
-    const ara = araOf(tsD);
+    const ara = araOf(tsD, 10);
     const res: PairResult = {
       cpu: cpuSummary(), net, type, pool: a.pool!, n: cfg.n, offset: cfg.offset, steps: cfg.steps, eps: cfg.eps, momentum: cfg.momentum, accuracy: acc,
       ts: { distances: tsD, exact: ara.exact, histogram: ara.histogram, seconds: tsSec },
@@ -116,7 +116,7 @@ for (const net of a.nets!.split(',')) {
       zero_mismatch: zeroMismatch,
       ara_exact_rel_diff: Math.abs(ara.exact - ref.ara_exact) / ref.ara_exact,
       ara_histogram_rel_diff: Math.abs(ara.histogram - ref.ara_histogram) / ref.ara_histogram,
-      ts_histogram_of_torch_distances: araOf(ref.distances).histogram,
+      ts_histogram_of_torch_distances: araOf(ref.distances, 10).histogram,
     };
     store.pairs[key] = res;
     writeJsonAtomic(a.out!, store);

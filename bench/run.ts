@@ -2,7 +2,7 @@
 //                [--ara-images 1000] [--ara-steps 450] [--epoch-images 45000]
 // Runs every workload on both sides (advexp: bench/ts_bench.ts, PyTorch: bench/torch_bench.py) in
 // separate processes with the same environment, alternating the sides so drifts in machine load hit
-// both, and keeps each side's best round. Prints images/s and the ratio advexp/PyTorch; writes
+// both, and keeps each side's best round (median workloads: at least 3 rounds, each side's median). Prints images/s and the ratio advexp/PyTorch; writes
 // bench/results.json as {"rows": [{"workload", "threads", "advexp", "pytorch", "ratio"}]}.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -16,13 +16,23 @@ const root = path.resolve(here, '..', '..');
 const PYTHON = process.env.ADVEXP_BENCH_PYTHON ?? '/usr/bin/python3';
 
 // script: the pair of per-side scripts (bench/<ts>.ts compiled, bench/<py>.py) that run the workload.
-// args: the side scripts' arguments when not the usual --iters/--warmup; once: a single round (long workloads).
-interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string; args?: () => string[]; once?: boolean }
+// args: the side scripts' arguments when not the usual --iters/--warmup; once: a single round (long workloads);
+// median: at least 3 alternating rounds, each side's median round kept instead of its best.
+interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string; args?: () => string[]; once?: boolean; median?: boolean }
 const WORKLOADS: Workload[] = [
   { name: 'plain', iters: 10, quickIters: 3 },
   { name: 'lipschitz', iters: 6, quickIters: 2 },
   { name: 'infer', iters: 10, quickIters: 4 },
   { name: 'attack', iters: 10, quickIters: 4 },
+  // The published robust ResNet-44 exported with torch.jit.script (test/fixtures/torchscript/robust_script.pt), run by
+  // libtorch's TorchScript interpreter on both sides: inference batch 256, one attack step (input gradient) batch 128.
+  // bench/script_bench.ts runs the same pair alone, median of >= 3 alternating rounds.
+  { name: 'script-infer', iters: 10, quickIters: 4, ts: 'ts_script.js', py: 'torch_script.py', args: () => scriptArgs('infer', 10, 4) },
+  { name: 'script-attack', iters: 10, quickIters: 4, ts: 'ts_script.js', py: 'torch_script.py', args: () => scriptArgs('attack', 10, 4) },
+  // torchvision's ResNet-50 at 224×224, full width, random weights (issue 12): inference batch 32, attack step
+  // (input gradient of the summed cross-entropy) batch 16.
+  { name: 'r50-infer', iters: 3, quickIters: 1, median: true },
+  { name: 'r50-attack', iters: 3, quickIters: 1, median: true },
   // One image, 12 adversarial explanations (true, second, all 10) × 35 steps on the published robust ResNet-44.
   { name: 'ae', iters: 3, quickIters: 1, ts: 'ts_ae.js', py: 'torch_ae.py' },
   // Attack and BTR ARA (METHOD.md §4, §6) of --ara-images validation records × --ara-steps on the published robust
@@ -50,6 +60,9 @@ const { values: a } = parseArgs({
   },
 });
 const threads = a.threads!.split(',').map(Number);
+/** The side scripts' arguments for a TorchScript row (run.ts adds --threads). */
+const scriptArgs = (workload: string, iters: number, quickIters: number): string[] =>
+  ['--workload', workload, '--iters', String(a.quick ? quickIters : iters), '--warmup', a.quick ? '1' : '2'];
 /** The ARA row's size: the paper's 1,000 images × 450 steps, 16 × 40 with --quick, or as given. */
 const araSize = (): { images: number; steps: number } => ({
   images: Number(a['ara-images'] ?? (a.quick ? 16 : 1000)), steps: Number(a['ara-steps'] ?? (a.quick ? 40 : 450)),
@@ -88,28 +101,34 @@ function maxRelDiff(x: Record<string, number[]>, y: Record<string, number[]>): n
   return m;
 }
 
-interface Row { workload: string; threads: number; advexp: number; pytorch: number; ratio: number; advexp_s?: number; pytorch_s?: number; distances_max_rel_diff?: number; advexp_loop_overhead?: number; pytorch_loop_overhead?: number; advexp_step_overhead?: number; pytorch_step_overhead?: number }
+interface Row { workload: string; threads: number; advexp: number; pytorch: number; ratio: number; advexp_s?: number; pytorch_s?: number; distances_max_rel_diff?: number; advexp_loop_overhead?: number; pytorch_loop_overhead?: number; advexp_step_overhead?: number; pytorch_step_overhead?: number; advexp_rounds?: number[]; pytorch_rounds?: number[] }
 const rows: Row[] = [];
 const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
 if (a.malloc !== 'tuned' && a.malloc !== 'default') throw new Error('--malloc must be tuned or default');
 console.log(`CPU: ${cpuSummary()}`);
-console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept, malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
+console.log(`advexp vs PyTorch (${PYTHON}), ${rounds} round(s) per side, best kept (r50 rows: ≥ 3 rounds, median kept), malloc ${a.malloc}${a.quick ? ', quick' : ''}`);
 console.log('workload     threads   advexp img/s   pytorch img/s   ratio');
 for (const t of threads) {
   for (const w of chosen) {
-    const best: Record<'advexp' | 'pytorch', SideResult> = { advexp: { img_per_s: 0 }, pytorch: { img_per_s: 0 } };
-    for (let r = 0; r < (w.once ? 1 : rounds); r++) {
+    const all: Record<'advexp' | 'pytorch', SideResult[]> = { advexp: [], pytorch: [] };
+    for (let r = 0; r < (w.once ? 1 : w.median ? Math.max(3, rounds) : rounds); r++) {
       // Alternate which side goes first each round.
       const order: ('advexp' | 'pytorch')[] = r % 2 === 0 ? ['pytorch', 'advexp'] : ['advexp', 'pytorch'];
-      for (const side of order) {
-        const res = runSide(side, w, t);
-        if (res.img_per_s > best[side].img_per_s) best[side] = res;
-      }
+      for (const side of order) all[side].push(runSide(side, w, t));
     }
+    const pick = (rs: SideResult[]): SideResult => {
+      const sorted = [...rs].sort((x, y) => x.img_per_s - y.img_per_s);
+      return w.median ? sorted[(sorted.length - 1) >> 1]! : sorted[sorted.length - 1]!;
+    };
+    const best = { advexp: pick(all.advexp), pytorch: pick(all.pytorch) };
     const row: Row = {
       workload: w.name, threads: t, advexp: +best.advexp.img_per_s.toFixed(2), pytorch: +best.pytorch.img_per_s.toFixed(2),
       ratio: +(best.advexp.img_per_s / best.pytorch.img_per_s).toFixed(3),
     };
+    if (w.median) {
+      row.advexp_rounds = all.advexp.map((r) => +r.img_per_s.toFixed(2));
+      row.pytorch_rounds = all.pytorch.map((r) => +r.img_per_s.toFixed(2));
+    }
     if (best.advexp.seconds !== undefined && best.pytorch.seconds !== undefined) {
       row.advexp_s = +best.advexp.seconds.toFixed(1);
       row.pytorch_s = +best.pytorch.seconds.toFixed(1);

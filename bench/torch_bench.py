@@ -1,7 +1,7 @@
 """PyTorch (CPU) reference timings for the ResNet-44 workloads of the advexp benchmark.
 
 Usage:
-  /usr/bin/python3 bench/torch_bench.py --workload {plain,lipschitz,infer,attack} \
+  /usr/bin/python3 bench/torch_bench.py --workload {plain,lipschitz,infer,attack,r50-infer,r50-attack} \
       --threads N [--batch B] [--iters I] [--warmup W] [--seed S]
 
   --tune-malloc   raise glibc's mmap/trim thresholds in-process (mallopt) so large activation buffers are
@@ -16,6 +16,8 @@ Workloads (pre-activation ResNet-44, random inputs in [0,1], random labels, fixe
   lipschitz  half-Huber net, train mode, L = CE + 220 * mean(G^2) with double backprop, same SGD step (batch 128)
   infer      ReLU net, eval mode, torch.no_grad forward (batch 256)
   attack     half-Huber net, eval mode, gradient of summed CE w.r.t. the input only (batch 128)
+  r50-infer  torchvision resnet50 (random weights, ImageNet normalisation first), 224x224, eval, no_grad (batch 32)
+  r50-attack the same, gradient of summed CE w.r.t. the input only (batch 16)
 """
 import argparse
 import json
@@ -29,11 +31,42 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_model import resnet44, lipschitz_loss  # noqa: E402
 
-DEFAULT_BATCH = {'plain': 128, 'lipschitz': 128, 'infer': 256, 'attack': 128}
+DEFAULT_BATCH = {'plain': 128, 'lipschitz': 128, 'infer': 256, 'attack': 128, 'r50-infer': 32, 'r50-attack': 16}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 PSI = 220.0
 
 
+def build_r50(workload, batch, seed):
+    """torchvision's ResNet-50 as advexp's TorchvisionResNet runs it: (x - mean)/std, then the network."""
+    import torchvision
+    torch.manual_seed(seed)
+    net = torchvision.models.resnet50().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    mean = torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.rand(batch, 3, 224, 224, generator=gen)
+    y = torch.randint(0, 1000, (batch,), generator=gen)
+
+    def model(v):
+        return net((v - mean) / std)
+    if workload == 'r50-infer':
+        def step():
+            with torch.no_grad():
+                model(x)
+    else:
+        def step():
+            xa = x.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(model(xa), y, reduction='sum'), xa)
+            return g
+    return step
+
+
 def build(workload, batch, seed):
+    if workload.startswith('r50-'):
+        return build_r50(workload, batch, seed)
     torch.manual_seed(seed)
     half_huber = workload in ('lipschitz', 'attack')
     model = resnet44(half_huber)

@@ -1,16 +1,27 @@
 // advexp side of the benchmark: the same workloads as bench/torch_bench.py, same CLI, same JSON line.
-//   node dist/bench/ts_bench.js --workload {plain,lipschitz,infer,attack} --threads N [--batch B] [--iters I] [--warmup W]
+//   node dist/bench/ts_bench.js --workload {plain,lipschitz,infer,attack,r50-infer,r50-attack} --threads N [--batch B] [--iters I] [--warmup W]
+// r50-*: torchvision's ResNet-50 (full width, random weights, ImageNet normalisation inside) on 224×224 images.
 import { parseArgs } from 'node:util';
 import { tidy, noGrad, gradOf, backward, rand, randint, manualSeed, setNumThreads, getNumThreads, crossEntropy } from '../src/engine/index.js';
-import { PreActResNet } from '../src/nn/index.js';
+import { PreActResNet, TorchvisionResNet } from '../src/nn/index.js';
 import { lipschitzLoss } from '../src/train/lipschitz.js';
 import { Sgd } from '../src/train/sgd.js';
 
-const DEFAULT_BATCH: Record<string, number> = { plain: 128, lipschitz: 128, infer: 256, attack: 128 };
+const DEFAULT_BATCH: Record<string, number> = { plain: 128, lipschitz: 128, infer: 256, attack: 128, 'r50-infer': 32, 'r50-attack': 16 };
 const PSI = 220;
 
 function build(workload: string, batch: number, seed: number): () => void {
   manualSeed(seed);
+  if (workload.startsWith('r50-')) {
+    const model = new TorchvisionResNet({ depth: 50, classes: 1000 }).eval().requiresGrad_(false);
+    const x = rand([batch, 3, 224, 224]);
+    const y = randint(0, 1000, [batch]);
+    if (workload === 'r50-infer') return () => tidy(() => noGrad(() => { model.call(x); }));
+    return () => tidy(() => {
+      const xa = x.detach().requiresGrad_(true);
+      gradOf(crossEntropy(model.call(xa), y, 'sum'), [xa]);
+    });
+  }
   const halfHuber = workload === 'lipschitz' || workload === 'attack';
   const model = new PreActResNet({ depth: 44, activation: halfHuber ? 'half-huber' : 'relu' });
   const x = rand([batch, 3, 32, 32]);

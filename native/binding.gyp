@@ -6,7 +6,7 @@
   },
   "targets": [{
     "target_name": "advexp_native",
-    "sources": ["src/addon.cc", "src/tensor.cc", "src/ops.cc", "src/autograd.cc"],
+    "sources": ["src/addon.cc", "src/tensor.cc", "src/ops.cc", "src/autograd.cc", "src/jit.cc"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GLIBCXX_USE_CXX11_ABI=1"],
     # libtorch reports errors as C++ exceptions and relies on RTTI; node-gyp disables both by default.

@@ -2,6 +2,7 @@
 export * from './engine/index.js';
 export * from './nn/index.js';
 export { loadModel, saveModel, readSidecar, type LoadedModel, type ModelInput, type ModelOverrides } from './io/model-file.js';
+export { loadScriptModule, saveScriptModule, TORCHSCRIPT_EXPORT_HINT } from './io/torchscript.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type StFile, type StTensor, type StDtype } from './io/safetensors.js';
 export { readCifarBatch, readCifarClassNames, loadCifarFiles, loadCifarArchive, CIFAR10_CLASSES, CIFAR_SHAPE } from './data/cifar.js';
 export { ImageDataset, splitValidation, type ImageShape, type ImageInput } from './data/dataset.js';

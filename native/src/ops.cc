@@ -315,6 +315,7 @@ FN(AddcmulInplace) { BODY_BEGIN T(0).addcmul_(T(1), T(2), Num(info[3], "value"))
 FN(CopyInplace) { BODY_BEGIN T(0).copy_(T(1)); return info[0]; BODY_END }
 FN(ZeroInplace) { BODY_BEGIN T(0).zero_(); return info[0]; BODY_END }
 FN(FillInplace) { BODY_BEGIN T(0).fill_(Num(info[1], "value")); return info[0]; BODY_END }
+FN(ReluInplace) { BODY_BEGIN T(0).relu_(); return info[0]; BODY_END }
 FN(ClampInplace) { BODY_BEGIN T(0).clamp_(OptScalar(info[1]), OptScalar(info[2])); return info[0]; BODY_END }
 
 // ---- threads and runtime ----
@@ -374,7 +375,7 @@ void InitOps(Napi::Env env, Napi::Object e) {
   REG("interpolateBilinear", InterpolateBilinear); REG("interpolateNearest", InterpolateNearest);
   REG("add_", AddInplace); REG("addScalar_", AddScalarInplace); REG("mul_", MulInplace);
   REG("mulScalar_", MulScalarInplace); REG("addcmul_", AddcmulInplace); REG("copy_", CopyInplace);
-  REG("zero_", ZeroInplace); REG("fill_", FillInplace); REG("clamp_", ClampInplace);
+  REG("zero_", ZeroInplace); REG("fill_", FillInplace); REG("clamp_", ClampInplace); REG("relu_", ReluInplace);
   REG("setNumThreads", SetNumThreads); REG("getNumThreads", GetNumThreads);
   REG("setNumInteropThreads", SetNumInteropThreads); REG("liveHandles", LiveHandles);
   REG("cudaAvailable", CudaAvailable); REG("parallelInfo", ParallelInfo); REG("showConfig", ShowConfig); REG("profileStart", ProfileStart); REG("profileStop", ProfileStop); REG("version", Version);

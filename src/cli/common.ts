@@ -5,14 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel, checkOverrides, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
+import { loadModel, checkOverrides, classCount as modelClassCount, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import type { ImageDataset, ImageShape } from '../data/dataset.js';
 import { loadDataset, type LoadOptions } from '../data/load.js';
 import { errnoOf } from '../io/errors.js';
 import { decodeImage, readImageFile, fitImage, fitNote, isGray, RESIZE_POLICIES, type FitShape, type ResizePolicy } from '../data/images.js';
-import { setNumThreads, tidy, noGrad, zeros } from '../engine/index.js';
-import { inEval } from '../nn/index.js';
+import { setNumThreads } from '../engine/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
 import { UserError, asUserError } from './errors.js';
@@ -237,14 +236,9 @@ export function dataOptions(m: LoadedModel, resize: ResizePolicy): LoadOptions {
   return { size: m.input.size ?? undefined, channels: m.input.channels ?? undefined, resize };
 }
 
-/** The number of classes: the model's own, else read off its output for one blank image of `shape`. */
+/** The number of classes (io/model-file classCount), its errors as one-line UserErrors. */
 export function classCount(m: LoadedModel, shape: ImageShape): number {
-  if (m.classes === null) {
-    const k = tidy(() => noGrad(() => inEval(m.model, () => m.model.call(zeros([1, shape.channels, shape.height, shape.width])).shape)));
-    if (k.length !== 2) throw new UserError(`${m.file}: the model returns a [${k.join(', ')}] tensor for one image; advexp needs logits [batch, classes]`);
-    m.classes = k[1]!;
-  }
-  return m.classes;
+  return asUserError(() => modelClassCount(m, shape));
 }
 
 /** Class names for a model: its own (file, sidecar, --classes), the data's when they fit, CIFAR-10's for 10 classes, else "class i". */

@@ -35,6 +35,7 @@ before/after, RMS of the perturbation, Pearson correlation of Grad-CAM(x, old cl
   --scale S           panel enlargement (default 4)   --panel-rows R   images shown in the panel (default 6)
   --threads T         libtorch threads (default: all cores)
   --out DIR           writes DIR/gradcam-attack.png and DIR/gradcam-attack.json
+  --quiet             print only the files written (no per-image table)
 ${MODEL_FLAG_HELP}`;
 
 export interface FlipResult {
@@ -74,6 +75,7 @@ export interface GradcamAttackArgs {
   range: { offset: number; n: number } | null;
   threads: string | undefined;
   out: string;
+  quiet: boolean;
   model: ModelChoices;
 }
 
@@ -83,7 +85,7 @@ export function readArgs(argv: string[]): GradcamAttackArgs | null {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, index: { type: 'string' }, offset: { type: 'string' },
     n: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' }, momentum: { type: 'string' }, layer: { type: 'string' },
     attack: { type: 'string' }, rho: { type: 'string' }, lambda: { type: 'string' },
-    scale: { type: 'string' }, 'panel-rows': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, ...MODEL_FLAGS,
+    scale: { type: 'string' }, 'panel-rows': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, quiet: { type: 'boolean' }, ...MODEL_FLAGS,
   }, true);
   if (v.help) { console.log(HELP); return null; }
   if (v.out === undefined || v.out === '') throw new UserError('--out DIR is required');
@@ -105,7 +107,7 @@ export function readArgs(argv: string[]): GradcamAttackArgs | null {
   const range = v.data !== undefined && v.index === undefined ? { offset: intArg(v.offset, 'offset', 0, 0), n: intArg(v.n, 'n', 8, 1) } : null;
   return {
     models: v.model ?? [undefined], attack: kind, steps, eps, momentum, rho, lambda, layer: v.layer, scale, panelRows,
-    files: positionals, data: v.data, index: v.index, range, threads: v.threads, out: v.out, model: modelChoices(v),
+    files: positionals, data: v.data, index: v.index, range, threads: v.threads, out: v.out, model: modelChoices(v), quiet: v.quiet === true,
   };
 }
 
@@ -140,7 +142,8 @@ export function run(argv: string[]): void {
     firstModel.model.dispose();
     throw e;
   }
-  for (const note of inputs.notes) console.log(note);
+  const say = args.quiet ? (): void => {} : console.log;
+  for (const note of inputs.notes) say(note);
   const { n, channels: C, height: H, width: W } = inputs;
   const P = H * W;
   const attack = new PaperMinimalAttack({ steps, eps, momentum, guard: false });
@@ -204,14 +207,14 @@ export function run(argv: string[]): void {
     };
   });
   for (const [k, m] of perModel.entries()) {
-    console.log(`${shortModelName(m.model)}:`);
+    say(`${shortModelName(m.model)}:`);
     for (const r of m.results) {
-      console.log(`  ${inputs.names[r.image]!.padEnd(22)} ${m.names[r.classBefore]!.padEnd(10)} ${r.pBefore.toFixed(2)} -> `
+      say(`  ${inputs.names[r.image]!.padEnd(22)} ${m.names[r.classBefore]!.padEnd(10)} ${r.pBefore.toFixed(2)} -> `
         + `${(r.flipped ? m.names[r.classAfter]! : '(no flip)').padEnd(10)} ${r.pAfter.toFixed(2)}  rms ${Number.isFinite(r.rms) ? r.rms.toFixed(4) : '-'}  `
         + `Grad-CAM r ${Number.isFinite(r.correlation) ? r.correlation.toFixed(3) : 'n/a'} (old class on new image ${Number.isFinite(r.correlationSameClass) ? r.correlationSameClass.toFixed(3) : 'n/a'})`);
     }
     const s = summary[k]!;
-    console.log(`  flipped ${s.flipped}/${n}, median RMS ${s.median_rms.toFixed(4)}, Grad-CAM correlation median ${s.median_correlation.toFixed(3)} (mean ${s.mean_correlation.toFixed(3)})`);
+    say(`  flipped ${s.flipped}/${n}, median RMS ${s.median_rms.toFixed(4)}, Grad-CAM correlation median ${s.median_correlation.toFixed(3)} (mean ${s.mean_correlation.toFixed(3)})`);
   }
 
   const rows: (PanelTile | null)[][] = [];

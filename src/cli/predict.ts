@@ -44,7 +44,8 @@ export function run(argv: string[]): void {
     bar.finish();
     const acc = accuracy(classes, set.labels);
     const say = json === STDOUT ? console.error : console.log;
-    say(`${file}: accuracy ${acc.toFixed(4)} on ${set.n} images of ${dataPath}${offset ? ` from image ${offset}` : ''}`);
+    const unit = set.files === null ? 'record' : 'image';
+    say(`${file}: accuracy ${acc.toFixed(4)} on ${set.n} ${unit}s of ${dataPath}${offset ? ` from ${unit} ${offset}` : ''}`);
     const files = set.files;
     const result = {
       n: set.n, accuracy: acc, predictions: Array.from(classes),

@@ -6,7 +6,7 @@ import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
 import { defaultTrainOptions, checkOptions, TRAIN_MODES, BALANCES, type Balance, type TrainMode, type TrainOptions } from '../train/options.js';
-import { architectures, type Activation } from '../nn/index.js';
+import { architectures, architectureNames, type Activation } from '../nn/index.js';
 
 /** What --balance alone does (measured on PneumoniaMNIST: models/xray/README.md). */
 const DEFAULT_BALANCE: Balance = 'sample';
@@ -15,7 +15,7 @@ const HELP = `usage: advexp train --data PATH --out DIR [options]
        advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
 
 Trains a network (default: the paper's pre-activation ResNet) the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
-(DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}) and a line of DIR/${LOG_FILE}.
+(DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}, or DIR/model.pt for a TorchScript --init) and a line of DIR/${LOG_FILE}.
 Ctrl-C / SIGTERM: the current batch finishes, a checkpoint is written, and --resume continues bit-identically.
 
 data:
@@ -44,8 +44,10 @@ training:
   --epochs N            (default 200)   --lr R (0.1)   --batch B (128)   --milestones A,B (170,195; 'none')
   --weight-decay W      (1e-4)          --momentum M (0.9)             --seed S (0)
 model:
-  --arch NAME           ${architectures().map((a) => a.name).join(' | ')} (default preact-resnet)
-${architectures().map((a) => `                        ${a.name}: ${a.summary}`).join('\n')}
+  --init FILE           start from this model (fine-tuning): safetensors of a built-in architecture, or a scripted
+                        TorchScript module (written back as DIR/model.pt + model.json); --arch/--depth/--widths ignored
+  --arch NAME           ${architectureNames().join(' | ')} (default preact-resnet)
+${architectures().map((a) => `                        ${[a.name, ...Object.keys(a.aliases ?? {})].join(', ')}: ${a.summary}`).join('\n')}
   --depth D             preact-resnet: 6n+2 (default 44)   --widths A,B,C (16,32,64)
   --activation A        relu | half-huber (default: half-huber with robust additions, else relu)
 run:
@@ -77,7 +79,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
     mode: { type: 'string' }, 'l2-min': { type: 'boolean' }, 'noise-std': { type: 'string' },
-    activation: { type: 'string' }, arch: { type: 'string' }, resize: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
+    activation: { type: 'string' }, arch: { type: 'string' }, init: { type: 'string' }, resize: { type: 'string' }, depth: { type: 'string' }, widths: { type: 'string' },
     epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
@@ -108,8 +110,8 @@ export async function run(argv: string[]): Promise<void> {
       throw new UserError(`--activation: expected relu|half-huber, got '${activation}'`);
     }
     const widths = intList(values.widths, 'widths');
-    if (widths !== undefined && (widths.length !== 3 || widths.some((w) => w < 1))) {
-      throw new UserError(`--widths: expected three positive integers like 16,32,64, got '${values.widths}'`);
+    if (widths !== undefined && (widths.length === 0 || widths.some((w) => w < 1))) {
+      throw new UserError(`--widths: expected positive integers (three like 16,32,64 for preact-resnet, one for the others), got '${values.widths}'`);
     }
     const partial: Partial<TrainOptions> & { data: string } = {
       data: values.data,
@@ -130,6 +132,7 @@ export async function run(argv: string[]): Promise<void> {
       limit: values.limit === undefined ? null : intArg(values.limit, 'limit', 0, 1),
       imageSize: values.size === undefined ? null : intArg(values.size, 'size', 32, 1),
       arch: values.arch ?? 'preact-resnet',
+      init: values.init ?? null,
       augment: !flag(values['no-augment']),
       advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'], 'adv-eps', 0),
       advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
@@ -211,7 +214,7 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = signal === 'SIGTERM' ? 143 : 130;
     } else {
       const last = result.state.history[result.state.history.length - 1];
-      console.log(`${path.join(dir, MODEL_FILE)}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
+      console.log(`${result.modelFile}: ${result.state.epoch} epochs${last?.valAcc != null ? `, validation accuracy ${last.valAcc.toFixed(4)}` : ''}`);
     }
   } catch (e) {
     removeCreatedDirs(dir, createdTop);

@@ -12,6 +12,8 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Arra
 export type NativeHandle = number;
 
 type H = NativeHandle;
+/** A TorchScript module id (native/src/jit.cc's slab of modules). */
+type J = number;
 type Opt<T> = T | null | undefined;
 
 export interface NativeBinding {
@@ -109,7 +111,7 @@ export interface NativeBinding {
   interpolateNearest(x: H, size: number[]): H;
 
   add_(a: H, b: H, alpha?: number): H; addScalar_(a: H, b: number): H; mul_(a: H, b: H): H; mulScalar_(a: H, b: number): H; addcmul_(a: H, b: H, c: H, value: number): H;
-  copy_(a: H, b: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
+  copy_(a: H, b: H): H; relu_(a: H): H; zero_(a: H): H; fill_(a: H, v: number): H; clamp_(a: H, min: Opt<number>, max: Opt<number>): H;
 
   grad(outputs: H[], inputs: H[], gradOutputs: Opt<H[]>, retainGraph: Opt<boolean>, createGraph: boolean, allowUnused: boolean): (H | null)[];
   backward(t: H, gradient: Opt<H>, retainGraph: boolean): void;
@@ -129,9 +131,28 @@ export interface NativeBinding {
   profileStop(): void;
   version(): string;
   mallocTuned(): boolean;
+
+  // TorchScript modules (native/src/jit.cc): J is a module id in the binding's module slab.
+  jitLoad(file: string): J;
+  jitDispose(m: J): void;
+  jitLiveModules(): number;
+  jitForward(m: J, x: H): H;
+  jitTrain(m: J, on: boolean): void;
+  jitIsTraining(m: J): boolean;
+  jitNamedParameters(m: J): [string, H][];
+  jitNamedBuffers(m: J): [string, H][];
+  jitChildren(m: J): [string, J, string, boolean][];
+  jitNamedModules(m: J): [string, string][];
+  jitTypeName(m: J): string;
+  jitCallModule(m: J, path: string, x: H): H;
+  jitSave(m: J): Uint8Array;
+  jitModeBaked(m: J): string[];
+  jitCode(m: J): string;
+  jitExecutor(set?: { optimize?: boolean; profiling?: boolean }): { optimize: boolean; profiling: boolean };
 }
 
-function locate(): string {
+/** Where the addon is: $ADVEXP_NATIVE, else native/build/Release above this file; null when not built. */
+export function nativeAddonPath(): string | null {
   const override = process.env.ADVEXP_NATIVE;
   if (override) return override;
   // dist/src/engine/native.js and src/engine/native.ts both sit three levels below the package root.
@@ -141,7 +162,40 @@ function locate(): string {
     if (existsSync(candidate)) return candidate;
     dir = path.dirname(dir);
   }
-  throw new Error('advexp: native addon not built (native/build/Release/advexp_native.node missing): run `npm run build:native`');
+  return null;
 }
 
-export const native: NativeBinding = createRequire(import.meta.url)(locate()) as NativeBinding;
+/** The one message a missing addon gives, wherever it is first needed. */
+export const NATIVE_MISSING = 'native addon not built (native/build/Release/advexp_native.node missing). It needs libtorch: '
+  + 'install Debian\'s libtorch-dev (apt-get install libtorch-dev g++ make python3) or set LIBTORCH=/path/to/libtorch, '
+  + 'then run `npm rebuild advexp` (in a clone: `npm run build:native`)';
+
+function load(): NativeBinding {
+  const file = nativeAddonPath();
+  if (file === null) throw new Error(NATIVE_MISSING);
+  if (!existsSync(file)) throw new Error(`ADVEXP_NATIVE=${file}: no such file`);
+  const b = createRequire(import.meta.url)(file) as NativeBinding;
+  native = b;
+  return b;
+}
+
+/** True when the addon can be loaded (it is then loaded). */
+export function nativeAvailable(): boolean {
+  try {
+    void native.version;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The binding, loaded on first use so that the pure-TypeScript parts (safetensors, plots, data) import without
+ * libtorch. An ESM live binding: the first access through the stand-in replaces it by the real object, so every
+ * later call goes straight to the addon.
+ */
+export let native: NativeBinding = new Proxy({} as NativeBinding, {
+  get(_t, key) {
+    return Reflect.get(load(), key) as unknown;
+  },
+});

@@ -167,6 +167,7 @@ export class Tensor {
   addcmul_(a: Tensor, b: Tensor, value = 1): this { native.addcmul_(this.h, a.h, b.h, value); return this; }
   copy_(src: Tensor): this { native.copy_(this.h, src.h); return this; }
   zero_(): this { native.zero_(this.h); return this; }
+  relu_(): this { native.relu_(this.h); return this; }
   fill_(v: number): this { native.fill_(this.h, v); return this; }
   clamp_(min: number | null, max: number | null = null): this { native.clamp_(this.h, min, max); return this; }
   uniform_(from = 0, to = 1): this { native.uniform_(this.h, from, to); return this; }
@@ -243,6 +244,9 @@ export function noGrad<T>(fn: () => T): T {
     native.setGradEnabled(prev);
   }
 }
+
+/** Whether autograd records ops now (false inside noGrad()). */
+export function isGradEnabled(): boolean { return native.isGradEnabled(); }
 
 /** Runs fn with autograd recording on, e.g. an input-gradient inside an evaluation loop. */
 export function enableGrad<T>(fn: () => T): T {

@@ -176,8 +176,8 @@ export class Lime implements Explainer<'lime', LimeDetails> {
     inEval(model, () => {
       for (let i = 0; i < n; i++) {
         const img = tidy(() => images.select(0, i).contiguous().cast('float32').data());
-        // Grayscale: SLIC runs on the gray value in all three planes (CIELAB lightness alone, as a gray image has).
-        const seg = slic(c === 3 ? img : Float32Array.from({ length: 3 * P }, (_, q) => img[q % P]!), h, w, o);
+        // SLIC works in CIELAB: a gray image is segmented as the RGB picture it shows (its plane tripled).
+        const seg = slic(c === 3 ? img : Float32Array.from({ length: 3 * P }, (_, k) => img[k % P]!), h, w, o);
         det.segments.set(seg.labels, i * P);
         det.counts[i] = seg.count;
         const K = seg.count;

@@ -8,9 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { badField, posInt } from '../nn/models/registry.js';
-import { architecture, architectures, type Module, type Architecture, type InputSpec } from '../nn/index.js';
+import { architecture, architectures, inEval, withoutBatchCounters, type Module, type Architecture, type InputSpec } from '../nn/index.js';
+import { tidy, noGrad, zeros } from '../engine/index.js';
 import { readSafetensors, writeSafetensors, type StFile, type StTensor, type StDtype, type StData } from './safetensors.js';
 import { errnoOf } from './errors.js';
+import { regularFile } from './files.js';
+import { loadScriptModule, TORCHSCRIPT_EXPORT_HINT } from './torchscript.js';
 
 /** What a consumer needs to feed a model: images [B, C, H, W] in [0, 1]. */
 export interface ModelInput {
@@ -49,11 +52,6 @@ export interface ModelOverrides {
   mean?: number[];
   std?: number[];
 }
-
-/** Loads TorchScript files; set by the nn layer's TorchScript support (kept out of this module's imports). */
-export type ScriptLoader = (file: string, input: { channels: number | null; mean: number[] | null; std: number[] | null }) => { model: Module; description: string };
-let scriptLoader: ScriptLoader | null = null;
-export function setScriptLoader(f: ScriptLoader): void { scriptLoader = f; }
 
 const MODEL_KEY = 'advexp_model';
 const DEFAULT_ARCH = 'preact-resnet';
@@ -195,8 +193,22 @@ export function checkOverrides(r: Record<string, unknown>, where: string): Model
   return out;
 }
 
+/**
+ * The number of classes: the model's own, else read off its output for one blank image of `shape` (a TorchScript
+ * model without metadata), and remembered. Throws when the output is not logits [batch, classes].
+ */
+export function classCount(m: LoadedModel, shape: { channels: number; height: number; width: number }): number {
+  if (m.classes === null) {
+    const out = tidy(() => noGrad(() => inEval(m.model, () => m.model.call(zeros([1, shape.channels, shape.height, shape.width])).shape)));
+    if (out.length !== 2) throw new Error(`${m.file}: the model returns a [${out.join(', ')}] tensor for one image; advexp needs logits [batch, classes]`);
+    m.classes = out[1]!;
+  }
+  return m.classes;
+}
+
 /** What the first bytes say a model file is. */
 function fileKind(file: string): 'safetensors' | 'zip' | 'pickle' | 'other' {
+  regularFile(file, 'model'); // a FIFO would block the read below
   const head = Buffer.alloc(9);
   let fd: number;
   try {
@@ -216,7 +228,6 @@ function fileKind(file: string): 'safetensors' | 'zip' | 'pickle' | 'other' {
   return 'other';
 }
 
-export const EXPORT_HINT = 'export it with torch.jit.script(model).save(f) or torch.jit.trace(model, example).save(f)';
 
 /**
  * Rebuilds the network a model file describes and loads its weights (strict names and shapes), or loads a
@@ -224,25 +235,30 @@ export const EXPORT_HINT = 'export it with torch.jit.script(model).save(f) or to
  */
 export function loadModel(file: string, overrides: ModelOverrides = {}): LoadedModel {
   const kind = fileKind(file);
-  if (kind === 'pickle') throw new Error(`${file}: a pickled PyTorch object (torch.save), not a model advexp can run: ${EXPORT_HINT}`);
-  if (kind === 'other') throw new Error(`${file}: neither safetensors nor TorchScript (${EXPORT_HINT}, or save a state dict as safetensors)`);
+  if (kind === 'pickle') throw new Error(`${file}: a pickled PyTorch object (torch.save), not a model advexp can run: ${TORCHSCRIPT_EXPORT_HINT}`);
+  if (kind === 'other') throw new Error(`${file}: neither safetensors nor TorchScript (${TORCHSCRIPT_EXPORT_HINT}, or save a state dict as safetensors)`);
   const side = { ...readSidecar(file), ...overrides };
   return kind === 'zip' ? loadScript(file, side) : loadSafetensorsModel(file, side);
 }
 
 function loadScript(file: string, side: ModelOverrides): LoadedModel {
-  if (scriptLoader === null) throw new Error(`${file}: TorchScript support is not loaded`);
   const channels = side.channels ?? side.mean?.length ?? null;
-  const { model, description } = scriptLoader(file, { channels, mean: side.mean ?? null, std: side.std ?? null });
+  if ((side.mean === undefined) !== (side.std === undefined)) throw new Error(`${file}: give both mean and std (--mean/--std or the sidecar), or neither`);
+  const model = loadScriptModule(file, {
+    ...(side.mean !== undefined ? { mean: side.mean } : {}), ...(side.std !== undefined ? { std: side.std } : {}),
+    ...(side.size !== undefined ? { inputShape: [channels ?? 3, ...side.size] } : {}),
+  });
   return {
-    model: model.eval(), arch: 'torchscript', config: {}, input: { channels, size: side.size ?? null },
-    classes: side.classNames?.length ?? null, classNames: side.classNames ?? null, description, file: path.resolve(file),
-    metadata: {}, trainingOptions: null,
+    model, arch: 'torchscript', config: {}, input: { channels, size: side.size ?? null },
+    classes: side.classNames?.length ?? null, classNames: side.classNames ?? null,
+    description: `TorchScript ${model.typeName}${model.traced ? ' (traced)' : ''}`, file: path.resolve(file), metadata: {}, trainingOptions: null,
   };
 }
 
 function loadSafetensorsModel(file: string, side: ModelOverrides): LoadedModel {
-  const st = readSafetensors(file);
+  const read = readSafetensors(file);
+  // PyTorch's batch-norm counters (num_batches_tracked, int64) are not part of advexp's networks.
+  const st: StFile = { ...read, tensors: withoutBatchCounters(read.tensors) };
   const meta = st.metadata;
   const trainingOptions = meta.training_options !== undefined ? parseJson(file, 'training_options', meta.training_options) : null;
   const { arch, config, source } = fileArchitecture(st, file);

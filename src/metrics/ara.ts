@@ -6,6 +6,8 @@ import { inEval, type Module } from '../nn/index.js';
 import { PaperMinimalAttack } from '../attack/paper.js';
 import { Misclassification, TrueClassProbabilityAtMost } from '../attack/criteria.js';
 import type { AttackInput } from '../attack/base.js';
+import { inputBatch } from '../data/dataset.js';
+import { tidy, noGrad } from '../engine/index.js';
 
 export type AraType = 'attack' | 'btr';
 export const ARA_TYPES: readonly AraType[] = ['attack', 'btr'];
@@ -14,7 +16,7 @@ export const ARA_TYPES: readonly AraType[] = ['attack', 'btr'];
  * Exact ARA of the distances: sort descending d₁ ≥ … ≥ d_N, d_{N+1} = 0,
  * ARA = Σ_k (d_k − d_{k+1})·max(0, k/N − 1/K). Computed in float64.
  */
-export function araExact(distances: ArrayLike<number>, numClasses = 10): number {
+export function araExact(distances: ArrayLike<number>, numClasses: number): number {
   return araAbove(distances, 1 / numClasses);
 }
 
@@ -41,7 +43,7 @@ export function araAbove(distances: ArrayLike<number>, rate: number): number {
  * placement), ARA = gap · Σ_i max(0, 1 − cumsum(hist)_i/N − 1/K), gap = max/bins. Within one bin width of the
  * exact value.
  */
-export function araHistogram(distances: ArrayLike<number>, numClasses = 10, bins = 1000): number {
+export function araHistogram(distances: ArrayLike<number>, numClasses: number, bins = 1000): number {
   const n = distances.length;
   if (n === 0) return 0;
   let max = 0;
@@ -144,7 +146,7 @@ export function araDistances(model: Module, inputs: AttackInput, labels: Int32Ar
 export interface AraValue { exact: number; histogram: number }
 
 /** Both ARA values of a set of distances. */
-export function araOf(distances: ArrayLike<number>, numClasses = 10): AraValue {
+export function araOf(distances: ArrayLike<number>, numClasses: number): AraValue {
   return { exact: araExact(distances, numClasses), histogram: araHistogram(distances, numClasses) };
 }
 
@@ -156,9 +158,11 @@ export function araOf(distances: ArrayLike<number>, numClasses = 10): AraValue {
 export function evaluateAra(model: Module, inputs: AttackInput, labels: Int32Array, opts: AraOptions & { types?: readonly AraType[]; numClasses?: number } = {}):
   Partial<Record<AraType, AraDistances & AraValue>> {
   const out: Partial<Record<AraType, AraDistances & AraValue>> = {};
+  // K, for chance 1/K: given, or read off the model's output for one image.
+  const K = opts.numClasses ?? tidy(() => noGrad(() => inEval(model, () => model.call(inputBatch(inputs, 0, 1)).shape[1]!)));
   for (const type of opts.types ?? ARA_TYPES) {
     const d = araDistances(model, inputs, labels, type, opts);
-    out[type] = { ...d, ...araOf(d.distances, opts.numClasses ?? 10) };
+    out[type] = { ...d, ...araOf(d.distances, K) };
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // The layers of the paper's networks. Initialisation follows METHOD.md §1.
-import { Tensor, zeros, ones, uniform, conv2d, batchNorm, avgPool2d, linear, full } from '../engine/index.js';
+import { Tensor, tensor, keep, zeros, ones, uniform, conv2d, batchNorm, avgPool2d, maxPool2d, adaptiveAvgPool2d, linear, full, bernoulli } from '../engine/index.js';
 import { Module } from './module.js';
 
 export class Conv2d extends Module {
@@ -33,6 +33,26 @@ export class BatchNorm2d extends Module {
   protected forward(x: Tensor): Tensor {
     return batchNorm(x, this, this.training, this.momentum, this.eps);
   }
+}
+
+/** The suffix of PyTorch's per-batch-norm counter in a state dict (see withoutBatchCounters). */
+export const BATCH_COUNTER = 'num_batches_tracked';
+
+/**
+ * PyTorch's BatchNorm2d also saves `<bn>.num_batches_tracked`, an int64 count of training batches that only
+ * momentum=None (a cumulative average) reads. advexp's BatchNorm2d (momentum 0.1, as PyTorch's default) does not
+ * hold it, so a state dict loads with or without the counters: this returns the entries less every
+ * `<p>.num_batches_tracked` whose `<p>.running_mean` is present, and model files advexp writes have none (PyTorch
+ * fills a missing counter in as 0 when loading a plain dict such as one read from safetensors).
+ */
+export function withoutBatchCounters<T>(tensors: ReadonlyMap<string, T>): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const [name, t] of tensors) {
+    const cut = name.length - BATCH_COUNTER.length;
+    const isCounter = name.endsWith(`.${BATCH_COUNTER}`) && tensors.has(`${name.slice(0, cut)}running_mean`);
+    if (!isCounter) out.set(name, t);
+  }
+  return out;
 }
 
 export class Linear extends Module {
@@ -79,7 +99,63 @@ export class GlobalAvgPool extends Module {
   protected forward(x: Tensor): Tensor { return avgPool2d(x, [x.shape[2]!, x.shape[3]!]); }
 }
 
+/** torch.nn.MaxPool2d (square kernel, no dilation, floor mode). */
+export class MaxPool2d extends Module {
+  constructor(readonly kernel: number, readonly stride = kernel, readonly padding = 0) { super(); }
+  protected forward(x: Tensor): Tensor { return maxPool2d(x, this.kernel, this.stride, this.padding); }
+}
+
+/**
+ * torch.nn.AdaptiveAvgPool2d: any input size to a fixed output size. At output 1×1 it is GlobalAvgPool by another
+ * kernel (the sums may differ in the last bit); architectures use whichever their PyTorch original uses.
+ */
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly size: number | [number, number]) { super(); }
+  protected forward(x: Tensor): Tensor { return adaptiveAvgPool2d(x, this.size); }
+}
+
+/** F.dropout: in training mode zeroes each element with probability p and scales the rest by 1/(1 − p); else x. */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout probability must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const keepP = full(x.shape, 1 - p);
+  const mask = bernoulli(keepP);
+  keepP.dispose();
+  const kept = x.mul(mask);
+  mask.dispose();
+  const out = kept.div(1 - p);
+  kept.dispose();
+  return out;
+}
+
 export type Activation = 'relu' | 'half-huber';
 export function makeActivation(kind: Activation): Module {
   return kind === 'relu' ? new ReLU() : new HalfHuber(0.5);
+}
+
+/**
+ * A model's first operation for images in [0, 1]: per-channel (x − mean)/std with fixed values that are config,
+ * not state (torchvision and RobustBench state dicts hold no tensor for them), skipped when it is the identity.
+ * Not a Module, so it adds nothing to the state dict; its owner disposes it.
+ */
+export class InputNormalisation {
+  readonly #mean: Tensor | null;
+  readonly #std: Tensor | null;
+  constructor(readonly mean: readonly number[], readonly std: readonly number[]) {
+    const identity = mean.every((m) => m === 0) && std.every((s) => s === 1);
+    const c = mean.length;
+    this.#mean = identity ? null : keep(tensor([...mean], [1, c, 1, 1]));
+    this.#std = identity ? null : keep(tensor([...std], [1, c, 1, 1]));
+  }
+  /** Checks the channel count (a one-line error instead of libtorch's) and normalises; a view when the identity. */
+  apply(x: Tensor, what: string): Tensor {
+    const c = this.mean.length;
+    if (x.rank !== 4 || x.shape[1] !== c) throw new Error(`${what} takes images [B, ${c}, H, W], got [${x.shape.join(', ')}]`);
+    if (this.#mean === null || this.#std === null) return x.reshape(x.shape);
+    const z = x.sub(this.#mean);
+    const out = z.div(this.#std);
+    z.dispose();
+    return out;
+  }
+  dispose(): void { this.#mean?.dispose(); this.#std?.dispose(); }
 }

@@ -143,16 +143,21 @@ export class Sequential extends Module {
     this.layers = layers;
     layers.forEach((m, i) => this.registerChild(String(i), m));
   }
-  protected forward(x: Tensor): Tensor {
-    let h = x;
-    for (const m of this.layers) {
-      const next = m.call(h);
-      // Free each intermediate as soon as the next exists (Python's refcounting does the same); the
-      // autograd graph keeps its own reference when backward needs it. Fewer live buffers means
-      // fewer fresh pages to fault in.
-      if (h !== x) h.dispose();
-      h = next;
-    }
-    return h;
+  protected forward(x: Tensor): Tensor { return applyInOrder(x, this.layers); }
+}
+
+/**
+ * Calls the modules in order on x, as a Sequential does, and frees each intermediate as soon as the next exists
+ * (Python's refcounting does the same); the autograd graph keeps its own reference when backward needs it. Fewer
+ * live buffers means fewer fresh pages to fault in. x itself is never freed. For architectures whose modules are
+ * named like PyTorch's (conv1, bn1, …) rather than held in a Sequential.
+ */
+export function applyInOrder(x: Tensor, modules: readonly Module[]): Tensor {
+  let h = x;
+  for (const m of modules) {
+    const next = m.call(h);
+    if (h !== x) h.dispose();
+    h = next;
   }
+  return h;
 }

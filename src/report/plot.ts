@@ -15,7 +15,8 @@ export interface CurveSeries {
 
 export interface PlotOptions {
   title?: string;
-  numClasses?: number;
+  /** K: chance is 1/K. */
+  numClasses: number;
   width?: number;
   height?: number;
   /** Upper end of the x axis; default: a round number above the 98th percentile of every series. */
@@ -64,10 +65,10 @@ function quantile(sorted: Float64Array, q: number): number {
 }
 
 /** Builds the scene of an accuracy-vs-RMS-perturbation plot. */
-export function accuracyPlotScene(series: readonly CurveSeries[], opts: PlotOptions = {}): Scene {
+export function accuracyPlotScene(series: readonly CurveSeries[], opts: PlotOptions): Scene {
   if (series.length === 0) throw new Error('plot: no curves to draw');
   const W = opts.width ?? 720, H = opts.height ?? 460;
-  const K = opts.numClasses ?? 10;
+  const K = opts.numClasses;
   const chance = 1 / K;
   const m = { left: 64, right: 30, top: opts.title ? 40 : 20, bottom: 54 };
   const pw = W - m.left - m.right, ph = H - m.top - m.bottom;
@@ -178,6 +179,6 @@ export function sceneToSvg(scene: Scene): string {
 }
 
 /** An accuracy-vs-RMS plot as SVG text. */
-export function accuracyPlotSvg(series: readonly CurveSeries[], opts: PlotOptions = {}): string {
+export function accuracyPlotSvg(series: readonly CurveSeries[], opts: PlotOptions): string {
   return sceneToSvg(accuracyPlotScene(series, opts));
 }

@@ -1,9 +1,7 @@
 // The models a server holds: loaded once at start, addressed by opaque ids (never by a path from the client).
 import path from 'node:path';
-import type { LoadedModel } from '../io/model-file.js';
+import { classCount, type LoadedModel } from '../io/model-file.js';
 import type { Module } from '../nn/index.js';
-import { tidy, noGrad, zeros } from '../engine/index.js';
-import { inEval } from '../nn/index.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import type { ResizePolicy } from '../data/images.js';
 import type { ModelInfo } from './api-types.js';
@@ -34,13 +32,6 @@ function servedShape(m: LoadedModel, data: ImageShape | null): ImageShape {
   return { channels: m.input.channels ?? 3, height: size[0], width: size[1] };
 }
 
-/** Classes of a model that does not state them: read off its output for a blank image. */
-function classesOf(m: LoadedModel, shape: ImageShape): number {
-  if (m.classes !== null) return m.classes;
-  const out = tidy(() => noGrad(() => inEval(m.model, () => m.model.call(zeros([1, shape.channels, shape.height, shape.width])).shape)));
-  if (out.length !== 2) throw new Error(`${m.file}: the model returns a [${out.join(', ')}] tensor for one image; advexp needs logits [batch, classes]`);
-  return out[1]!;
-}
 
 /** A one-line summary of how the net was trained, from its metadata. */
 export function describe(m: LoadedModel): string | null {
@@ -68,7 +59,7 @@ export class ModelRegistry {
     if (models.length === 0) throw new Error('no models to serve');
     for (const { model: m, default: isDefault } of models) {
       const shape = servedShape(m, data?.shape ?? null);
-      const classes = classesOf(m, shape);
+      const classes = classCount(m, shape);
       let id = slug(m.file);
       for (let i = 2; this.byId.has(id); i++) id = `${slug(m.file)}-${i}`;
       const info: ModelInfo = {

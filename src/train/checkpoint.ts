@@ -15,6 +15,8 @@ import type { Sgd } from './sgd.js';
 import { optionProblem, OPTIONS_ADDED_LATER, type TrainOptions } from './options.js';
 
 export const STATE_FILE = 'state.json';
+/** The architecture a checkpoint of a TorchScript model states. */
+const SCRIPT_ARCH = 'torchscript';
 export const MOMENTUM_PREFIX = 'optimizer.momentum.';
 const STATE_FORMAT = 'advexp-train-state';
 
@@ -80,19 +82,24 @@ function firstNonFinite(a: Float32Array): number | null {
 /** Writes a checkpoint into dir (see the commit protocol above). */
 export function saveCheckpoint(dir: string, model: Module, sgd: Sgd, state: Omit<TrainState, 'weights' | 'format' | 'version'>): TrainState {
   const tensors = new Map<string, StTensor>();
-  for (const [name, t] of model.stateDict()) tensors.set(name, { dtype: 'F32', shape: [...t.shape], data: t.data() });
+  // Float tensors as F32; a TorchScript model's integer buffers (batch norm's num_batches_tracked) as I64.
+  for (const [name, t] of model.stateDict()) {
+    tensors.set(name, t.dtype === 'int64' ? { dtype: 'I64', shape: [...t.shape], data: t.data<BigInt64Array>() } : { dtype: 'F32', shape: [...t.shape], data: t.data() });
+  }
   const names = model.namedParameters().map(([n]) => n);
   sgd.state().forEach((buf, i) => {
     if (buf !== null) tensors.set(MOMENTUM_PREFIX + names[i]!, { dtype: 'F32', shape: [...sgd.params[i]!.shape], data: buf });
   });
   // Only finite checkpoints are written, so the one state.json names is always one a run can go on from.
   for (const [name, t] of tensors) {
+    if (t.dtype !== 'F32') continue;
     const bad = firstNonFinite(t.data as Float32Array);
     if (bad !== null) throw new NonFiniteCheckpointError(name, bad);
   }
   const weights = checkpointName(state.step);
-  const a = model.architecture();
-  if (a === null) throw new Error('saveCheckpoint: the network has no registered architecture');
+  // A TorchScript model (fine-tuned with --init) has no registered architecture: the run rebuilds it from its --init
+  // file and these tensors are matched to it by name on resume.
+  const a = model.architecture() ?? { name: SCRIPT_ARCH, config: {} };
   writeSafetensors(path.join(dir, weights), tensors, { advexp_model: JSON.stringify({ arch: a.name, ...a.config }), advexp_checkpoint: 'weights+momentum' });
   const full: TrainState = { format: STATE_FORMAT, version: 1, ...state, weights };
   writeJsonAtomic(path.join(dir, STATE_FILE), full);
@@ -200,11 +207,17 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     if (name.startsWith(MOMENTUM_PREFIX)) momentumTensors.set(name.slice(MOMENTUM_PREFIX.length), t);
     else model.set(name, t);
   }
-  // The architecture the checkpoint states; the trainer rebuilds it from the options and loads these tensors by name.
-  const { arch, config, source } = fileArchitecture({ ...st, tensors: model }, weightsFile);
-  checkTensorsFit(weightsFile, arch, config, model, source);
+  // The architecture the checkpoint states; the trainer rebuilds it from the options and loads these tensors by name
+  // (a TorchScript model's names and shapes are checked then, against the module its --init file gives).
+  let shapes: Map<string, readonly number[]>;
+  if (st.metadata.advexp_model === JSON.stringify({ arch: SCRIPT_ARCH })) {
+    shapes = new Map([...model].map(([n, t]) => [n, t.shape]));
+  } else {
+    const { arch, config, source } = fileArchitecture({ ...st, tensors: model }, weightsFile);
+    checkTensorsFit(weightsFile, arch, config, model, source);
+    shapes = new Map(arch.stateShapes(config));
+  }
   // Momentum: F32, finite, one buffer at most per parameter, of its shape (the step-0 checkpoint has none).
-  const shapes = new Map(arch.stateShapes(config));
   const momentum = new Map<string, Float32Array>();
   for (const [name, t] of momentumTensors) {
     const want = shapes.get(name);

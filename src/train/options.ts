@@ -1,6 +1,6 @@
 // Everything that defines a training run, with the paper's defaults (METHOD.md §3). Stored in every checkpoint,
 // so a resumed run continues with exactly the options it started with.
-import { architectures, type Activation } from '../nn/index.js';
+import { architectureNames, type Activation } from '../nn/index.js';
 import { RESIZE_POLICIES, type ResizePolicy } from '../data/images.js';
 
 export type Balance = 'none' | 'weight' | 'sample';
@@ -23,6 +23,11 @@ export interface TrainOptions {
   resize: ResizePolicy;
   /** The architecture (nn/models/registry): 'preact-resnet' (the paper's; --depth, --widths, --activation apply), … */
   arch: string;
+  /**
+   * A model file to start from (fine-tuning): safetensors of a built-in architecture or a scripted TorchScript module;
+   * its architecture, normalisation and input size replace arch/depth/widths/activation. null: a new network.
+   */
+  init: string | null;
   /**
    * Images held out for validation, drawn with `seed`; null: the default, 5,000 or a tenth of the data when that is
    * fewer (small data keeps 90% for training). Ignored with valData.
@@ -73,7 +78,7 @@ export function adversarialTraining(mode: TrainMode): boolean { return mode === 
 export function defaultTrainOptions(partial: Partial<TrainOptions> & { data: string }): TrainOptions {
   const mode = partial.mode ?? 'lipschitz';
   return {
-    limit: null, imageSize: null, resize: 'crop', arch: 'preact-resnet', val: null, valData: null, balance: 'none', flip: true, lossTarget: null, mode, l2Min: false, noiseStd: 0,
+    limit: null, imageSize: null, resize: 'crop', arch: 'preact-resnet', init: null, val: null, valData: null, balance: 'none', flip: true, lossTarget: null, mode, l2Min: false, noiseStd: 0,
     activation: robustAdditions(mode) ? 'half-huber' : 'relu',
     depth: 44, widths: [16, 32, 64], epochs: 200, lr: 0.1, batch: 128, milestones: [170, 195], gamma: 0.1,
     weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true,
@@ -90,11 +95,11 @@ export const MAX_STATE_NUMBERS = 2 ** 28;
  * Options a run's state.json may lack because it predates them, with the value that reproduces what such a run did
  * (older runs stretched image folders to 32×32 and always built the paper's network).
  */
-export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = { arch: 'preact-resnet', resize: 'stretch', valData: null, balance: 'none', flip: true, lossTarget: 1.5 };
+export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = { arch: 'preact-resnet', resize: 'stretch', init: null, valData: null, balance: 'none', flip: true, lossTarget: 1.5 };
 
 /** What each option holds, as a stored state.json may get it wrong (any JSON value). */
 const KINDS: Record<keyof TrainOptions, 'string' | 'string|null' | 'number' | 'number|null' | 'boolean' | 'numbers'> = {
-  data: 'string', limit: 'number|null', imageSize: 'number|null', resize: 'string', arch: 'string', val: 'number|null', valData: 'string|null', balance: 'string', flip: 'boolean', lossTarget: 'number|null', mode: 'string', l2Min: 'boolean',
+  data: 'string', limit: 'number|null', imageSize: 'number|null', resize: 'string', arch: 'string', init: 'string|null', val: 'number|null', valData: 'string|null', balance: 'string', flip: 'boolean', lossTarget: 'number|null', mode: 'string', l2Min: 'boolean',
   noiseStd: 'number', activation: 'string', depth: 'number', widths: 'numbers', epochs: 'number', lr: 'number',
   batch: 'number', milestones: 'numbers', gamma: 'number', weightDecay: 'number', momentum: 'number', seed: 'number',
   advEps: 'number|null', advSteps: 'number', augment: 'boolean',
@@ -123,7 +128,7 @@ export function optionProblem(raw: unknown): OptionProblem | null {
       : kind === 'boolean' ? typeof v === 'boolean'
         : kind === 'numbers' ? Array.isArray(v) && v.every((x) => typeof x === 'number')
           : typeof v === 'number' || (kind === 'number|null' && v === null);
-    if (!ok) return { key, message: `expected ${kind === 'numbers' ? 'a list of numbers' : kind === 'number|null' ? 'a number or null' : kind === 'string|null' ? 'a string or null' : `a ${kind}`}, got ${shown(v)}` };
+    if (!ok) return { key, message: `expected ${kind === 'numbers' ? 'a list of numbers' : kind.endsWith('|null') ? `a ${kind.slice(0, -5)} or null` : `a ${kind}`}, got ${shown(v)}` };
   }
   const o = raw as TrainOptions;
   const p = (key: keyof TrainOptions, message: string): OptionProblem => ({ key, message });
@@ -131,10 +136,11 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   if (o.data === '') return p('data', 'expected a data path, got an empty string');
   if (!TRAIN_MODES.includes(o.mode)) return p('mode', `expected one of ${TRAIN_MODES.join('|')}, got '${o.mode}'`);
   if (o.activation !== 'relu' && o.activation !== 'half-huber') return p('activation', `expected relu|half-huber, got '${o.activation}'`);
-  const archs = architectures().map((a) => a.name);
+  const archs = architectureNames();
   if (!archs.includes(o.arch)) return p('arch', `expected one of ${archs.join(', ')}, got '${o.arch}'`);
   if (!RESIZE_POLICIES.includes(o.resize)) return p('resize', `expected ${RESIZE_POLICIES.join(' or ')}, got '${o.resize}'`);
-  if (o.arch === 'preact-resnet') {
+  if (o.init === '') return p('init', 'expected a model file, got an empty string');
+  if (o.arch === 'preact-resnet' && o.init === null) {
     if (!posInt(o.depth) || (o.depth - 2) % 6 !== 0 || o.depth < 8 || o.depth > MAX_DEPTH) return p('depth', `expected 6n+2 from 8 to ${MAX_DEPTH} (8, 14, 20, …, 44), got ${o.depth}`);
     if (o.widths.length !== 3 || !o.widths.every((w) => posInt(w) && w <= MAX_WIDTH)) return p('widths', `expected three integers from 1 to ${MAX_WIDTH}, got ${o.widths.join(',')}`);
     const numbers = networkNumbers(o.depth, o.widths);

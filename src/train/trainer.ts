@@ -8,12 +8,13 @@ import { createHash } from 'node:crypto';
 import {
   Tensor, tidy, keep, noGrad, backward, crossEntropy, rand, randn, randperm, getRngState, setRngState, manualSeed, tensor,
 } from '../engine/index.js';
-import { architecture, inEval, type Module } from '../nn/index.js';
+import { resolveArchitecture, inEval, ScriptModule, type Module } from '../nn/index.js';
 import { splitValidation, type ImageDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { augmentBatch } from '../data/augment.js';
-import { saveModel } from '../io/model-file.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { saveModel, loadModel, classCount, type LoadedModel, type ModelInput } from '../io/model-file.js';
+import { saveScriptModule } from '../io/torchscript.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
 import { classCounts, balancedClassWeights, balancedDraw, weightedCrossEntropy } from './balance.js';
 import { Sgd } from './sgd.js';
@@ -27,6 +28,25 @@ import { robustAdditions, adversarialTraining, checkOptions, defaultLossTarget, 
 import { acquireRunLock, type RunLock } from './lock.js';
 
 export const MODEL_FILE = 'model.safetensors';
+/** The trained model of a run that fine-tunes a TorchScript module (with model.json, its sidecar). */
+export const SCRIPT_MODEL_FILE = 'model.pt';
+
+/** The model a run fine-tunes (--init): any model file; a traced TorchScript module is refused (its mode is baked in). */
+function openInit(file: string): LoadedModel {
+  const m = loadModel(file);
+  if (m.model instanceof ScriptModule && m.model.traced) {
+    const why = m.model.tracedReason;
+    m.model.dispose();
+    throw new Error(`--init: ${why}`);
+  }
+  return m;
+}
+
+/** The fine-tuned model must fit the data: its class count and channels. */
+function checkInitFits(m: LoadedModel, data: PreparedData): void {
+  const k = classCount(m, data.train.shape);
+  if (k !== data.classNames.length) throw new TrainInputError(`--init ${m.file}: the model has ${k} classes, the data ${data.classNames.length}`);
+}
 export const LOG_FILE = 'log.jsonl';
 
 /** A run that cannot go on (non-finite loss or weights). Its message is one line; the last checkpoint, finite, is kept. */
@@ -93,7 +113,7 @@ export interface RunOptions {
   onNote?: (message: string) => void;
 }
 
-export interface RunResult { state: TrainState; stopped: boolean; dir: string }
+export interface RunResult { state: TrainState; stopped: boolean; dir: string; /** The model file written. */ modelFile: string }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -131,9 +151,10 @@ export function valCount(o: TrainOptions, n: number): number {
 }
 
 /** Loads the data of a run and draws its seeded validation split, or loads its validation folder. */
-export function prepareData(o: TrainOptions): PreparedData {
-  const size = o.imageSize === null ? undefined : [o.imageSize, o.imageSize] as [number, number];
-  const all = loadDataset(o.data, { limit: o.limit ?? undefined, size, resize: o.resize });
+export function prepareData(o: TrainOptions, model: ModelInput | null = null): PreparedData {
+  // The images are brought to --size, else to the input of the model fine-tuned (--init), else kept at their own size.
+  const size: [number, number] | undefined = o.imageSize !== null ? [o.imageSize, o.imageSize] : model?.size ?? undefined;
+  const all = loadDataset(o.data, { limit: o.limit ?? undefined, size, channels: model?.channels ?? undefined, resize: o.resize });
   const nVal = valCount(o, all.n);
   if (nVal >= all.n) throw new Error(`--val ${nVal} leaves no training images (${o.data} has ${all.n}): pass a smaller --val`);
   if (all.n - nVal < 2) throw new Error(`${o.data}: ${all.n - nVal} training images after the split; need at least 2`);
@@ -284,8 +305,8 @@ function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoi
 }
 
 /** The run's training and validation images, as bytes (a resumed run must see the data it started with). */
-function loadRunData(o: TrainOptions, resumed: TrainState | null): PreparedData {
-  const data = asInput(() => prepareData(o));
+function loadRunData(o: TrainOptions, resumed: TrainState | null, model: ModelInput | null): PreparedData {
+  const data = asInput(() => prepareData(o, model));
   if (resumed !== null && (data.split.checksum !== resumed.split.checksum || data.split.data !== resumed.split.data)) {
     throw new TrainInputError(`${o.data}: the data differ from the run's (${data.split.n} images ${data.split.data.slice(0, 19)}…, ` +
       `the checkpoint's ${resumed.split.n} images ${String(resumed.split.data).slice(0, 19)}…)`);
@@ -303,6 +324,8 @@ export class Trainer {
   readonly options: TrainOptions;
   readonly resumed: boolean;
   readonly model: Module;
+  /** Where the trained model is written: model.safetensors, or model.pt for a TorchScript model (--init file.pt). */
+  readonly modelFile: string;
   readonly sgd: Sgd;
   /** The adaptive ψ controller (target: options.lossTarget or K's default); its integrator is what the state stores (psiR). */
   readonly psiControl: AdaptivePsi;
@@ -373,7 +396,15 @@ export class Trainer {
     this.#logFile = path.join(opts.dir, LOG_FILE);
     this.options = o;
     this.resumed = loaded !== null;
-    const data = loadRunData(o, loaded?.state ?? null);
+    const init = o.init === null ? null : asInput(() => openInit(o.init!));
+    let data: PreparedData;
+    try {
+      data = loadRunData(o, loaded?.state ?? null, init?.input ?? null);
+      if (init !== null) checkInitFits(init, data);
+    } catch (e) {
+      init?.model.dispose();
+      throw e;
+    }
     this.trainSet = data.train;
     this.valSet = data.val;
     this.classNames = data.classNames;
@@ -382,9 +413,14 @@ export class Trainer {
     this.classCounts = classCounts(data.train, K);
     this.#classWeights = o.balance === 'weight' ? keep(tensor(Float32Array.from(balancedClassWeights(this.classCounts)))) : null;
     manualSeed(o.seed);
-    const arch = architecture(o.arch);
-    const input = { channels: data.train.channels, ...channelStats(data.train) };
-    this.model = arch.build(arch.forTraining({ classes: data.classNames.length, input, depth: o.depth, widths: o.widths, activation: o.activation }));
+    if (init !== null) {
+      this.model = init.model.train();
+    } else {
+      const { arch, preset } = resolveArchitecture(o.arch);
+      const input = { channels: data.train.channels, ...channelStats(data.train) };
+      this.model = arch.build(arch.forTraining({ classes: data.classNames.length, input, depth: o.depth, widths: o.widths, activation: o.activation }, preset));
+    }
+    this.modelFile = path.join(opts.dir, this.model instanceof ScriptModule ? SCRIPT_MODEL_FILE : MODEL_FILE);
     this.sgd = new Sgd(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.robust = robustAdditions(o.mode);
     const adversarial = adversarialTraining(o.mode);
@@ -595,7 +631,7 @@ export class Trainer {
 
   /** After the last epoch: the model file if missing (a resumed finished run), the finished flag, the 'done' line. */
   finish(): void {
-    if (!fs.existsSync(path.join(this.dir, MODEL_FILE))) this.#writeModel();
+    if (!fs.existsSync(this.modelFile)) this.#writeModel();
     if (!this.state.finished) this.state = this.#commit({ ...this.state, finished: true });
     this.#log({ event: 'done', epoch: this.state.epoch, step: this.state.step });
   }
@@ -634,7 +670,14 @@ export class Trainer {
   #writeModel(): void {
     const s = this.state, o = this.options;
     const last = s.history[s.history.length - 1];
-    saveModel(path.join(this.dir, MODEL_FILE), this.model, {
+    if (this.model instanceof ScriptModule) {
+      // A TorchScript model is written as TorchScript, its architecture as it came (the sidecar carries the names).
+      saveScriptModule(this.modelFile, this.model);
+      writeJsonAtomic(this.modelFile.replace(/\.pt$/, '.json'), { classes: this.classNames, size: [this.trainSet.height, this.trainSet.width], channels: this.trainSet.channels,
+        ...(this.model.mean !== null ? { mean: this.model.mean, std: this.model.std } : {}) });
+      return;
+    }
+    saveModel(this.modelFile, this.model, {
       training_options: JSON.stringify({
         ...o, robust_additions: this.robust, adversarial_training: adversarialTraining(o.mode), epochs_done: s.epoch, step: s.step,
         psi: this.robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: this.nVal, split_seed: o.seed,
@@ -691,7 +734,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     let stopped = false;
     for (let e = run.state.epoch; e < run.options.epochs && !stopped; e++) stopped = await run.epoch(e);
     if (!stopped) run.finish();
-    return { state: run.state, stopped, dir: opts.dir };
+    return { state: run.state, stopped, dir: opts.dir, modelFile: run.modelFile };
   } finally {
     run.dispose();
   }

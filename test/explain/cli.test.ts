@@ -43,11 +43,11 @@ test('explain: any-size image, every method, panel PNG and JSON with every AE nu
   const out = path.join(tmp, 'e1');
   const r = advexp('explain', photo, '--model', tiny, '--methods', 'ae,gradcam,lime,saliency,smoothgrad,ig', '--targets', 'true,second', ...FAST, '--out', out);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /photo\.png: 50×40 resized to 32×32/);
+  assert.match(r.stdout, /photo\.png: 50×40 cropped to 40×40, resized to 32×32/);
   const png = PNG.sync.read(fs.readFileSync(path.join(out, 'explain.png')));
   assert.ok(png.width >= 8 * 128 && png.height >= 128, `panel ${png.width}×${png.height}: original + 2 AEs + 5 maps at 4×`);
   const j = JSON.parse(fs.readFileSync(path.join(out, 'explain.json'), 'utf8'));
-  assert.deepEqual(j.notes, [`${photo}: 50×40 resized to 32×32`]);
+  assert.deepEqual(j.notes, [`${photo}: 50×40 cropped to 40×40, resized to 32×32`]);
   const ae = j.results[0].ae;
   assert.equal(ae.length, 2);
   for (const e of ae) {

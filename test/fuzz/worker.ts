@@ -103,7 +103,9 @@ async function main(job: Job): Promise<void> {
     fs.writeFileSync(inFolder, bytes);
     const listed = call('loadImageFolder', inFolder, () => {
       const set = loadImageFolder(folder);
-      return set.n === 1 && set.channels === 3 && set.height === 32 && set.width === 32 ? null : `${set.n} images of ${set.channels}×${set.height}×${set.width}`;
+      // At the picture's own size (no --size), 1 channel when it is gray.
+      const ok = set.n === 1 && (set.channels === 1 || set.channels === 3) && set.height >= 1 && set.width >= 1 && set.pixels.length === set.imageSize;
+      return ok ? null : `${set.n} images of ${set.channels}×${set.height}×${set.width}`;
     });
     fs.rmSync(folder, { recursive: true, force: true });
     return [decoded, listed];

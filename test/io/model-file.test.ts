@@ -66,7 +66,7 @@ test('the expected state dict computed from a config is the one a built network 
 
 test('finding 3: metadata claiming depth 120002 or widths 1e5 over small tensors fails at once, naming the first mismatch', () => {
   const deep = withConfig('deep.safetensors', (c) => { c.depth = 120002; });
-  refused(deep, /no tensor 'pipe\.1\.1\.pre\.0\.weight', which metadata 'advexp_model' \(PreActResNet-120002 4\/8\/8 relu, 10 classes, 3 channels: 600,010 tensors\) needs; the file holds 40$/);
+  refused(deep, /no tensor 'pipe\.1\.1\.pre\.0\.weight', which metadata 'advexp_model' \(PreActResNet-120002 4\/8\/8 relu, 10 classes, 3 channels\) needs; the file holds 40$/);
   const wide = withConfig('wide.safetensors', (c) => { c.widths = [1e5, 1e5, 1e5]; });
   refused(wide, /tensor 'pipe\.0\.weight' has shape \[4,3,3,3\]; metadata 'advexp_model' \(PreActResNet-8 100000\/100000\/100000 .*\) needs \[100000,3,3,3\]/);
   const absurd = withConfig('absurd.safetensors', (c) => { c.depth = 6e15 + 2; });
@@ -138,4 +138,61 @@ test('the CLI: a depth-120002 model and a NaN model exit 2 with one line naming 
     assert.match(lines[0]!, new RegExp(`^advexp: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
     assert.match(lines[0]!, re);
   }
+});
+
+test('issue 12: files state their architecture; a sidecar JSON and overrides give class names and size; a pickle gets the export hint', () => {
+  const { file, metadata } = tinyModel('arch.safetensors');
+  assert.equal(JSON.parse(metadata.advexp_model!).arch, 'preact-resnet');
+  const m = loadModel(file);
+  assert.equal(m.arch, 'preact-resnet');
+  assert.deepEqual(m.input, { channels: 3, size: [32, 32] });
+  assert.equal(m.classes, 10);
+  assert.equal(m.classNames, null);
+  assert.match(m.description, /^PreActResNet-8 4\/8\/8 relu, 10 classes, 3 channels$/);
+  m.model.dispose();
+  // Sidecar beside the file: names and size.
+  const side = path.join(root, 'arch.json');
+  const names = Array.from({ length: 10 }, (_, i) => `c${i}`);
+  fs.writeFileSync(side, JSON.stringify({ classes: names, size: 40 }));
+  const s = loadModel(file);
+  assert.deepEqual(s.classNames, names);
+  assert.deepEqual(s.input.size, [40, 40]);
+  s.model.dispose();
+  // Flags win over the sidecar; a wrong class count, unknown fields and normalisation for a safetensors file are refused.
+  const o = loadModel(file, { size: [8, 12] });
+  assert.deepEqual(o.input.size, [8, 12]);
+  o.model.dispose();
+  refusedWith(() => loadModel(file, { classNames: ['a', 'b'] }), /2 class name\(s\) given for a model with 10 classes/);
+  refusedWith(() => loadModel(file, { mean: [0, 0, 0] }), /the file states its normalisation; --mean\/--std are for TorchScript models/);
+  fs.writeFileSync(side, JSON.stringify({ classes: names, colour: 'red' }));
+  refusedWith(() => loadModel(file), /arch\.json: unknown field 'colour'/);
+  fs.writeFileSync(side, JSON.stringify({ size: [0, 3] }));
+  refusedWith(() => loadModel(file), /arch\.json: size: expected N or \[height, width\], got \[0,3\]/);
+  fs.rmSync(side);
+  // An unknown architecture, and a torch.save pickle (protocol 2 header).
+  refused(withConfig('unknown-arch.safetensors', (c) => { c.arch = 'vgg99'; }), /metadata 'advexp_model': unknown architecture 'vgg99' \(known: preact-resnet/);
+  const pickle = path.join(root, 'weights.pt');
+  fs.writeFileSync(pickle, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20]));
+  refusedWith(() => loadModel(pickle), /weights\.pt: a pickled PyTorch object \(torch\.save\), not a model advexp can run: export it with torch\.jit\.script/);
+});
+
+function refusedWith(fn: () => unknown, re: RegExp): void {
+  assert.throws(fn, (e: Error) => {
+    assert.match(e.message, re);
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+test('issue 12: a raw PyTorch state dict (no metadata, batch-norm counters kept) loads by its tensor names', () => {
+  const fixture = path.join(repoRoot(), 'test', 'fixtures', 'archs', 'resnet18-w4.safetensors');
+  const st = readSafetensors(fixture);
+  assert.ok([...st.tensors.keys()].some((k) => k.endsWith('num_batches_tracked')), 'the fixture keeps the counters');
+  const raw = path.join(root, 'resnet18-raw.safetensors');
+  writeSafetensors(raw, st.tensors, {});
+  const m = loadModel(raw);
+  assert.equal(m.arch, 'torchvision-resnet');
+  assert.equal(m.config.depth, 18);
+  assert.deepEqual(m.input.size, [224, 224]);
+  m.model.dispose();
 });

@@ -27,15 +27,15 @@ const D20 = [0.0031, 0.0, 0.0125, 0.0047, 0.0093, 0.0008, 0.0211, 0.0047, 0.0152
 
 test('araExact: hand-computed sums', () => {
   // sorted 0.3, 0.2, 0.1, 0 (N = 4, K = 10): 0.1·0.15 + 0.1·0.40 + 0.1·0.65 + 0·0.90 = 0.12
-  assert.ok(Math.abs(araExact([0.3, 0.1, 0.2, 0]) - 0.12) < 1e-15);
+  assert.ok(Math.abs(araExact([0.3, 0.1, 0.2, 0], 10) - 0.12) < 1e-15);
   // one image: (d − 0)·(1 − 1/K)
-  assert.ok(Math.abs(araExact([0.5]) - 0.45) < 1e-15);
+  assert.ok(Math.abs(araExact([0.5], 10) - 0.45) < 1e-15);
   // K = 2: 0.5·max(0, 1/2 − 1/2) + 0.25·max(0, 1 − 1/2) = 0.125
   assert.ok(Math.abs(araExact([0.5, 0.25], 2) - 0.125) < 1e-15);
-  assert.equal(araExact([]), 0);
-  assert.equal(araExact([0, 0, 0]), 0);
+  assert.equal(araExact([], 10), 0);
+  assert.equal(araExact([0, 0, 0], 10), 0);
   // order does not matter
-  assert.equal(araExact([0.1, 0.3, 0.2]), araExact([0.3, 0.2, 0.1]));
+  assert.equal(araExact([0.1, 0.3, 0.2], 10), araExact([0.3, 0.2, 0.1], 10));
 });
 
 test('araExact equals the integral of max(0, Acc(ε) − 1/K) (brute force)', () => {
@@ -46,15 +46,15 @@ test('araExact equals the integral of max(0, Acc(ε) − 1/K) (brute force)', ()
     assert.ok(Math.abs(araExact(d, K) - want) < 1e-5 * Math.max(...d), `n=${n} K=${K}: ${araExact(d, K)} vs ${want}`);
   }
   const want = bruteForce(D20, 10);
-  assert.ok(Math.abs(araExact(D20) - want) < 1e-7, `${araExact(D20)} vs ${want}`);
+  assert.ok(Math.abs(araExact(D20, 10) - want) < 1e-7, `${araExact(D20, 10)} vs ${want}`);
 });
 
 test('araHistogram reproduces the reference formula computed by PyTorch (torch.histc, 1000 bins)', () => {
   // /usr/bin/python3: bench/torch_attack.py ara_histogram(D20) and ara_histogram([0.5, 0.25])
-  assert.ok(Math.abs(araHistogram(D20) - 0.006514560431241989) < 1e-6 * 0.0065, `${araHistogram(D20)}`);
-  assert.ok(Math.abs(araHistogram([0.5, 0.25]) - 0.3247999846935272) < 1e-6 * 0.33, `${araHistogram([0.5, 0.25])}`);
-  assert.equal(araHistogram([0, 0]), 0);
-  assert.equal(araHistogram([]), 0);
+  assert.ok(Math.abs(araHistogram(D20, 10) - 0.006514560431241989) < 1e-6 * 0.0065, `${araHistogram(D20, 10)}`);
+  assert.ok(Math.abs(araHistogram([0.5, 0.25], 10) - 0.3247999846935272) < 1e-6 * 0.33, `${araHistogram([0.5, 0.25], 10)}`);
+  assert.equal(araHistogram([0, 0], 10), 0);
+  assert.equal(araHistogram([], 10), 0);
 });
 
 test('araHistogram is within one bin width (max/1000) of araExact', () => {
@@ -63,14 +63,14 @@ test('araHistogram is within one bin width (max/1000) of araExact', () => {
     const n = 10 + Math.floor(r() * 200);
     const d = Array.from({ length: n }, () => (r() < 0.05 ? 0 : r() * r() * 0.1));
     const bin = Math.max(...d) / 1000;
-    assert.ok(Math.abs(araHistogram(d) - araExact(d)) <= bin, `n=${n}: ${araHistogram(d)} vs ${araExact(d)}, bin ${bin}`);
+    assert.ok(Math.abs(araHistogram(d, 10) - araExact(d, 10)) <= bin, `n=${n}: ${araHistogram(d, 10)} vs ${araExact(d, 10)}, bin ${bin}`);
   }
 });
 
 test('distances must be finite and ≥ 0', () => {
-  assert.throws(() => araExact([0.1, -1]), /finite and ≥ 0/);
-  assert.throws(() => araExact([0.1, Infinity]), /finite and ≥ 0/);
-  assert.throws(() => araHistogram([NaN]), /finite and ≥ 0/);
+  assert.throws(() => araExact([0.1, -1], 10), /finite and ≥ 0/);
+  assert.throws(() => araExact([0.1, Infinity], 10), /finite and ≥ 0/);
+  assert.throws(() => araHistogram([NaN], 10), /finite and ≥ 0/);
 });
 
 test('accuracyCurve: a right-continuous step function of Acc(ε) = share of distances > ε', () => {

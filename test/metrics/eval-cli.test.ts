@@ -30,8 +30,8 @@ test('advexp eval: JSON (ARA exact + histogram, per-record distances, curves, PG
       const d: number[] = out.distances[type];
       assert.equal(d.length, 3);
       assert.ok(d.every((v) => v > 0 && v < 0.05), `${type} distances ${d}`);
-      assert.equal(out.ara[type].exact, araExact(d));
-      assert.equal(out.ara[type].histogram, araHistogram(d));
+      assert.equal(out.ara[type].exact, araExact(d, 10));
+      assert.equal(out.ara[type].histogram, araHistogram(d, 10));
       assert.equal(out.curves[type].eps.length, new Set(d).size + 1);
     }
     assert.equal(out.pgd.linf.eps, 8 / 255);
@@ -59,7 +59,7 @@ test('advexp eval: bad input is one line on stderr and exit code 2', (t) => {
     [['--model', model, '--data', data, '--json', '/nonexistent-dir/x.json'], /does not exist/],
     [['--model', model, '--data', data, '--momentum', '1'], /--momentum: must be in \[0, 1\)/],
     [['--model', model, '--data', data, '--seed', '1', '--offset', '3'], /cannot be combined/],
-    [['--model', model, '--data', data, '--offset', '9999', '--n', '5'], /only 1 record\(s\) are there/],
+    [['--model', model, '--data', data, '--offset', '9999', '--n', '5'], /record 9999 asked for, but the data has/],
     [['--model', model, '--data', data, '--bogus'], /Unknown option '--bogus'/],
     [['--model', '/nonexistent.safetensors', '--data', data, '--n', '1'], /no such file/],
     [['--model', model, '--data', data, '--offset', '5000', '--n', '2', '--steps', '4', '--eps', '1e-6', '--pgd', 'none', '--threads', '1', '--quiet'],

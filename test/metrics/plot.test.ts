@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import { accuracyPlotScene, accuracyPlotSvg, niceCeil, ticks, sceneToSvg } from '../../src/report/plot.js';
-import { accuracyPlotPng, parseColor } from '../../src/report/plot-png.js';
+import { accuracyPlotPng, svgToPng } from '../../src/report/plot-png.js';
 
 const A = [0, 0.01, 0.02, 0.02, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09];
 
@@ -16,7 +16,7 @@ test('niceCeil and ticks give round axis values', () => {
 });
 
 test('scene: step curve through (ε, Acc(ε)), area above chance shaded down to 1/K', () => {
-  const sc = accuracyPlotScene([{ label: 'a', distances: A, color: '#ff0000' }], { xMax: 0.1, width: 500, height: 400 });
+  const sc = accuracyPlotScene([{ label: 'a', distances: A, color: '#ff0000' }], { numClasses: 10, xMax: 0.1, width: 500, height: 400 });
   // Plot box: left 64, right 30, top 20, bottom 54 → x = 64 + ε/0.1·406, y = 20 + (1 − acc)·326.
   const X = (e: number): number => 64 + (e / 0.1) * 406, Y = (a: number): number => 20 + (1 - a) * 326;
   const curve = sc.shapes.find((s) => s.kind === 'polyline' && s.color === '#ff0000');
@@ -36,18 +36,18 @@ test('scene: step curve through (ε, Acc(ε)), area above chance shaded down to 
 });
 
 test('SVG is one well-formed document; text is escaped', () => {
-  const svg = accuracyPlotSvg([{ label: 'm<1> & "x"', distances: A }, { label: 'b', distances: A.map((v) => v * 2), dashed: true }], { title: 'T' });
+  const svg = accuracyPlotSvg([{ label: 'm<1> & "x"', distances: A }, { label: 'b', distances: A.map((v) => v * 2), dashed: true }], { numClasses: 10, title: 'T' });
   assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /<\/svg>\n$/);
   assert.ok(svg.includes('m&lt;1&gt; &amp; &quot;x&quot;'));
   assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
   assert.ok(svg.includes('stroke-dasharray'));
   assert.equal(sceneToSvg({ width: 10, height: 10, background: '#fff', shapes: [] }).split('\n').length, 4);
-  assert.throws(() => accuracyPlotSvg([]), /no curves/);
+  assert.throws(() => accuracyPlotSvg([], { numClasses: 10 }), /no curves/);
 });
 
 test('PNG decodes at 2× scale with the curve colour and the shading drawn', () => {
-  const buf = accuracyPlotPng([{ label: 'a', distances: A, color: '#ff0000' }], { xMax: 0.1, width: 500, height: 400 });
+  const buf = accuracyPlotPng([{ label: 'a', distances: A, color: '#ff0000' }], { numClasses: 10, xMax: 0.1, width: 500, height: 400 });
   const png = PNG.sync.read(buf);
   assert.equal(png.width, 1000);
   assert.equal(png.height, 800);
@@ -60,6 +60,18 @@ test('PNG decodes at 2× scale with the curve colour and the shading drawn', () 
   assert.ok(r! > 240 && g! < 235 && g! > 200 && b! < 235, `tint ${r},${g},${b}`);
   // Below the chance line: white background.
   assert.deepEqual(px(X(0.03), Y(0.05)), [255, 255, 255]);
-  assert.deepEqual(parseColor('#1f77b4'), [31, 119, 180]);
-  assert.throws(() => parseColor('red'), /unsupported colour/);
+});
+
+test('PNG text is drawn with a real font: ε, ρ and ≥ each show, as different glyphs (the bitmap font drew "?")', () => {
+  const ink = (s: string): { dark: number; data: Buffer } => {
+    const png = PNG.sync.read(svgToPng(`<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" font-family="Helvetica, Arial, sans-serif"><text x="8" y="30" font-size="28" fill="#000">${s}</text></svg>`, 1));
+    let dark = 0;
+    for (let i = 0; i < png.width * png.height; i++) if (png.data[i * 4]! < 128) dark++;
+    return { dark, data: png.data };
+  };
+  const glyphs = ['ε', 'ρ', '≥', '?'].map(ink);
+  for (const [k, g] of glyphs.entries()) assert.ok(g.dark > 20, `glyph ${k} drew ${g.dark} dark pixels`);
+  for (let a = 0; a < glyphs.length; a++) {
+    for (let b = a + 1; b < glyphs.length; b++) assert.ok(!glyphs[a]!.data.equals(glyphs[b]!.data), `glyphs ${a} and ${b} look the same`);
+  }
 });

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot, sharedDir } from '../helpers/shared.js';
+import { CHROMIUM_ARGS } from './chromium.js';
 import { tmpDir, tinyModel, cifarFile, pngImage, resultsDir, startServe, type Served } from '../server/fixtures.js';
 
 const CHROMIUM = process.env.ADVEXP_CHROMIUM ?? '/usr/bin/chromium';
@@ -18,13 +19,6 @@ const haveChromium = fs.existsSync(CHROMIUM);
 const skip = haveChromium ? false : `SKIPPED: ${CHROMIUM} not found (apt-get install chromium) — the browser tests did not run`;
 if (!haveChromium) console.warn(`\n*** ${skip} ***\n`);
 
-/** Chromium flags: headless, no sandbox (root in CI), and nothing that talks to the network on its own. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--no-default-browser-check',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions',
-  '--disable-domain-reliability', '--disable-breakpad', '--metrics-recording-only', '--no-pings', '--safebrowsing-disable-auto-update',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 
 /** The page's build must be newer than its sources, or the test would check an old page. */
 function checkBuilt(): void {

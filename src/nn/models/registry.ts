@@ -34,7 +34,9 @@ export interface Architecture<C extends object = object> {
   /** The input a config takes (channels and normalisation). */
   input(config: C): InputSpec;
   /** The config for `advexp train --arch`: data's classes and input, the flags' depth/widths/activation where they apply. */
-  forTraining(o: TrainingShape): C;
+  forTraining(o: TrainingShape, preset?: Readonly<Record<string, unknown>>): C;
+  /** Other names `--arch` accepts, each with the config fields it fixes (`resnet50` → depth 50). */
+  readonly aliases?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** What training decides about a new network: the data's classes and input, and the architecture flags. */
@@ -56,11 +58,24 @@ export function registerArchitecture<C extends object>(a: Architecture<C>): void
 
 export function architectures(): Architecture[] { return [...archs.values()]; }
 
-/** The architecture of this name; an error listing the known ones otherwise. */
+/** Every name `--arch` takes: the architectures' own and their aliases. */
+export function architectureNames(): string[] {
+  return [...archs.values()].flatMap((a) => [a.name, ...Object.keys(a.aliases ?? {})]);
+}
+
+/** The architecture of this name (or alias, with the config fields it fixes); an error listing the known ones otherwise. */
 export function architecture(name: string): Architecture {
+  return resolveArchitecture(name).arch;
+}
+
+export function resolveArchitecture(name: string): { arch: Architecture; preset: Readonly<Record<string, unknown>> } {
   const a = archs.get(name);
-  if (a === undefined) throw new Error(`unknown architecture '${name}' (known: ${[...archs.keys()].join(', ')})`);
-  return a;
+  if (a !== undefined) return { arch: a, preset: {} };
+  for (const b of archs.values()) {
+    const preset = b.aliases?.[name];
+    if (preset !== undefined) return { arch: b, preset };
+  }
+  throw new Error(`unknown architecture '${name}' (known: ${architectureNames().join(', ')})`);
 }
 
 // ---- config checking helpers shared by the architectures ----
