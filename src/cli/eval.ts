@@ -2,12 +2,13 @@
 // RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
+import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, modelClassNames, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
 import type { LoadOptions } from '../data/load.js';
 import { UserError, asUserError } from './errors.js';
 import { recordRange, seededRecords, heldOutImages, type Count, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
-import { araDistances, araOf, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
+import { araDistances, araOf, araAbove, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
+import { clinicalMetrics, formatClinical, type ClinicalMetrics } from '../metrics/clinical.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
 import { AttackGuardError } from '../attack/paper.js';
 import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
@@ -22,6 +23,8 @@ import type { Module } from '../nn/index.js';
 const HELP = `usage: advexp eval [--model FILE]... --data PATH [options]
 Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact and 1000-bin histogram),
 accuracy-vs-RMS curves and PGD robust accuracy (L-inf 8/255, L2 0.5) of one or more models, in eval mode.
+Clinical metrics beside them: balanced accuracy, per-class recall, the confusion matrix, ROC AUC for two classes,
+and the ARA above the majority-class rate (for two classes BTR ARA equals Attack ARA and is computed once).
 Without --model the shipped default model is used; repeat --model to compare models on one plot.
 
   --data PATH        CIFAR-10 batch file(s) (e.g. data_batch_5.bin, test_batch.bin), their directory or tarball, or
@@ -53,6 +56,11 @@ interface ModelEval {
   model: string;
   n: number;
   accuracy: number;
+  /** Balanced accuracy, per-class recall, confusion matrix, ROC AUC (K = 2). */
+  clinical: ClinicalMetrics;
+  classNames: string[];
+  /** ARA above the majority-class share instead of 1/K (exact), per type. */
+  araMajority: Partial<Record<AraType, number>>;
   ara: Partial<Record<AraType, { exact: number; histogram: number }>>;
   distances: Partial<Record<AraType, number[]>>;
   curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
@@ -166,13 +174,23 @@ export async function run(argv: string[]): Promise<void> {
         numClasses = classCount(m, set.shape);
         const bad = set.labels.find((l) => l >= numClasses);
         if (bad !== undefined) throw new UserError(`${dataPath}: label ${bad}, but ${path.basename(file)} has ${numClasses} classes`);
-        const classes = classesOf(model, set, Math.max(batch, 256), pg);
+        // One process: predictions with logits for K = 2 (the AUC ranks images by the margin z₁ − z₀, monotone in p₁
+        // and never saturated); sharded: the gathered classes (no AUC).
+        const pr = pg === null ? predict(model, set, { batch: Math.max(batch, 256), logits: numClasses === 2 }) : null;
+        const classes = pr?.classes ?? classesOf(model, set, Math.max(batch, 256), pg);
         const acc = accuracy(classes, set.labels);
-        const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
+        const margin = pr?.logits ? Float64Array.from({ length: set.n }, (_, i) => pr.logits![2 * i + 1]! - pr.logits![2 * i]!) : undefined;
+        const clinical = clinicalMetrics(set.labels, classes, numClasses, margin);
+        const r: ModelEval = {
+          model: file, n: set.n, accuracy: acc, clinical, classNames: modelClassNames(m, numClasses, set.classNames), araMajority: {},
+          ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0,
+        };
         for (const type of types) {
           let d: Float64Array;
           const mine = pg?.blocks(set.n, batch) ?? null;
-          try {
+          // Two classes: p(true) ≤ 1/2 is misclassification, so BTR's distances are Attack's (computed once).
+          if (type === 'btr' && numClasses === 2 && r.distances.attack !== undefined) d = Float64Array.from(r.distances.attack);
+          else try {
             if (mine === null) d = araDistances(model, set, set.labels, type, { steps, eps, momentum, batch, onStep }).distances;
             else {
               const { sub, labels } = shardOf(set, mine);
@@ -186,6 +204,7 @@ export async function run(argv: string[]): Promise<void> {
             throw e;
           }
           r.ara[type] = araOf(d, numClasses);
+          r.araMajority[type] = araAbove(d, clinical.majorityRate);
           r.distances[type] = Array.from(d);
           r.curves[type] = accuracyCurve(d);
         }
@@ -231,6 +250,14 @@ export async function run(argv: string[]): Promise<void> {
       say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
         + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
     }
+    for (const r of results) {
+      say(`${path.basename(r.model)}:`);
+      for (const line of formatClinical(r.clinical, r.classNames)) say(`  ${line}`);
+      const maj = (Object.keys(r.araMajority) as AraType[]).map((t) => `${t === 'attack' ? 'Attack' : 'BTR'} ${fmt(r.araMajority[t])}`);
+      if (maj.length > 0) say(`  ARA above the majority rate ${fmt(r.clinical.majorityRate)} (instead of 1/${numClasses}): ${maj.join(', ')}`);
+      // BTR's criterion p(true) ≤ 1/K is p(true) ≤ ½ for two classes: exactly a misclassification (ties aside).
+      if (numClasses === 2 && r.ara.attack && r.ara.btr) say('  K = 2: BTR (p(true) ≤ 1/2) is misclassification, so BTR ARA = Attack ARA (computed once)');
+    }
 
     // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
     // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
@@ -239,7 +266,9 @@ export async function run(argv: string[]): Promise<void> {
     process.on('SIGTERM', onSignal);
     const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
     const one = (r: ModelEval): Record<string, unknown> => ({
-      model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+      model: r.model, n: r.n, accuracy: r.accuracy, balanced_accuracy: r.clinical.balancedAccuracy, recall: r.clinical.recall,
+      support: r.clinical.support, confusion: r.clinical.confusion, majority_rate: r.clinical.majorityRate, class_names: r.classNames,
+      ...(numClasses === 2 ? { auc: r.clinical.auc } : {}), ara_majority: r.araMajority, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
       ...(records ? { records } : {}), seconds: r.seconds,
     });
     if (json !== undefined) {

@@ -32,6 +32,7 @@ LIME, saliency, SmoothGrad and integrated gradients, as a PNG panel (one row per
                         predicted class
 ${explainerFlagHelp()}
   --scale S             enlargement of each image in the panel (default 4)
+  --delta               after each AE, its |δ| map (per pixel, summed over channels; jet, scaled to its maximum)
   --threads T           libtorch threads (default: all cores)
   --out DIR             writes DIR/explain.png and DIR/explain.json
   --quiet               no progress bar
@@ -64,6 +65,8 @@ export interface ExplainArgs {
   options: Map<string, AnyExplainOptions>;
   ae: OptionsOf<'ae'> | null;
   scale: number;
+  /** A |δ| tile after each AE tile. */
+  delta: boolean;
   threads: string | undefined;
   out: string;
   quiet: boolean;
@@ -75,7 +78,7 @@ export function readArgs(argv: string[]): ExplainArgs | null {
   const { values: v, positionals } = parse(argv, {
     model: { type: 'string' }, 'compare-models': { type: 'string' }, data: { type: 'string' }, index: { type: 'string' },
     targets: { type: 'string' }, methods: { type: 'string' }, scale: { type: 'string' }, threads: { type: 'string' },
-    out: { type: 'string' }, quiet: { type: 'boolean' }, ...MODEL_FLAGS, ...explainerFlags(),
+    out: { type: 'string' }, quiet: { type: 'boolean' }, delta: { type: 'boolean' }, ...MODEL_FLAGS, ...explainerFlags(),
   }, true);
   if (v.help) { console.log(help()); return null; }
   if (v.out === undefined || v.out === '') throw new UserError('--out DIR is required');
@@ -90,7 +93,7 @@ export function readArgs(argv: string[]): ExplainArgs | null {
     files: positionals, data: v.data, index: v.index, models, targets: v.targets ?? 'true,second', methods,
     options: new Map(methods.map((m) => [m, methodOptions(m, v)] as const)),
     ae: methods.includes('ae') ? methodOptions('ae', v) : null,
-    scale, threads: v.threads, out: v.out, quiet: v.quiet === true, model: modelChoices(v),
+    scale, delta: v.delta === true, threads: v.threads, out: v.out, quiet: v.quiet === true, model: modelChoices(v),
   };
 }
 
@@ -186,10 +189,18 @@ export async function run(argv: string[]): Promise<void> {
         r.pairs.forEach((pr, j) => {
           if (pr.image !== i) return;
           const kind = pr.kind === 'true' ? (inputs.labels ? 'true ' : 'pred ') : pr.kind === 'second' ? '2nd ' : '';
+          const adv = ae.details.images.subarray(j * C * P, (j + 1) * C * P);
           row.push({
-            rgb: asRgb(ae.details.images.subarray(j * C * P, (j + 1) * C * P), C, P), height: H, width: W,
+            rgb: asRgb(adv, C, P), height: H, width: W,
             caption: [`${kind}${names[pr.target]}`, `p ${ae.pBefore[j]!.toFixed(2)}->${ae.details.pAfter[j]!.toFixed(2)}`],
           });
+          if (args.delta) {
+            // Where the AE changed the picture: |δ| per pixel, summed over channels (the paper's Fig. 2 δ maps).
+            const src = inputs.images.subarray(i * C * P, (i + 1) * C * P);
+            const mag = new Float32Array(P);
+            for (let c = 0; c < C; c++) for (let q = 0; q < P; q++) mag[q]! += Math.abs(adv[c * P + q]! - src[c * P + q]!);
+            row.push({ rgb: heatmapRgb(mag, H, W, false), height: H, width: W, caption: ['|d|', `max ${Math.max(...mag).toFixed(2)}`] });
+          }
         });
       }
       for (const a of r.maps.values()) {

@@ -73,6 +73,12 @@ export async function run(argv: string[]): Promise<void> {
     throw e;
   }
   if (!loaded.some((l) => l.default)) loaded[0]!.default = true;
+  // The page starts on a model that fits --data: when the shipped default has another class count (CIFAR-10's 10
+  // against an X-ray folder's 2), the first --model with the data's class count is selected instead.
+  const fits = (l: { model: LoadedModel }): boolean => data === null || l.model.classes === null || l.model.classes === data.set.classNames.length;
+  const first = loaded.find((l) => l.default)!;
+  const better = loaded.find((l) => !l.default && fits(l));
+  if (!fits(first) && better !== undefined) { first.default = false; better.default = true; }
 
   const webRoot = path.join(packageRoot(), 'dist', 'web');
   let server: AdvexpServer;

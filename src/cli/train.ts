@@ -5,10 +5,13 @@ import { applyThreads, checkOutput, firstMissingDir, removeCreatedDirs } from '.
 import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
-import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options.js';
+import { defaultTrainOptions, checkOptions, TRAIN_MODES, BALANCES, type Balance, type TrainMode, type TrainOptions } from '../train/options.js';
 import { architectures, architectureNames, type Activation } from '../nn/index.js';
 import { DataParallel } from '../train/distributed.js';
 import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
+
+/** What --balance alone does (measured on PneumoniaMNIST: models/xray/README.md). */
+const DEFAULT_BALANCE: Balance = 'sample';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
        advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
@@ -20,17 +23,26 @@ Ctrl-C / SIGTERM: the current batch finishes, a checkpoint is written, and --res
 data:
   --data PATH           CIFAR-10 batch file(s) (comma-separated), a directory of data_batch_*.bin,
                         cifar-10-binary.tar.gz, or an image folder (one sub-folder per class, PNG/JPEG)
-  --val N               images held out for validation, drawn with --seed (default 5000)
+  --val N               images held out for validation, drawn with --seed (default 5000, or a tenth of the
+                        data when that is fewer)
+  --val-data PATH       validate on this data (e.g. an image folder's val/) instead of a split; split.json
+                        records it, so eval --split scores it
   --limit N             use only the first N images of the data (before the split)
   --size N              bring images to N×N (default: the data's own size; image folders must then share one)
   --resize POLICY       crop (default: centre region, then resize) or stretch (resize the whole picture)
   --no-augment          no pad-4 replicate / random crop / flip augmentation
+  --no-flip             augmentation without horizontal flips (data whose left and right differ: chest X-rays)
 training:
   --mode M              standard | lipschitz | adversarial | all (default lipschitz: the robust additions)
   --l2-min              adversarial modes: the L2,min variant (ε 0.1, smallest misclassifying iterate)
   --adv-eps E           adversarial modes: attack ε (RMS; default 0.01, with --l2-min 0.1)
   --adv-steps T         adversarial modes: attack steps (default 7)
   --noise-std S         add Gaussian noise N(0, S²) to training inputs (default 0: off)
+  --balance             counter class imbalance: --balance-by ${DEFAULT_BALANCE} (measured best on chest X-rays)
+  --balance-by HOW      weight (cross-entropy weighted n/(K·n_k)) or sample (each epoch draws classes equally,
+                        with replacement); implies --balance
+  --loss-target L       robust modes: the training cross-entropy the adaptive ψ steers to (default 1.5·ln K/ln 10:
+                        the paper's 1.5 for 10 classes, 0.45 for 2)
   --epochs N            (default 200)   --lr R (0.1)   --batch B (128)   --milestones A,B (170,195; 'none')
   --weight-decay W      (1e-4)          --momentum M (0.9)             --seed S (0)
 model:
@@ -80,6 +92,7 @@ export async function run(argv: string[]): Promise<void> {
     epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
+    'val-data': { type: 'string' }, 'no-flip': { type: 'boolean' }, balance: { type: 'boolean' }, 'balance-by': { type: 'string' }, 'loss-target': { type: 'string' },
     'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
     ...DIST_FLAGS, 'sync-bn': { type: 'boolean' },
   });
@@ -122,7 +135,10 @@ export async function run(argv: string[]): Promise<void> {
       weightDecay: numArg(values['weight-decay'], 'weight-decay', 1e-4),
       momentum: numArg(values.momentum, 'momentum', 0.9),
       seed: intArg(values.seed, 'seed', 0, 0),
-      val: intArg(values.val, 'val', 5000, 0),
+      val: values.val === undefined ? null : intArg(values.val, 'val', 0, 0),
+      valData: values['val-data'] ?? null,
+      flip: !flag(values['no-flip']),
+      lossTarget: values['loss-target'] === undefined ? null : numArg(values['loss-target'], 'loss-target', 0),
       limit: values.limit === undefined ? null : intArg(values.limit, 'limit', 0, 1),
       imageSize: values.size === undefined ? null : intArg(values.size, 'size', 32, 1),
       arch: values.arch ?? 'preact-resnet',
@@ -132,6 +148,10 @@ export async function run(argv: string[]): Promise<void> {
       advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
     };
     if (activation !== undefined) partial.activation = activation as Activation;
+    const balanceBy = values['balance-by'];
+    if (balanceBy !== undefined && !BALANCES.includes(balanceBy as Balance)) throw new UserError(`--balance-by: expected one of ${BALANCES.join('|')}, got '${balanceBy}'`);
+    if (values['val-data'] !== undefined && values.val !== undefined) throw new UserError('--val and --val-data cannot be combined (--val-data replaces the split)');
+    partial.balance = (balanceBy as Balance | undefined) ?? (flag(values.balance) ? DEFAULT_BALANCE : 'none');
     if (widths !== undefined) partial.widths = widths as [number, number, number];
     if (values.resize !== undefined) partial.resize = values.resize as TrainOptions['resize'];
     const milestones = intList(values.milestones, 'milestones');
@@ -188,7 +208,7 @@ export async function run(argv: string[]): Promise<void> {
         err(`${resumed ? `resuming ${dir} at epoch ${state.epoch + 1}${state.batchInEpoch ? ` batch ${state.batchInEpoch + 1}` : ''} (step ${state.step})` : `training into ${dir}`}: ` +
           `mode ${o.mode}${o.l2Min ? ' (L2,min)' : ''}${o.noiseStd > 0 ? ` + noise σ ${o.noiseStd}` : ''}, ${o.arch === 'preact-resnet' ? `PreActResNet-${o.depth} ${o.widths.join('/')} ${o.activation}` : o.arch} ` +
           `(${parameters.toLocaleString('en-US')} parameters), ${nTrain} training / ${nVal} validation images, batch ${o.batch} (${batches} a epoch), ` +
-          `${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ` +
+          `${o.balance !== 'none' ? `balance by ${o.balance}, ` : ''}${o.epochs} epochs, lr ${o.lr} ÷${Math.round(1 / o.gamma)} at ${o.milestones.join(',') || 'never'}, ` +
           `${pg !== null ? `${pg.world} ranks × ` : ''}${threads} thread${threads > 1 ? 's' : ''}${pg !== null ? ' each' : ''}`);
       },
       onBatch: (b) => {

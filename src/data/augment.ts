@@ -38,7 +38,7 @@ export function applyAugment(x: Tensor, p: AugmentParams): Tensor {
   });
 }
 
-/** Pad-crop-flip augmentation of a batch, drawn from the seeded generator. */
-export function augmentBatch(x: Tensor, pad = AUGMENT_PAD): Tensor {
-  return tidy(() => applyAugment(x, sampleAugment(x.shape[0]!, pad)));
+/** Pad-crop-flip augmentation of a batch, drawn from the seeded generator (flipProbability 0: no flips, same draws). */
+export function augmentBatch(x: Tensor, pad = AUGMENT_PAD, flipProbability = 0.5): Tensor {
+  return tidy(() => applyAugment(x, sampleAugment(x.shape[0]!, pad, flipProbability)));
 }

@@ -38,14 +38,23 @@ export function seededRecords(file: string, count: Count, seed: number, opts: Lo
   return { set: all.subset(records, `${file}[seed ${seed}, ${n} records]`), records };
 }
 
-/** The first n held-out validation images of a training run, from its split.json (indices into the run's data). */
+/**
+ * The first n held-out validation images of a training run, from its split.json (indices into the run's data); a
+ * run trained with --val-data validated on a whole folder, which split.json names (valData): its images, in order.
+ */
 export function heldOutImages(splitFile: string, dataPath: string, count: Count, opts: LoadOptions = {}): Selection & { records: number[] } {
-  let split: { n?: unknown; limit?: unknown; val?: unknown };
+  let split: { n?: unknown; limit?: unknown; val?: unknown; valData?: unknown };
   regularFile(splitFile, 'split file');
   try {
     split = JSON.parse(fs.readFileSync(splitFile, 'utf8')) as typeof split;
   } catch (e) {
     throw new Error(`${splitFile}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof split.valData === 'string') {
+    const folder = loadDataset(split.valData, opts);
+    const n = countOf(count, folder.n, `${split.valData} (the run's validation data)`);
+    const records = Array.from({ length: n }, (_, i) => i);
+    return { set: n === folder.n ? folder : folder.subset(records, `${split.valData} (validation data of ${splitFile})`), records };
   }
   const val = split.val;
   const total = split.n;

@@ -17,6 +17,14 @@ export const ARA_TYPES: readonly AraType[] = ['attack', 'btr'];
  * ARA = Σ_k (d_k − d_{k+1})·max(0, k/N − 1/K). Computed in float64.
  */
 export function araExact(distances: ArrayLike<number>, numClasses: number): number {
+  return araAbove(distances, 1 / numClasses);
+}
+
+/**
+ * The exact ARA above a given rate instead of chance 1/K: ∫₀^∞ max(0, Acc(ε) − rate) dε. With the majority-class
+ * share as the rate it is the area above what a constant answer scores on imbalanced data (issue 13).
+ */
+export function araAbove(distances: ArrayLike<number>, rate: number): number {
   const n = distances.length;
   if (n === 0) return 0;
   const d = Float64Array.from(distances as ArrayLike<number>);
@@ -24,7 +32,7 @@ export function araExact(distances: ArrayLike<number>, numClasses: number): numb
   d.sort().reverse();
   let s = 0;
   for (let k = 1; k <= n; k++) {
-    const w = k / n - 1 / numClasses;
+    const w = k / n - rate;
     if (w > 0) s += (d[k - 1]! - (k < n ? d[k]! : 0)) * w;
   }
   return s;

@@ -90,6 +90,9 @@ export interface ResultSummaryModel {
   model: string;
   n: number | null;
   accuracy: number | null;
+  /** Clinical metrics of eval's JSON (issue 13), where present: balanced accuracy, and ROC AUC for two classes. */
+  balancedAccuracy?: number | null;
+  auc?: number | null;
   ara: Record<string, number>;
   pgd: Record<string, number>;
 }

@@ -38,7 +38,7 @@ function summariseModel(r: Record<string, unknown>): ResultSummaryModel | null {
       if (a !== null) pgd[k] = a;
     }
   }
-  return { model: path.basename(r.model), n: num(r.n), accuracy: num(r.accuracy), ara, pgd };
+  return { model: path.basename(r.model), n: num(r.n), accuracy: num(r.accuracy), balancedAccuracy: num(r.balanced_accuracy), auc: num(r.auc), ara, pgd };
 }
 
 /** The headline numbers of an advexp eval JSON (one model, or { models: [...] }); null for anything else. */

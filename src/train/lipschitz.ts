@@ -3,6 +3,7 @@
 // s_b is a random class's logit or, with probability ζ ("tandem"), the margin of the true class.
 import { Tensor, crossEntropy, gradOf, randint, rand, where, tidy } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
+import { weightedCrossEntropy } from './balance.js';
 
 /** Which output each sample smooths: class k_b, or the true-class margin where unfair_b is set. */
 export interface SmoothingChoices {
@@ -38,13 +39,14 @@ export function smoothedOutputs(z: Tensor, y: Tensor, c: SmoothingChoices): Tens
 /**
  * The loss for one batch. x: images in [0,1] [B,C,H,W] (not modified), y: int64 labels, psi: the penalty weight,
  * either fixed or the adaptive controller (stepped here with this batch's L_cls before it weighs the penalty, as
- * training does), choices: per-sample smoothing choices (sampled when omitted).
+ * training does), choices: per-sample smoothing choices (sampled when omitted), classWeights: a weighted
+ * cross-entropy's class weights [K] (--balance weight; null: plain cross-entropy).
  */
-export function lipschitzLoss(model: Module, x: Tensor, y: Tensor, psi: number | AdaptivePsi, choices?: SmoothingChoices): LipschitzLoss {
+export function lipschitzLoss(model: Module, x: Tensor, y: Tensor, psi: number | AdaptivePsi, choices?: SmoothingChoices, classWeights?: Tensor | null): LipschitzLoss {
   return tidy(() => {
     const xg = x.detach().requiresGrad_(true);
     const logits = model.call(xg);
-    const lossCls = crossEntropy(logits, y);
+    const lossCls = classWeights ? weightedCrossEntropy(logits, y, classWeights) : crossEntropy(logits, y);
     const weight = typeof psi === 'number' ? psi : psi.update(lossCls.item());
     const c = choices ?? sampleChoices(x.shape[0]!, logits.shape[1]!);
     const s = smoothedOutputs(logits, y, c).sum();
@@ -56,7 +58,8 @@ export function lipschitzLoss(model: Module, x: Tensor, y: Tensor, psi: number |
 
 /**
  * Adaptive ψ: an integrator r (never reset; checkpointed) steers the training cross-entropy toward
- * L_target = 1.5. Updated each batch before ψ is used.
+ * L_target (the paper's 1.5 for 10 classes; the trainer passes options.lossTarget or 1.5·ln K/ln 10). Updated each
+ * batch before ψ is used.
  */
 export class AdaptivePsi {
   constructor(public r = 0, readonly base = 220, readonly rate = 0.02, readonly target = 1.5) {}

@@ -3,6 +3,12 @@
 import { architectureNames, type Activation } from '../nn/index.js';
 import { RESIZE_POLICIES, type ResizePolicy } from '../data/images.js';
 
+export type Balance = 'none' | 'weight' | 'sample';
+export const BALANCES: readonly Balance[] = ['none', 'weight', 'sample'];
+
+/** The adaptive ψ's default target for K classes: the paper's 1.5 at K = 10, in proportion to ln K. */
+export function defaultLossTarget(classes: number): number { return (1.5 * Math.log(classes)) / Math.log(10); }
+
 export type TrainMode = 'standard' | 'lipschitz' | 'adversarial' | 'all';
 export const TRAIN_MODES: readonly TrainMode[] = ['standard', 'lipschitz', 'adversarial', 'all'];
 
@@ -22,8 +28,26 @@ export interface TrainOptions {
    * its architecture, normalisation and input size replace arch/depth/widths/activation. null: a new network.
    */
   init: string | null;
-  /** Images held out for validation, drawn with `seed`. */
-  val: number;
+  /**
+   * Images held out for validation, drawn with `seed`; null: the default, 5,000 or a tenth of the data when that is
+   * fewer (small data keeps 90% for training). Ignored with valData.
+   */
+  val: number | null;
+  /** A validation folder (or any data path) used whole instead of a split of `data`; null: a split. */
+  valData: string | null;
+  /**
+   * Class imbalance: 'none'; 'weight' (cross-entropy weighted n / (K·n_k) per class k, the mean taken over the
+   * weights as PyTorch's weighted cross-entropy); 'sample' (each epoch draws its images with replacement, with
+   * probability ∝ 1/n_k, so every class is drawn equally often).
+   */
+  balance: Balance;
+  /** Horizontal flips in the augmentation (off for data whose left and right differ, such as chest X-rays). */
+  flip: boolean;
+  /**
+   * The adaptive ψ's target training cross-entropy; null: the K-aware default 1.5 · ln K / ln 10 (the paper's 1.5 for
+   * 10 classes, scaled to chance's cross-entropy ln K: 0.45 for 2 classes, where 1.5 lies above chance).
+   */
+  lossTarget: number | null;
   mode: TrainMode;
   /** Adversarial modes: the L2,min variant (ε 0.1, smallest misclassifying iterate). */
   l2Min: boolean;
@@ -54,7 +78,7 @@ export function adversarialTraining(mode: TrainMode): boolean { return mode === 
 export function defaultTrainOptions(partial: Partial<TrainOptions> & { data: string }): TrainOptions {
   const mode = partial.mode ?? 'lipschitz';
   return {
-    limit: null, imageSize: null, resize: 'crop', arch: 'preact-resnet', init: null, val: 5000, mode, l2Min: false, noiseStd: 0,
+    limit: null, imageSize: null, resize: 'crop', arch: 'preact-resnet', init: null, val: null, valData: null, balance: 'none', flip: true, lossTarget: null, mode, l2Min: false, noiseStd: 0,
     activation: robustAdditions(mode) ? 'half-huber' : 'relu',
     depth: 44, widths: [16, 32, 64], epochs: 200, lr: 0.1, batch: 128, milestones: [170, 195], gamma: 0.1,
     weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true,
@@ -71,11 +95,11 @@ export const MAX_STATE_NUMBERS = 2 ** 28;
  * Options a run's state.json may lack because it predates them, with the value that reproduces what such a run did
  * (older runs stretched image folders to 32×32 and always built the paper's network).
  */
-export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = { arch: 'preact-resnet', resize: 'stretch', init: null };
+export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = { arch: 'preact-resnet', resize: 'stretch', init: null, valData: null, balance: 'none', flip: true, lossTarget: 1.5 };
 
 /** What each option holds, as a stored state.json may get it wrong (any JSON value). */
 const KINDS: Record<keyof TrainOptions, 'string' | 'string|null' | 'number' | 'number|null' | 'boolean' | 'numbers'> = {
-  data: 'string', limit: 'number|null', imageSize: 'number|null', resize: 'string', arch: 'string', init: 'string|null', val: 'number', mode: 'string', l2Min: 'boolean',
+  data: 'string', limit: 'number|null', imageSize: 'number|null', resize: 'string', arch: 'string', init: 'string|null', val: 'number|null', valData: 'string|null', balance: 'string', flip: 'boolean', lossTarget: 'number|null', mode: 'string', l2Min: 'boolean',
   noiseStd: 'number', activation: 'string', depth: 'number', widths: 'numbers', epochs: 'number', lr: 'number',
   batch: 'number', milestones: 'numbers', gamma: 'number', weightDecay: 'number', momentum: 'number', seed: 'number',
   advEps: 'number|null', advSteps: 'number', augment: 'boolean',
@@ -83,7 +107,7 @@ const KINDS: Record<keyof TrainOptions, 'string' | 'string|null' | 'number' | 'n
 
 /** The command-line flag of an option, for messages about a fresh run's options. */
 const FLAGS: Partial<Record<keyof TrainOptions, string>> = {
-  imageSize: 'size', l2Min: 'l2-min', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
+  imageSize: 'size', valData: 'val-data', lossTarget: 'loss-target', l2Min: 'l2-min', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
 };
 
 export interface OptionProblem { key: keyof TrainOptions; message: string }
@@ -134,7 +158,10 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   if (!(o.momentum >= 0 && o.momentum < 1)) return p('momentum', `expected a number in [0, 1), got ${o.momentum}`);
   if (!(o.noiseStd >= 0) || !Number.isFinite(o.noiseStd)) return p('noiseStd', `expected a number ≥ 0, got ${o.noiseStd}`);
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) return p('seed', `expected an integer ≥ 0, got ${o.seed}`);
-  if (!Number.isSafeInteger(o.val) || o.val < 0) return p('val', `expected an integer ≥ 0, got ${o.val}`);
+  if (o.val !== null && (!Number.isSafeInteger(o.val) || o.val < 0)) return p('val', `expected an integer ≥ 0, got ${o.val}`);
+  if (o.valData === '') return p('valData', 'expected a data path, got an empty string');
+  if (!BALANCES.includes(o.balance)) return p('balance', `expected one of ${BALANCES.join('|')}, got '${o.balance}'`);
+  if (o.lossTarget !== null && !(o.lossTarget > 0 && Number.isFinite(o.lossTarget))) return p('lossTarget', `expected a positive number, got ${o.lossTarget}`);
   if (o.limit !== null && !posInt(o.limit)) return p('limit', `expected a positive integer, got ${o.limit}`);
   if (o.imageSize !== null && !posInt(o.imageSize)) return p('imageSize', `expected a positive integer, got ${o.imageSize}`);
   if (o.advEps !== null && !(o.advEps > 0 && Number.isFinite(o.advEps))) return p('advEps', `expected a positive number, got ${o.advEps}`);

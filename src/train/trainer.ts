@@ -16,6 +16,7 @@ import { saveModel, loadModel, classCount, type LoadedModel, type ModelInput } f
 import { saveScriptModule } from '../io/torchscript.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { lipschitzLoss, AdaptivePsi } from './lipschitz.js';
+import { classCounts, balancedClassWeights, balancedDraw, weightedCrossEntropy } from './balance.js';
 import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
 import { paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
@@ -23,7 +24,7 @@ import {
   saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE, NonFiniteCheckpointError,
   type TrainState, type EpochRecord, type EpochAccum, type LoadedCheckpoint,
 } from './checkpoint.js';
-import { robustAdditions, adversarialTraining, checkOptions, type TrainOptions } from './options.js';
+import { robustAdditions, adversarialTraining, checkOptions, defaultLossTarget, type TrainOptions } from './options.js';
 import { acquireRunLock, type RunLock } from './lock.js';
 import { GlobalAdaptivePsi, rankSeed, epochPermutation, type DataParallel } from './distributed.js';
 
@@ -147,21 +148,43 @@ function setRng(bytes: Uint8Array): void { tidy(() => setRngState(tensor(bytes))
 
 export interface PreparedData { train: ImageDataset; val: ImageDataset | null; split: TrainState['split']; classNames: string[] }
 
-/** Loads the data of a run and draws its seeded validation split. */
+/** The default validation split: 5,000 images, or a tenth of the data when that is fewer. */
+export function defaultValCount(n: number): number { return Math.min(5000, Math.floor(n / 10)); }
+
+/** The validation count of a run over n images (the default when o.val is null; 0 with a validation folder). */
+export function valCount(o: TrainOptions, n: number): number {
+  return o.valData !== null ? 0 : o.val ?? defaultValCount(n);
+}
+
+/** Loads the data of a run and draws its seeded validation split, or loads its validation folder. */
 export function prepareData(o: TrainOptions, model: ModelInput | null = null): PreparedData {
   // The images are brought to --size, else to the input of the model fine-tuned (--init), else kept at their own size.
   const size: [number, number] | undefined = o.imageSize !== null ? [o.imageSize, o.imageSize] : model?.size ?? undefined;
   const all = loadDataset(o.data, { limit: o.limit ?? undefined, size, channels: model?.channels ?? undefined, resize: o.resize });
-  if (o.val >= all.n) throw new Error(`--val ${o.val} leaves no training images (${o.data} has ${all.n}): pass a smaller --val`);
-  if (all.n - o.val < 2) throw new Error(`${o.data}: ${all.n - o.val} training images after the split; need at least 2`);
-  const s = splitValidation(all.n, o.val, o.seed);
+  const nVal = valCount(o, all.n);
+  if (nVal >= all.n) throw new Error(`--val ${nVal} leaves no training images (${o.data} has ${all.n}): pass a smaller --val`);
+  if (all.n - nVal < 2) throw new Error(`${o.data}: ${all.n - nVal} training images after the split; need at least 2`);
+  if (o.valData !== null) {
+    // The validation folder is brought to the training images' shape (size and channels) and must name the same classes.
+    const val = loadDataset(o.valData, { size: [all.height, all.width], channels: all.channels, resize: o.resize });
+    if (val.classNames.length !== all.classNames.length || val.classNames.some((c, k) => c !== all.classNames[k])) {
+      throw new Error(`${o.valData}: classes ${val.classNames.join(', ')} do not match the training data's (${all.classNames.join(', ')})`);
+    }
+    return {
+      train: all, val,
+      split: { n: all.n, val: 0, seed: o.seed, checksum: fingerprint(val), data: fingerprint(all) },
+      classNames: all.classNames,
+    };
+  }
+  const s = splitValidation(all.n, nVal, o.seed);
   return {
-    train: o.val === 0 ? all : all.subset(s.train, `${all.source} (training split)`),
-    val: o.val === 0 ? null : all.subset(s.val, `${all.source} (validation split)`),
-    split: { n: all.n, val: o.val, seed: o.seed, checksum: checksum(s.val), data: fingerprint(all) },
+    train: nVal === 0 ? all : all.subset(s.train, `${all.source} (training split)`),
+    val: nVal === 0 ? null : all.subset(s.val, `${all.source} (validation split)`),
+    split: { n: all.n, val: nVal, seed: o.seed, checksum: checksum(s.val), data: fingerprint(all) },
     classNames: all.classNames,
   };
 }
+
 
 /**
  * Per-channel mean and standard deviation of a set's pixels in [0, 1] (over all images and positions): the
@@ -313,8 +336,12 @@ export class Trainer {
   /** Where the trained model is written: model.safetensors, or model.pt for a TorchScript model (--init file.pt). */
   readonly modelFile: string;
   readonly sgd: Sgd;
-  /** The adaptive ψ controller; its integrator is what the state stores (psiR). Fed the global L_cls when distributed. */
+  /** The adaptive ψ controller (target: options.lossTarget or K's default); fed the global L_cls when distributed; its integrator is what the state stores (psiR). */
   readonly psiControl: AdaptivePsi;
+  /** Training images per class (for --balance). */
+  readonly classCounts: number[];
+  /** --balance weight: the cross-entropy's class weights [K] (float32; kept for the run, freed by dispose). */
+  readonly #classWeights: Tensor | null;
   readonly robust: boolean;
   readonly attack: AdversarialBatchFn | null;
   readonly trainSet: ImageDataset;
@@ -430,6 +457,10 @@ export class Trainer {
     this.trainSet = data.train;
     this.valSet = data.val;
     this.classNames = data.classNames;
+    const K = data.classNames.length;
+    this.psiControl = new AdaptivePsi(0, undefined, undefined, o.lossTarget ?? defaultLossTarget(K));
+    this.classCounts = classCounts(data.train, K);
+    this.#classWeights = o.balance === 'weight' ? keep(tensor(Float32Array.from(balancedClassWeights(this.classCounts)))) : null;
     manualSeed(o.seed);
     if (init !== null) {
       this.model = init.model.train();
@@ -495,7 +526,12 @@ export class Trainer {
   /** A fresh run: its split.json and its checkpoint at step 0 (the generator as the model's init left it). */
   #begin(split: TrainState['split']): TrainState {
     const o = this.options;
-    writeFileAtomic(path.join(this.dir, 'split.json'), JSON.stringify({ data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, o.val, o.seed).val) }) + '\n');
+    // With --val-data the held-out images are that folder's, all of them: split.json names it (absolute, so eval
+    // --split finds it from anywhere) and holds no indices.
+    const split_ = o.valData !== null
+      ? { data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: [], valData: path.resolve(o.valData) }
+      : { data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, split.val, o.seed).val) };
+    writeFileAtomic(path.join(this.dir, 'split.json'), JSON.stringify(split_) + '\n');
     return this.#commit({
       epoch: 0, batchInEpoch: 0, step: 0, psiR: this.psiControl.r, rng: encodeBytes(rngNow()), rngEpochStart: null,
       accum: emptyAccum(), options: o, split, classNames: this.classNames,
@@ -575,15 +611,20 @@ export class Trainer {
     if (this.#dp || this.state.ranks !== undefined) return { perm: epochPermutation(this.nTrain, this.options.seed, e), startRng: rngNow() };
     if (!midEpoch) {
       const startRng = rngNow();
-      return { perm: keep(randperm(this.nTrain)), startRng };
+      return { perm: keep(this.#draw()), startRng };
     }
     // Re-draw the epoch's permutation from the generator state at its start, then continue the stream.
     if (this.state.rngEpochStart === null) throw new TrainInputError(`${path.join(this.dir, STATE_FILE)}: a mid-epoch state without 'rngEpochStart'`);
     const startRng = decodeBytes(this.state.rngEpochStart);
     setRng(startRng);
-    const perm = keep(randperm(this.nTrain));
+    const perm = keep(this.#draw());
     setRng(decodeBytes(this.state.rng));
     return { perm, startRng };
+  }
+
+  /** An epoch's image order: a permutation, or with --balance sample a class-balanced draw with replacement. */
+  #draw(): Tensor {
+    return this.options.balance === 'sample' ? balancedDraw(this.trainSet.labels, this.classCounts) : randperm(this.nTrain);
   }
 
   /**
@@ -597,7 +638,7 @@ export class Trainer {
       const o = this.options;
       const batch = this.trainSet.gather(idx);
       const y = batch.y;
-      let x = o.augment ? augmentBatch(batch.x) : batch.x;
+      let x = o.augment ? augmentBatch(batch.x, undefined, o.flip ? 0.5 : 0) : batch.x;
       if (o.noiseStd > 0) x = x.add(randn(x.shape).mul(o.noiseStd));
       const b = x.shape[0]!;
       if (attack !== null) {
@@ -608,7 +649,7 @@ export class Trainer {
       }
       let loss: Tensor, logits: Tensor, lossCls: number, lossAdv: number | null = null, psi: number | null = null;
       if (robust) {
-        const out = lipschitzLoss(model, x, y, this.psiControl);
+        const out = lipschitzLoss(model, x, y, this.psiControl, undefined, this.#classWeights);
         loss = out.loss;
         lossCls = out.lossCls.item();
         lossAdv = out.lossAdv.item();
@@ -616,7 +657,7 @@ export class Trainer {
         logits = out.logits;
       } else {
         logits = model.call(x);
-        loss = crossEntropy(logits, y);
+        loss = this.#classWeights !== null ? weightedCrossEntropy(logits, y, this.#classWeights) : crossEntropy(logits, y);
         lossCls = loss.item();
       }
       const lv = robust ? loss.item() : lossCls;
@@ -699,6 +740,7 @@ export class Trainer {
     try {
       this.sgd.disposeBuffers();
       this.model.dispose();
+      this.#classWeights?.dispose();
     } finally {
       this.#dp?.uninstall();
       this.#lock?.release();
@@ -744,6 +786,7 @@ export class Trainer {
       training_options: JSON.stringify({
         ...o, robust_additions: this.robust, adversarial_training: adversarialTraining(o.mode), epochs_done: s.epoch, step: s.step,
         psi: this.robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: this.nVal, split_seed: o.seed,
+        loss_target: this.robust ? this.psiControl.target : null,
       }),
       class_names: JSON.stringify(this.classNames),
       input_size: JSON.stringify([this.trainSet.height, this.trainSet.width]),

@@ -344,14 +344,14 @@ function renderResults(list: ResultEntry[]): void {
     if (r.kind !== 'json' || !r.summary) continue;
     for (const m of r.summary.models) {
       rows.push(h('tr', {}, h('td', {}, h('a', { href: `/api/results/${r.id}`, target: '_blank', rel: 'noopener' }, r.name)), h('td', {}, m.model),
-        h('td', {}, String(m.n ?? '–')), h('td', {}, pct(m.accuracy)), h('td', {}, num(m.ara.attack)), h('td', {}, num(m.ara.btr)),
+        h('td', {}, String(m.n ?? '–')), h('td', {}, pct(m.accuracy)), h('td', {}, `${pct(m.balancedAccuracy)} / ${num(m.auc ?? undefined)}`), h('td', {}, num(m.ara.attack)), h('td', {}, num(m.ara.btr)),
         h('td', {}, pct(m.pgd.linf)), h('td', {}, pct(m.pgd.l2))));
     }
   }
   const parts: HTMLElement[] = [];
   if (rows.length > 0) {
     parts.push(h('table', { class: 'results-table' },
-      h('thead', {}, h('tr', {}, ...['file', 'model', 'images', 'accuracy', 'Attack ARA', 'BTR ARA', 'PGD L∞ 8/255', 'PGD L2 0.5'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ...['file', 'model', 'images', 'accuracy', 'balanced acc. / AUC', 'Attack ARA', 'BTR ARA', 'PGD L∞ 8/255', 'PGD L2 0.5'].map((t) => h('th', {}, t)))),
       h('tbody', {}, ...rows)));
   }
   const plots = list.filter((r) => r.kind === 'png' || r.kind === 'svg');
