@@ -24,6 +24,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   advexp::InitTensor(env, exports);
   advexp::InitOps(env, exports);
   advexp::InitAutograd(env, exports);
+  advexp::InitFused(env, exports);
   exports.Set("mallocTuned", Napi::Function::New<MallocTuned>(env, "mallocTuned"));
   return exports;
 }

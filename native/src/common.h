@@ -56,5 +56,6 @@ bool Bool(const Napi::Value& v, bool dflt);
 
 void InitOps(Napi::Env env, Napi::Object exports);
 void InitAutograd(Napi::Env env, Napi::Object exports);
+void InitFused(Napi::Env env, Napi::Object exports);
 
 }  // namespace advexp

@@ -5,7 +5,7 @@ import { applyThreads, checkOutput, firstMissingDir, removeCreatedDirs } from '.
 import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
-import { defaultTrainOptions, checkOptions, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options.js';
+import { defaultTrainOptions, checkOptions, robustAdditions, TRAIN_MODES, PENALTIES, type Penalty, type TrainMode, type TrainOptions } from '../train/options.js';
 import type { Activation } from '../nn/index.js';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
@@ -27,6 +27,10 @@ training:
   --l2-min              adversarial modes: the L2,min variant (ε 0.1, smallest misclassifying iterate)
   --adv-eps E           adversarial modes: attack ε (RMS; default 0.01, with --l2-min 0.1)
   --adv-steps T         adversarial modes: attack steps (default 7)
+  --penalty P           lipschitz modes: double-backprop (default; the paper's ψ·mean(G²), exact) or
+                        finite-difference (Finlay & Oberman 2019: ‖G_b‖ ≈ (s_b(x + h·G_b/‖G_b‖) − s_b(x))/h,
+                        no second-order graph)
+  --fd-step H           finite-difference step h in pixel units (default 0.01)
   --noise-std S         add Gaussian noise N(0, S²) to training inputs (default 0: off)
   --epochs N            (default 200)   --lr R (0.1)   --batch B (128)   --milestones A,B (170,195; 'none')
   --weight-decay W      (1e-4)          --momentum M (0.9)             --seed S (0)
@@ -66,7 +70,7 @@ export async function run(argv: string[]): Promise<void> {
     epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, milestones: { type: 'string' },
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
-    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
+    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, penalty: { type: 'string' }, 'fd-step': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
 
@@ -113,7 +117,13 @@ export async function run(argv: string[]): Promise<void> {
       augment: !flag(values['no-augment']),
       advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'], 'adv-eps', 0),
       advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
+      fdStep: numArg(values['fd-step'], 'fd-step', 0.01),
     };
+    if (values.penalty !== undefined) {
+      if (!PENALTIES.includes(values.penalty as Penalty)) throw new UserError(`--penalty: expected ${PENALTIES.join('|')}, got '${values.penalty}'`);
+      if (!robustAdditions(mode as TrainMode)) throw new UserError(`--penalty: needs --mode lipschitz or all (got ${mode})`);
+      partial.penalty = values.penalty as Penalty;
+    }
     if (activation !== undefined) partial.activation = activation as Activation;
     if (widths !== undefined) partial.widths = widths as [number, number, number];
     const milestones = intList(values.milestones, 'milestones');

@@ -1,5 +1,5 @@
 // The layers of the paper's networks. Initialisation follows METHOD.md §1.
-import { Tensor, zeros, ones, uniform, conv2d, batchNorm, avgPool2d, linear, full } from '../engine/index.js';
+import { Tensor, zeros, ones, uniform, conv2d, batchNorm, fusedBatchNorm, fusedHalfHuber, fusedOps, avgPool2d, linear, full } from '../engine/index.js';
 import { Module } from './module.js';
 
 export class Conv2d extends Module {
@@ -30,8 +30,11 @@ export class BatchNorm2d extends Module {
     this.runningMean = this.registerBuffer('running_mean', zeros([channels]));
     this.runningVar = this.registerBuffer('running_var', ones([channels]));
   }
+  /** Training mode without updating the running statistics (set by nn/modes statisticsFrozen). */
+  frozenStatistics = false;
   protected forward(x: Tensor): Tensor {
-    return batchNorm(x, this, this.training, this.momentum, this.eps);
+    const p = this.training && this.frozenStatistics ? { weight: this.weight, bias: this.bias, runningMean: null, runningVar: null } : this;
+    return useFused(x) ? fusedBatchNorm(x, p, this.training, this.momentum, this.eps) : batchNorm(x, p, this.training, this.momentum, this.eps);
   }
 }
 
@@ -69,8 +72,18 @@ export class HalfHuber extends Module {
   protected forward(x: Tensor): Tensor { return halfHuber(x, this.#d); }
 }
 
-/** The half-Huber function itself (see HalfHuber). */
+/** The fused kernels run on float CPU tensors; anything else takes the composite ops. */
+function useFused(x: Tensor): boolean {
+  return fusedOps() && x.device === 'cpu' && (x.dtype === 'float32' || x.dtype === 'float64');
+}
+
+/** The half-Huber function itself (see HalfHuber): fused (engine's fusedOps) or composite. */
 export function halfHuber(x: Tensor, d = 0.5): Tensor {
+  return useFused(x) ? fusedHalfHuber(x, d) : halfHuberComposite(x, d);
+}
+
+/** Half-Huber spelled with ATen ops, whose autograd formulas give its derivatives (the reference for the fused one). */
+export function halfHuberComposite(x: Tensor, d = 0.5): Tensor {
   const c = x.clamp(0, d);
   return c.mul(c).mul(1 / (2 * d)).add(x.sub(d).relu());
 }

@@ -12,7 +12,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { checkTensorsFit } from '../io/model-file.js';
 import { resnetStateShapes, type PreActResNet } from '../nn/index.js';
 import type { Sgd } from './sgd.js';
-import { optionProblem, type TrainOptions } from './options.js';
+import { optionProblem, PENALTY_DEFAULTS, type TrainOptions } from './options.js';
 
 export const STATE_FILE = 'state.json';
 export const MOMENTUM_PREFIX = 'optimizer.momentum.';
@@ -187,6 +187,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const state = raw as unknown as TrainState & { psi?: unknown };
   // Older files also hold `psi`; dropped, so a resumed run does not carry a stale copy of what psiR determines.
   delete state.psi;
+  state.options = { ...PENALTY_DEFAULTS, ...state.options };
   const weightsFile = path.join(dir, state.weights);
   const st = readSafetensors(weightsFile);
   const model = new Map<string, StTensor>();

@@ -3,6 +3,12 @@
 import type { Activation } from '../nn/index.js';
 
 export type TrainMode = 'standard' | 'lipschitz' | 'adversarial' | 'all';
+/**
+ * How the Lipschitz loss computes its gradient-norm penalty: double backprop (the paper's, exact) or the finite
+ * difference along the normalised input gradient of Finlay & Oberman (2019), which needs no second-order graph.
+ */
+export type Penalty = 'double-backprop' | 'finite-difference';
+export const PENALTIES: readonly Penalty[] = ['double-backprop', 'finite-difference'];
 export const TRAIN_MODES: readonly TrainMode[] = ['standard', 'lipschitz', 'adversarial', 'all'];
 
 export interface TrainOptions {
@@ -35,7 +41,14 @@ export interface TrainOptions {
   advSteps: number;
   /** Augmentation (pad 4, crop, flip) on or off. */
   augment: boolean;
+  /** Lipschitz modes: how the penalty is computed (states written before this option: double backprop). */
+  penalty: Penalty;
+  /** Finite-difference penalty: the step h along the normalised gradient, in input units ([0,1] pixels). */
+  fdStep: number;
 }
+
+/** The penalty of states written before the option existed. */
+export const PENALTY_DEFAULTS: Pick<TrainOptions, 'penalty' | 'fdStep'> = { penalty: 'double-backprop', fdStep: 0.01 };
 
 export function robustAdditions(mode: TrainMode): boolean { return mode === 'lipschitz' || mode === 'all'; }
 export function adversarialTraining(mode: TrainMode): boolean { return mode === 'adversarial' || mode === 'all'; }
@@ -47,7 +60,7 @@ export function defaultTrainOptions(partial: Partial<TrainOptions> & { data: str
     limit: null, imageSize: 32, val: 5000, mode, l2Min: false, noiseStd: 0,
     activation: robustAdditions(mode) ? 'half-huber' : 'relu',
     depth: 44, widths: [16, 32, 64], epochs: 200, lr: 0.1, batch: 128, milestones: [170, 195], gamma: 0.1,
-    weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true,
+    weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true, ...PENALTY_DEFAULTS,
     ...partial,
   };
 }
@@ -62,12 +75,12 @@ const KINDS: Record<keyof TrainOptions, 'string' | 'number' | 'number|null' | 'b
   data: 'string', limit: 'number|null', imageSize: 'number', val: 'number', mode: 'string', l2Min: 'boolean',
   noiseStd: 'number', activation: 'string', depth: 'number', widths: 'numbers', epochs: 'number', lr: 'number',
   batch: 'number', milestones: 'numbers', gamma: 'number', weightDecay: 'number', momentum: 'number', seed: 'number',
-  advEps: 'number|null', advSteps: 'number', augment: 'boolean',
+  advEps: 'number|null', advSteps: 'number', augment: 'boolean', penalty: 'string', fdStep: 'number',
 };
 
 /** The command-line flag of an option, for messages about a fresh run's options. */
 const FLAGS: Partial<Record<keyof TrainOptions, string>> = {
-  imageSize: 'size', l2Min: 'l2-min', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
+  imageSize: 'size', l2Min: 'l2-min', fdStep: 'fd-step', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
 };
 
 export interface OptionProblem { key: keyof TrainOptions; message: string }
@@ -83,6 +96,7 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   const r = raw as Record<string, unknown>;
   for (const [key, kind] of Object.entries(KINDS) as [keyof TrainOptions, string][]) {
     const v = r[key];
+    if (v === undefined && key in PENALTY_DEFAULTS) continue; // a state from before the option: its default
     const ok = kind === 'string' ? typeof v === 'string'
       : kind === 'boolean' ? typeof v === 'boolean'
         : kind === 'numbers' ? Array.isArray(v) && v.every((x) => typeof x === 'number')
@@ -116,6 +130,8 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   if (!posInt(o.imageSize)) return p('imageSize', `expected a positive integer, got ${o.imageSize}`);
   if (o.advEps !== null && !(o.advEps > 0 && Number.isFinite(o.advEps))) return p('advEps', `expected a positive number, got ${o.advEps}`);
   if (!posInt(o.advSteps)) return p('advSteps', `expected a positive integer, got ${o.advSteps}`);
+  if (o.penalty !== undefined && !PENALTIES.includes(o.penalty)) return p('penalty', `expected ${PENALTIES.join('|')}, got '${o.penalty}'`);
+  if (o.fdStep !== undefined && !(o.fdStep > 0 && o.fdStep <= 1)) return p('fdStep', `expected a number in (0, 1], got ${o.fdStep}`);
   if (o.l2Min && !adversarialTraining(o.mode)) return p('l2Min', `needs --mode adversarial or all (got ${o.mode})`);
   return null;
 }
