@@ -56,6 +56,17 @@ for (const training of [true, false]) {
   }));
 }
 
+test('fused batch norm without running statistics (training, as statisticsFrozen runs it) equals the composite', () => tidy(() => {
+  manualSeed(12);
+  const x = randn([3, 2, 4, 5], F64), r = randn([3, 2, 4, 5], F64);
+  const q: [Tensor, Tensor, Tensor] = [randn([3, 2, 4, 5], F64), randn([2], F64), randn([2], F64)];
+  const p = bnParams(2), p2 = bnCopy(p);
+  const none = (b: BnParams): BnParams => ({ ...b, runningMean: null as unknown as Tensor, runningVar: null as unknown as Tensor });
+  const want = bnSecondOrder(batchNorm, x, none(p), true, r, q), got = bnSecondOrder(fusedBatchNorm, x, none(p2), true, r, q);
+  got.forEach((g, i) => assertAllClose(g.data(), want[i]!.data(), TIGHT, `output ${i}`));
+  assert.throws(() => fusedBatchNorm(x, none(p2), false), /eval mode needs the running statistics/);
+}));
+
 test('fused half-Huber equals the composite: values bit for bit (float32), derivatives of every order (float64)', () => tidy(() => {
   const golden = [-1, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 1, 2];
   assert.deepEqual([...fusedHalfHuber(tensor(golden, [9]), 0.5).data()].map((v) => Math.round(v * 1e6) / 1e6), [0, 0, 0, 0.01, 0.0625, 0.25, 0.5, 0.75, 1.75]);
