@@ -17,11 +17,14 @@ const PYTHON = process.env.ADVEXP_BENCH_PYTHON ?? '/usr/bin/python3';
 
 // script: the pair of per-side scripts (bench/<ts>.ts compiled, bench/<py>.py) that run the workload.
 // args: the side scripts' arguments when not the usual --iters/--warmup; once: a single round (long workloads);
-// median: at least 3 alternating rounds, each side's median round kept instead of its best.
-interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string; args?: () => string[]; once?: boolean; median?: boolean }
+// median: at least 3 alternating rounds, each side's median round kept instead of its best. pyWorkload: what PyTorch
+// runs for it when not the same name (the finite-difference step is set beside PyTorch's double-backprop step: the
+// ratio is then the step-cost comparison the penalty is for).
+interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string; pyWorkload?: string; args?: () => string[]; once?: boolean; median?: boolean }
 const WORKLOADS: Workload[] = [
   { name: 'plain', iters: 10, quickIters: 3 },
   { name: 'lipschitz', iters: 6, quickIters: 2 },
+  { name: 'lipschitz-fd', iters: 6, quickIters: 2, pyWorkload: 'lipschitz' },
   { name: 'infer', iters: 10, quickIters: 4 },
   { name: 'attack', iters: 10, quickIters: 4 },
   // The published robust ResNet-44 exported with torch.jit.script (test/fixtures/torchscript/robust_script.pt), run by
@@ -75,7 +78,7 @@ interface SideResult { img_per_s: number; seconds?: number; distances?: Record<s
 function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): SideResult {
   const iters = String(a.quick ? w.quickIters : w.iters);
   const args = w.args ? ['--threads', String(t), ...w.args()]
-    : ['--workload', w.name, '--threads', String(t), '--iters', iters, '--warmup', a.quick ? '1' : '2'];
+    : ['--workload', side === 'pytorch' ? w.pyWorkload ?? w.name : w.name, '--threads', String(t), '--iters', iters, '--warmup', a.quick ? '1' : '2'];
   const tuned = a.malloc === 'tuned';
   const r = side === 'advexp'
     ? spawnSync(process.execPath, [path.join(here, w.ts ?? 'ts_bench.js'), ...args],

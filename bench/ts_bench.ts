@@ -1,13 +1,15 @@
 // advexp side of the benchmark: the same workloads as bench/torch_bench.py, same CLI, same JSON line.
-//   node dist/bench/ts_bench.js --workload {plain,lipschitz,infer,attack,r50-infer,r50-attack} --threads N [--batch B] [--iters I] [--warmup W]
+//   node dist/bench/ts_bench.js --workload {plain,lipschitz,lipschitz-fd,infer,attack,r50-infer,r50-attack} --threads N [--batch B] [--iters I] [--warmup W]
 // r50-*: torchvision's ResNet-50 (full width, random weights, ImageNet normalisation inside) on 224×224 images.
+// lipschitz-fd: the Lipschitz step with the finite-difference penalty (no PyTorch counterpart: run.ts sets it beside
+// PyTorch's double-backprop step). ADVEXP_FUSED=0 runs the composite batch norm and half-Huber.
 import { parseArgs } from 'node:util';
 import { tidy, noGrad, gradOf, backward, rand, randint, manualSeed, setNumThreads, getNumThreads, crossEntropy } from '../src/engine/index.js';
 import { PreActResNet, TorchvisionResNet } from '../src/nn/index.js';
 import { lipschitzLoss } from '../src/train/lipschitz.js';
 import { Sgd } from '../src/train/sgd.js';
 
-const DEFAULT_BATCH: Record<string, number> = { plain: 128, lipschitz: 128, infer: 256, attack: 128, 'r50-infer': 32, 'r50-attack': 16 };
+const DEFAULT_BATCH: Record<string, number> = { plain: 128, lipschitz: 128, 'lipschitz-fd': 128, infer: 256, attack: 128, 'r50-infer': 32, 'r50-attack': 16 };
 const PSI = 220;
 
 function build(workload: string, batch: number, seed: number): () => void {
@@ -22,15 +24,16 @@ function build(workload: string, batch: number, seed: number): () => void {
       gradOf(crossEntropy(model.call(xa), y, 'sum'), [xa]);
     });
   }
-  const halfHuber = workload === 'lipschitz' || workload === 'attack';
+  const halfHuber = workload.startsWith('lipschitz') || workload === 'attack';
   const model = new PreActResNet({ depth: 44, activation: halfHuber ? 'half-huber' : 'relu' });
   const x = rand([batch, 3, 32, 32]);
   const y = randint(0, 10, [batch]);
-  if (workload === 'plain' || workload === 'lipschitz') {
+  if (workload === 'plain' || workload.startsWith('lipschitz')) {
     model.train();
     const opt = new Sgd(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
     return () => tidy(() => {
-      const loss = workload === 'plain' ? crossEntropy(model.call(x), y) : lipschitzLoss(model, x, y, PSI).loss;
+      const loss = workload === 'plain' ? crossEntropy(model.call(x), y)
+        : lipschitzLoss(model, x, y, PSI, undefined, null, { penalty: workload === 'lipschitz-fd' ? 'finite-difference' : 'double-backprop' }).loss;
       opt.zeroGrad();
       backward(loss);
       opt.step();

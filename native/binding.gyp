@@ -6,14 +6,14 @@
   },
   "targets": [{
     "target_name": "advexp_native",
-    "sources": ["src/addon.cc", "src/tensor.cc", "src/ops.cc", "src/autograd.cc", "src/jit.cc", "src/distributed.cc"],
+    "sources": ["src/addon.cc", "src/tensor.cc", "src/ops.cc", "src/autograd.cc", "src/jit.cc", "src/distributed.cc", "src/fused.cc"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     # USE_C10D_GLOO: c10d's ProcessGroupGloo.hpp is empty without it (Gloo's headers: libgloo-dev).
     "defines": ["USE_C10D_GLOO", "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GLIBCXX_USE_CXX11_ABI=1"],
     # libtorch reports errors as C++ exceptions and relies on RTTI; node-gyp disables both by default.
     "cflags!": ["-fno-exceptions", "-fno-rtti"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-fopenmp-simd", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
     "conditions": [
       ["libtorch==''", {
         "include_dirs": ["/usr/include/torch/csrc/api/include"],

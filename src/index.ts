@@ -8,7 +8,7 @@ export { readCifarBatch, readCifarClassNames, loadCifarFiles, loadCifarArchive, 
 export { ImageDataset, splitValidation, type ImageShape, type ImageInput } from './data/dataset.js';
 export { loadDataset, type LoadOptions } from './data/load.js';
 export { loadImageFolder, decodeImage } from './data/images.js';
-export { lipschitzLoss, smoothedOutputs, sampleChoices, AdaptivePsi, type LipschitzLoss, type SmoothingChoices } from './train/lipschitz.js';
+export { lipschitzLoss, smoothedOutputs, sampleChoices, AdaptivePsi, type LipschitzLoss, type SmoothingChoices, type PenaltyOptions } from './train/lipschitz.js';
 export { predict, accuracy } from './metrics/predict.js';
 export * from './explain/index.js';
 export * from './attack/index.js';

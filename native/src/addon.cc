@@ -26,6 +26,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   advexp::InitAutograd(env, exports);
   advexp::InitJit(env, exports);
   advexp::InitDistributed(env, exports);
+  advexp::InitFused(env, exports);
   exports.Set("mallocTuned", Napi::Function::New<MallocTuned>(env, "mallocTuned"));
   return exports;
 }

@@ -5,7 +5,7 @@ import { applyThreads, checkOutput, firstMissingDir, removeCreatedDirs } from '.
 import { UserError } from './errors.js';
 import { Progress } from '../report/progress.js';
 import { runTraining, TrainInputError, MODEL_FILE, LOG_FILE } from '../train/trainer.js';
-import { defaultTrainOptions, checkOptions, TRAIN_MODES, BALANCES, type Balance, type TrainMode, type TrainOptions } from '../train/options.js';
+import { defaultTrainOptions, checkOptions, robustAdditions, TRAIN_MODES, BALANCES, PENALTIES, type Balance, type Penalty, type TrainMode, type TrainOptions } from '../train/options.js';
 import { architectures, architectureNames, type Activation } from '../nn/index.js';
 import { DataParallel } from '../train/distributed.js';
 import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
@@ -37,6 +37,10 @@ training:
   --l2-min              adversarial modes: the L2,min variant (ε 0.1, smallest misclassifying iterate)
   --adv-eps E           adversarial modes: attack ε (RMS; default 0.01, with --l2-min 0.1)
   --adv-steps T         adversarial modes: attack steps (default 7)
+  --penalty P           lipschitz modes: double-backprop (default; the paper's ψ·mean(G²), exact) or
+                        finite-difference (Finlay & Oberman 2019: ‖G_b‖ ≈ (s_b(x + h·G_b/‖G_b‖) − s_b(x))/h,
+                        no second-order graph)
+  --fd-step H           finite-difference step h in pixel units (default 0.01)
   --noise-std S         add Gaussian noise N(0, S²) to training inputs (default 0: off)
   --balance             counter class imbalance: --balance-by ${DEFAULT_BALANCE} (measured best on chest X-rays)
   --balance-by HOW      weight (cross-entropy weighted n/(K·n_k)) or sample (each epoch draws classes equally,
@@ -93,7 +97,7 @@ export async function run(argv: string[]): Promise<void> {
     'weight-decay': { type: 'string' }, momentum: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' },
     val: { type: 'string' }, limit: { type: 'string' }, size: { type: 'string' }, 'no-augment': { type: 'boolean' },
     'val-data': { type: 'string' }, 'no-flip': { type: 'boolean' }, balance: { type: 'boolean' }, 'balance-by': { type: 'string' }, 'loss-target': { type: 'string' },
-    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
+    'adv-eps': { type: 'string' }, 'adv-steps': { type: 'string' }, penalty: { type: 'string' }, 'fd-step': { type: 'string' }, 'log-every': { type: 'string' }, 'checkpoint-minutes': { type: 'string' }, quiet: { type: 'boolean' },
     ...DIST_FLAGS, 'sync-bn': { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
@@ -146,7 +150,13 @@ export async function run(argv: string[]): Promise<void> {
       augment: !flag(values['no-augment']),
       advEps: values['adv-eps'] === undefined ? null : numArg(values['adv-eps'], 'adv-eps', 0),
       advSteps: intArg(values['adv-steps'], 'adv-steps', 7, 1),
+      fdStep: numArg(values['fd-step'], 'fd-step', 0.01),
     };
+    if (values.penalty !== undefined) {
+      if (!PENALTIES.includes(values.penalty as Penalty)) throw new UserError(`--penalty: expected ${PENALTIES.join('|')}, got '${values.penalty}'`);
+      if (!robustAdditions(mode as TrainMode)) throw new UserError(`--penalty: needs --mode lipschitz or all (got ${mode})`);
+      partial.penalty = values.penalty as Penalty;
+    }
     if (activation !== undefined) partial.activation = activation as Activation;
     const balanceBy = values['balance-by'];
     if (balanceBy !== undefined && !BALANCES.includes(balanceBy as Balance)) throw new UserError(`--balance-by: expected one of ${BALANCES.join('|')}, got '${balanceBy}'`);

@@ -17,6 +17,19 @@ export function batchNorm(x: Tensor, p: { weight?: Tensor | null; bias?: Tensor 
   return wrap(native.batchNorm(x.h, p.weight?.h, p.bias?.h, p.runningMean?.h, p.runningVar?.h, training, momentum, eps));
 }
 
+/**
+ * Batch norm as one autograd function whose backward is itself differentiable and whose double backward is one
+ * fused kernel (native/src/fused.cc): same numbers as batchNorm (forward and backward are ATen's kernels), much
+ * less work in double backprop. Affine with running statistics; float32/float64 on the CPU.
+ */
+export function fusedBatchNorm(x: Tensor, p: { weight: Tensor; bias: Tensor; runningMean: Tensor | null; runningVar: Tensor | null },
+  training: boolean, momentum = 0.1, eps = 1e-5): Tensor {
+  return wrap(native.fusedBatchNorm(x.h, p.weight.h, p.bias.h, p.runningMean?.h, p.runningVar?.h, training, momentum, eps));
+}
+
+/** Half-Huber ReLU (METHOD.md §2) as one fused autograd function, differentiable twice (native/src/fused.cc). */
+export function fusedHalfHuber(x: Tensor, d: number): Tensor { return wrap(native.fusedHalfHuber(x.h, d)); }
+
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor { return wrap(native.linear(x.h, weight.h, bias?.h)); }
 export function avgPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number = 0): Tensor {
   return wrap(native.avgPool2d(x.h, pair(kernel), pair(stride ?? kernel), pair(padding)));

@@ -99,6 +99,8 @@ export interface NativeBinding {
 
   conv2d(x: H, w: H, b: Opt<H>, stride: number[], padding: number[], dilation: number[], groups: number): H;
   batchNorm(x: H, w: Opt<H>, b: Opt<H>, rm: Opt<H>, rv: Opt<H>, training: boolean, momentum: number, eps: number): H;
+  fusedBatchNorm(x: H, w: H, b: H, rm: Opt<H>, rv: Opt<H>, training: boolean, momentum: number, eps: number): H;
+  fusedHalfHuber(x: H, d: number): H;
   linear(x: H, w: H, b: Opt<H>): H;
   matmul(a: H, b: H): H;
   avgPool2d(x: H, kernel: number[], stride: number[], padding: number[]): H;

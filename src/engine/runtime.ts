@@ -19,6 +19,14 @@ export function setNumThreads(n: number): void {
 }
 export function getNumThreads(): number { return native.getNumThreads(); }
 
+// Fused batch norm and half-Huber (fusedBatchNorm, fusedHalfHuber) behind the nn layers: on unless
+// ADVEXP_FUSED=0; the composite ops stay reachable for tests and comparisons.
+let fused = process.env.ADVEXP_FUSED !== '0';
+/** Whether the nn layers use the fused batch norm and half-Huber (on by default; ADVEXP_FUSED=0 turns it off). */
+export function fusedOps(): boolean { return fused; }
+/** Switches the fused layers on or off; returns the previous setting. */
+export function setFusedOps(on: boolean): boolean { const prev = fused; fused = on; return prev; }
+
 /** Seeds libtorch's default CPU generator (rand, randn, randperm, bernoulli). */
 export function manualSeed(seed: number): void { native.manualSeed(seed); }
 /** The full generator state (a uint8 tensor), for bit-identical resume. Kept: dispose it yourself. */

@@ -1,7 +1,7 @@
 export { Module, Sequential, applyInOrder, type StateEntry } from './module.js';
-export { inEval, frozen } from './modes.js';
+export { inEval, frozen, statisticsFrozen } from './modes.js';
 export {
-  Conv2d, BatchNorm2d, Linear, ReLU, HalfHuber, halfHuber, GlobalAvgPool, MaxPool2d, AdaptiveAvgPool2d, dropout,
+  Conv2d, BatchNorm2d, Linear, ReLU, HalfHuber, halfHuber, halfHuberComposite, GlobalAvgPool, MaxPool2d, AdaptiveAvgPool2d, dropout,
   InputNormalisation, withoutBatchCounters, BATCH_COUNTER, makeActivation, setTrainingBatchNorm, type Activation, type TrainingBatchNorm,
 } from './layers.js';
 export { PreActResNet, PreActBlock, resnetConfig, resnetStateShapes, preactResnetArchitecture, CIFAR_INPUT_OFFSET, type PreActResNetConfig } from './models/preact-resnet.js';

@@ -1,5 +1,5 @@
 // The layers of the paper's networks. Initialisation follows METHOD.md §1.
-import { Tensor, tensor, keep, zeros, ones, uniform, conv2d, batchNorm, avgPool2d, maxPool2d, adaptiveAvgPool2d, linear, full, bernoulli } from '../engine/index.js';
+import { Tensor, tensor, keep, zeros, ones, uniform, conv2d, batchNorm, fusedBatchNorm, fusedHalfHuber, fusedOps, avgPool2d, maxPool2d, adaptiveAvgPool2d, linear, full, bernoulli } from '../engine/index.js';
 import { Module } from './module.js';
 
 export class Conv2d extends Module {
@@ -42,9 +42,13 @@ export class BatchNorm2d extends Module {
     this.runningMean = this.registerBuffer('running_mean', zeros([channels]));
     this.runningVar = this.registerBuffer('running_var', ones([channels]));
   }
+  /** Training mode without updating the running statistics (set by nn/modes statisticsFrozen). */
+  frozenStatistics = false;
   protected forward(x: Tensor): Tensor {
-    if (this.training && trainingBatchNorm !== null) return trainingBatchNorm(x, this);
-    return batchNorm(x, this, this.training, this.momentum, this.eps);
+    // Synchronised statistics across ranks (--sync-bn) unless the statistics are frozen (the finite-difference penalty's second pass).
+    if (this.training && trainingBatchNorm !== null && !this.frozenStatistics) return trainingBatchNorm(x, this);
+    const p = this.training && this.frozenStatistics ? { weight: this.weight, bias: this.bias, runningMean: null, runningVar: null } : this;
+    return useFused(x) ? fusedBatchNorm(x, p, this.training, this.momentum, this.eps) : batchNorm(x, p, this.training, this.momentum, this.eps);
   }
 }
 
@@ -102,8 +106,18 @@ export class HalfHuber extends Module {
   protected forward(x: Tensor): Tensor { return halfHuber(x, this.#d); }
 }
 
-/** The half-Huber function itself (see HalfHuber). */
+/** The fused kernels run on float CPU tensors; anything else takes the composite ops. */
+function useFused(x: Tensor): boolean {
+  return fusedOps() && x.device === 'cpu' && (x.dtype === 'float32' || x.dtype === 'float64');
+}
+
+/** The half-Huber function itself (see HalfHuber): fused (engine's fusedOps) or composite. */
 export function halfHuber(x: Tensor, d = 0.5): Tensor {
+  return useFused(x) ? fusedHalfHuber(x, d) : halfHuberComposite(x, d);
+}
+
+/** Half-Huber spelled with ATen ops, whose autograd formulas give its derivatives (the reference for the fused one). */
+export function halfHuberComposite(x: Tensor, d = 0.5): Tensor {
   const c = x.clamp(0, d);
   return c.mul(c).mul(1 / (2 * d)).add(x.sub(d).relu());
 }

@@ -1,6 +1,7 @@
 // Temporary model states for a piece of work, restored however it ends: the one home of the eval-mode and
 // frozen-parameter save/restore that metrics, explanations, attacks and the trainer need.
 import type { Module } from './module.js';
+import { BatchNorm2d } from './layers.js';
 
 /** Runs fn with the model in eval mode (batch norm on running statistics) and restores its mode after. */
 export function inEval<T>(model: Module, fn: () => T): T {
@@ -10,6 +11,26 @@ export function inEval<T>(model: Module, fn: () => T): T {
     return fn();
   } finally {
     model.train(was);
+  }
+}
+
+/**
+ * Runs fn with every batch norm's running statistics left untouched: in training mode the layers still normalise
+ * with the batch's statistics but do not update the running ones (a second forward pass of the same step, as the
+ * finite-difference penalty makes). Without an in-place write, graphs of earlier passes stay valid.
+ */
+export function statisticsFrozen<T>(model: Module, fn: () => T): T {
+  const layers: BatchNorm2d[] = [];
+  const walk = (m: Module): void => {
+    if (m instanceof BatchNorm2d && !m.frozenStatistics) layers.push(m);
+    for (const [, c] of m.children()) walk(c);
+  };
+  walk(model);
+  for (const l of layers) l.frozenStatistics = true;
+  try {
+    return fn();
+  } finally {
+    for (const l of layers) l.frozenStatistics = false;
   }
 }
 

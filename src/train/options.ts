@@ -10,6 +10,12 @@ export const BALANCES: readonly Balance[] = ['none', 'weight', 'sample'];
 export function defaultLossTarget(classes: number): number { return (1.5 * Math.log(classes)) / Math.log(10); }
 
 export type TrainMode = 'standard' | 'lipschitz' | 'adversarial' | 'all';
+/**
+ * How the Lipschitz loss computes its gradient-norm penalty: double backprop (the paper's, exact) or the finite
+ * difference along the normalised input gradient of Finlay & Oberman (2019), which needs no second-order graph.
+ */
+export type Penalty = 'double-backprop' | 'finite-difference';
+export const PENALTIES: readonly Penalty[] = ['double-backprop', 'finite-difference'];
 export const TRAIN_MODES: readonly TrainMode[] = ['standard', 'lipschitz', 'adversarial', 'all'];
 
 export interface TrainOptions {
@@ -69,7 +75,14 @@ export interface TrainOptions {
   advSteps: number;
   /** Augmentation (pad 4, crop, flip) on or off. */
   augment: boolean;
+  /** Lipschitz modes: how the penalty is computed (states written before this option: double backprop). */
+  penalty: Penalty;
+  /** Finite-difference penalty: the step h along the normalised gradient, in input units ([0,1] pixels). */
+  fdStep: number;
 }
+
+/** The penalty of states written before the option existed. */
+export const PENALTY_DEFAULTS: Pick<TrainOptions, 'penalty' | 'fdStep'> = { penalty: 'double-backprop', fdStep: 0.01 };
 
 export function robustAdditions(mode: TrainMode): boolean { return mode === 'lipschitz' || mode === 'all'; }
 export function adversarialTraining(mode: TrainMode): boolean { return mode === 'adversarial' || mode === 'all'; }
@@ -81,7 +94,7 @@ export function defaultTrainOptions(partial: Partial<TrainOptions> & { data: str
     limit: null, imageSize: null, resize: 'crop', arch: 'preact-resnet', init: null, val: null, valData: null, balance: 'none', flip: true, lossTarget: null, mode, l2Min: false, noiseStd: 0,
     activation: robustAdditions(mode) ? 'half-huber' : 'relu',
     depth: 44, widths: [16, 32, 64], epochs: 200, lr: 0.1, batch: 128, milestones: [170, 195], gamma: 0.1,
-    weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true,
+    weightDecay: 1e-4, momentum: 0.9, seed: 0, advEps: null, advSteps: 7, augment: true, ...PENALTY_DEFAULTS,
     ...partial,
   };
 }
@@ -95,19 +108,21 @@ export const MAX_STATE_NUMBERS = 2 ** 28;
  * Options a run's state.json may lack because it predates them, with the value that reproduces what such a run did
  * (older runs stretched image folders to 32×32 and always built the paper's network).
  */
-export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = { arch: 'preact-resnet', resize: 'stretch', init: null, valData: null, balance: 'none', flip: true, lossTarget: 1.5 };
+export const OPTIONS_ADDED_LATER: Partial<TrainOptions> = {
+  arch: 'preact-resnet', resize: 'stretch', init: null, valData: null, balance: 'none', flip: true, lossTarget: 1.5, ...PENALTY_DEFAULTS,
+};
 
 /** What each option holds, as a stored state.json may get it wrong (any JSON value). */
 const KINDS: Record<keyof TrainOptions, 'string' | 'string|null' | 'number' | 'number|null' | 'boolean' | 'numbers'> = {
   data: 'string', limit: 'number|null', imageSize: 'number|null', resize: 'string', arch: 'string', init: 'string|null', val: 'number|null', valData: 'string|null', balance: 'string', flip: 'boolean', lossTarget: 'number|null', mode: 'string', l2Min: 'boolean',
   noiseStd: 'number', activation: 'string', depth: 'number', widths: 'numbers', epochs: 'number', lr: 'number',
   batch: 'number', milestones: 'numbers', gamma: 'number', weightDecay: 'number', momentum: 'number', seed: 'number',
-  advEps: 'number|null', advSteps: 'number', augment: 'boolean',
+  advEps: 'number|null', advSteps: 'number', augment: 'boolean', penalty: 'string', fdStep: 'number',
 };
 
 /** The command-line flag of an option, for messages about a fresh run's options. */
 const FLAGS: Partial<Record<keyof TrainOptions, string>> = {
-  imageSize: 'size', valData: 'val-data', lossTarget: 'loss-target', l2Min: 'l2-min', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
+  imageSize: 'size', valData: 'val-data', lossTarget: 'loss-target', l2Min: 'l2-min', fdStep: 'fd-step', noiseStd: 'noise-std', weightDecay: 'weight-decay', advEps: 'adv-eps', advSteps: 'adv-steps',
 };
 
 export interface OptionProblem { key: keyof TrainOptions; message: string }
@@ -166,6 +181,8 @@ export function optionProblem(raw: unknown): OptionProblem | null {
   if (o.imageSize !== null && !posInt(o.imageSize)) return p('imageSize', `expected a positive integer, got ${o.imageSize}`);
   if (o.advEps !== null && !(o.advEps > 0 && Number.isFinite(o.advEps))) return p('advEps', `expected a positive number, got ${o.advEps}`);
   if (!posInt(o.advSteps)) return p('advSteps', `expected a positive integer, got ${o.advSteps}`);
+  if (o.penalty !== undefined && !PENALTIES.includes(o.penalty)) return p('penalty', `expected ${PENALTIES.join('|')}, got '${o.penalty}'`);
+  if (o.fdStep !== undefined && !(o.fdStep > 0 && o.fdStep <= 1)) return p('fdStep', `expected a number in (0, 1], got ${o.fdStep}`);
   if (o.l2Min && !adversarialTraining(o.mode)) return p('l2Min', `needs --mode adversarial or all (got ${o.mode})`);
   return null;
 }

@@ -649,7 +649,7 @@ export class Trainer {
       }
       let loss: Tensor, logits: Tensor, lossCls: number, lossAdv: number | null = null, psi: number | null = null;
       if (robust) {
-        const out = lipschitzLoss(model, x, y, this.psiControl, undefined, this.#classWeights);
+        const out = lipschitzLoss(model, x, y, this.psiControl, undefined, this.#classWeights, { penalty: o.penalty, fdStep: o.fdStep });
         loss = out.loss;
         lossCls = out.lossCls.item();
         lossAdv = out.lossAdv.item();

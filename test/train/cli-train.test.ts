@@ -39,6 +39,9 @@ test('argument and data errors: one line, exit 2, naming the argument or file', 
   userError(['--data', data, '--out', out, '--lr', 'fast'], /--lr: expected a number/);
   userError(['--data', data, '--out', out, '--l2-min'], /--l2-min: needs --mode adversarial or all/);
   userError(['--data', data, '--out', out, '--milestones', '5,3'], /--milestones: must increase/);
+  userError(['--data', data, '--out', out, '--penalty', 'cheap'], /--penalty: expected double-backprop\|finite-difference, got 'cheap'/);
+  userError(['--data', data, '--out', out, '--mode', 'standard', '--penalty', 'finite-difference'], /--penalty: needs --mode lipschitz or all/);
+  userError(['--data', data, '--out', out, '--fd-step', '0'], /--fd-step: expected a number in \(0, 1\]/);
   userError(['--data', data, '--out', out, '--bogus'], /Unknown option '--bogus'/);
   userError(['--data', path.join(root, 'missing.bin'), '--out', out], /missing\.bin: cannot open data \(ENOENT\)/);
   const bad = path.join(root, 'bad.bin');

@@ -236,3 +236,27 @@ test('ψ is derived from the stored integrator; older state files that also stor
   assert.equal(ck.state.psiR, old.psiR);
   assert.equal(new AdaptivePsi(ck.state.psiR).psi, old.psi);
 });
+
+test('--penalty finite-difference: trains, resumes bit for bit; states from before the option resume as double backprop', async () => {
+  const o = opts({ mode: 'lipschitz', penalty: 'finite-difference', fdStep: 0.02 });
+  const straight = await train(o);
+  assert.ok(straight.state.history.every((h) => Number.isFinite(h.trainLoss)));
+  let steps = 0;
+  const mid = await train(o, { onBatch: () => { steps++; }, shouldStop: () => steps === 6 });
+  assert.equal(mid.stopped, true);
+  await runTraining({ dir: mid.dir, resume: true, threads: 1 });
+  assertSameRun(straight.dir, mid.dir, 'finite-difference mid-epoch resume');
+  assert.deepEqual([loadCheckpoint(mid.dir).state.options.penalty, loadCheckpoint(mid.dir).state.options.fdStep], ['finite-difference', 0.02]);
+
+  const old = await train(opts({ mode: 'lipschitz', epochs: 1 }));
+  const file = path.join(old.dir, STATE_FILE);
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { options: Record<string, unknown> };
+  delete raw.options['penalty'];
+  delete raw.options['fdStep'];
+  fs.writeFileSync(file, JSON.stringify(raw));
+  assert.equal(loadCheckpoint(old.dir).state.options.penalty, 'double-backprop');
+  const more = await runTraining({ dir: old.dir, resume: true, overrides: { epochs: 2 }, threads: 1 });
+  assert.equal(more.state.epoch, 2);
+  const same = await train(opts({ mode: 'lipschitz' }));
+  assertSameRun(same.dir, old.dir, 'an old state resumed');
+});
