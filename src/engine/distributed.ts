@@ -44,10 +44,11 @@ interface NativeDistributed {
   backends(): Backend[];
 }
 
-const dist = (native as unknown as { distributed: NativeDistributed }).distributed;
+/** The binding's c10d functions, looked up on first use (the addon loads lazily: importing advexp needs no libtorch). */
+const distNative = (): NativeDistributed => (native as unknown as { distributed: NativeDistributed }).distributed;
 
 /** The backends this build of the addon has (Debian's libtorch: gloo; a CUDA libtorch adds nccl). */
-export function distributedBackends(): Backend[] { return dist.backends(); }
+export function distributedBackends(): Backend[] { return distNative().backends(); }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
   const v = env[name];
@@ -107,11 +108,11 @@ export class ProcessGroup {
     if (!Number.isInteger(o.world) || o.world < 1) throw new Error(`distributed: world must be a positive integer, got ${o.world}`);
     if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.world) throw new Error(`distributed: rank must be an integer in [0, ${o.world}), got ${o.rank}`);
     const backend = o.backend ?? 'gloo';
-    if (!dist.backends().includes(backend)) {
-      throw new Error(`distributed: backend ${backend} is not in this build (${dist.backends().join(', ') || 'none'})` +
+    if (!distNative().backends().includes(backend)) {
+      throw new Error(`distributed: backend ${backend} is not in this build (${distNative().backends().join(', ') || 'none'})` +
         (backend === 'nccl' ? ': NCCL needs a CUDA libtorch (LIBTORCH=/path npm run build:native)' : ''));
     }
-    await dist.init({
+    await distNative().init({
       backend, masterAddr: o.masterAddr ?? '127.0.0.1', masterPort: o.masterPort ?? 29500, rank: o.rank, world: o.world,
       iface: o.iface ?? '', timeoutMs: o.timeoutMs ?? 300_000, threads: o.threads ?? 2,
     });
@@ -128,42 +129,42 @@ export class ProcessGroup {
   /** In place on every rank: the elementwise reduction of each tensor over ranks (one flattened bucket). */
   allreduce(ts: Tensor[], op: ReduceOp = 'sum'): Promise<void> {
     this.#check();
-    return dist.allreduce(ts.map((t) => t.h), op, true) as Promise<void>;
+    return distNative().allreduce(ts.map((t) => t.h), op, true) as Promise<void>;
   }
   allreduceSync(ts: Tensor[], op: ReduceOp = 'sum'): void {
     this.#check();
-    dist.allreduce(ts.map((t) => t.h), op, false);
+    distNative().allreduce(ts.map((t) => t.h), op, false);
   }
 
   /** In place: rank root's values of each tensor on every rank. */
   broadcast(ts: Tensor[], root = 0): Promise<void> {
     this.#check();
-    return dist.broadcast(ts.map((t) => t.h), root, true) as Promise<void>;
+    return distNative().broadcast(ts.map((t) => t.h), root, true) as Promise<void>;
   }
   broadcastSync(ts: Tensor[], root = 0): void {
     this.#check();
-    dist.broadcast(ts.map((t) => t.h), root, false);
+    distNative().broadcast(ts.map((t) => t.h), root, false);
   }
 
   /** Every rank's t (the same shape on every rank), in rank order: new tensors outside every scope (dispose them). */
   async allgather(t: Tensor): Promise<Tensor[]> {
     this.#check();
-    const hs = await (dist.allgather([t.h], true) as Promise<NativeHandle[]>);
+    const hs = await (distNative().allgather([t.h], true) as Promise<NativeHandle[]>);
     return hs.map((h) => keep(new Tensor(h)));
   }
   /** As allgather, in the current scope. */
   allgatherSync(t: Tensor): Tensor[] {
     this.#check();
-    return (dist.allgather([t.h], false) as NativeHandle[]).map((h) => new Tensor(h));
+    return (distNative().allgather([t.h], false) as NativeHandle[]).map((h) => new Tensor(h));
   }
 
   barrier(): Promise<void> {
     this.#check();
-    return dist.barrier(true) as Promise<void>;
+    return distNative().barrier(true) as Promise<void>;
   }
   barrierSync(): void {
     this.#check();
-    dist.barrier(false);
+    distNative().barrier(false);
   }
 
   /**
@@ -172,7 +173,7 @@ export class ProcessGroup {
    */
   sumOverRanks(t: Tensor): Tensor {
     this.#check();
-    return new Tensor(dist.sumOverRanks(t.h));
+    return new Tensor(distNative().sumOverRanks(t.h));
   }
 
   /** Sums (or reduces) plain numbers over ranks, exactly for integers below 2^53 (float64). */
@@ -241,14 +242,14 @@ export class ProcessGroup {
 
   /** Leaves this rank's reason for failing in the store, so the other ranks' errors quote it (best effort). */
   reportFailure(message: string): void {
-    if (!this.#destroyed) dist.reportFailure(message);
+    if (!this.#destroyed) distNative().reportFailure(message);
   }
 
   /** Leaves the group (joins Gloo's threads). Idempotent. */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    dist.destroy();
+    distNative().destroy();
     if (active === this) active = null;
   }
 }

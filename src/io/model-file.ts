@@ -208,7 +208,7 @@ export function classCount(m: LoadedModel, shape: { channels: number; height: nu
 
 /** What the first bytes say a model file is. */
 function fileKind(file: string): 'safetensors' | 'zip' | 'pickle' | 'other' {
-  regularFile(file, 'model'); // a FIFO would block the read below
+  regularFile(file, 'file'); // a FIFO would block the read below
   const head = Buffer.alloc(9);
   let fd: number;
   try {

@@ -107,7 +107,9 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
-if (process.argv[1]?.endsWith('dist-worker.js')) {
+// Run as a rank only when launched with a mode; `node --test dist/test/` also loads every file under test/, and then
+// this file has nothing to do.
+if (process.argv[1]?.endsWith('dist-worker.js') && process.argv[2] !== undefined) {
   main().catch((e: Error) => {
     process.stderr.write(`${e.message}\n`);
     process.exit(1);
