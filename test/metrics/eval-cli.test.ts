@@ -59,7 +59,7 @@ test('advexp eval: bad input is one line on stderr and exit code 2', (t) => {
     [['--model', model, '--data', data, '--json', '/nonexistent-dir/x.json'], /does not exist/],
     [['--model', model, '--data', data, '--momentum', '1'], /--momentum: must be in \[0, 1\)/],
     [['--model', model, '--data', data, '--seed', '1', '--offset', '3'], /cannot be combined/],
-    [['--model', model, '--data', data, '--offset', '9999', '--n', '5'], /record 9999 asked for, but the data has/],
+    [['--model', model, '--data', data, '--offset', '9999', '--n', '5'], /from record 9999: 5 images asked for, but there are 1/],
     [['--model', model, '--data', data, '--bogus'], /Unknown option '--bogus'/],
     [['--model', '/nonexistent.safetensors', '--data', data, '--n', '1'], /no such file/],
     [['--model', model, '--data', data, '--offset', '5000', '--n', '2', '--steps', '4', '--eps', '1e-6', '--pgd', 'none', '--threads', '1', '--quiet'],
