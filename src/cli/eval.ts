@@ -13,6 +13,7 @@ import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
 import { accuracyPlotPng } from '../report/plot-png.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
+import { parseAutoAttack, robustWork, runRobust, robustLines, type RobustResults } from './eval-robust.js';
 
 const HELP = `usage: advexp eval [--model FILE]... --data PATH [options]
 Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact and 1000-bin histogram),
@@ -27,7 +28,11 @@ Without --model the shipped default model is used; repeat --model to compare mod
                      test_batch.bin and --seed 1776 these are the reference code's images), reported in file order
   --split FILE       instead: the first N held-out validation images of a training run (its split.json), so a
                      model is scored on images it never trained on
-  --ara TYPES        attack,btr (default), attack, btr or none
+  --ara TYPES        attack,btr (default), attack, btr or none; add ensemble for the Attack ARA over the minimum
+                     of the routine, DDN and FMN per image (each attack's share of the minima)
+  --min-steps S      steps of DDN and FMN in the ensemble (default 1000)
+  --autoattack SPECS AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square) robust accuracy, e.g. linf (8/255),
+                     l2 (0.5), linf:4/255,l2:0.25; per-image flags and a RobustBench-style record in the JSON
   --steps T          steps of the attack routine (default 450)
   --eps E            the routine's budget (default 20)
   --momentum M       (default 0.9)
@@ -47,6 +52,7 @@ interface ModelEval {
   distances: Partial<Record<AraType, number[]>>;
   curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
   pgd: Partial<Record<'linf' | 'l2', { eps: number; steps: number; accuracy: number }>>;
+  robust: RobustResults;
   seconds: number;
 }
 
@@ -63,7 +69,7 @@ export function run(argv: string[]): void {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, n: { type: 'string' }, offset: { type: 'string' },
     seed: { type: 'string' }, split: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
     momentum: { type: 'string' }, pgd: { type: 'string' }, 'pgd-steps': { type: 'string' }, batch: { type: 'string' },
-    threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' },
+    threads: { type: 'string' }, autoattack: { type: 'string' }, 'min-steps': { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' },
   });
   if (values.help) { console.log(HELP); return; }
   const dataPath = requireArg(values.data, 'data');
@@ -73,7 +79,11 @@ export function run(argv: string[]): void {
   if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
   const splitFile = values.split;
   if (splitFile !== undefined && (seed !== undefined || values.offset !== undefined)) throw new UserError('--split cannot be combined with --seed or --offset');
-  const types = listArg(values.ara, 'ara', ARA_TYPES, ARA_TYPES, { none: true });
+  const araList = listArg(values.ara, 'ara', [...ARA_TYPES, 'ensemble'] as const, ARA_TYPES, { none: true });
+  const types = araList.filter((t): t is AraType => t !== 'ensemble');
+  const ensemble = araList.includes('ensemble');
+  const minSteps = intArg(values['min-steps'], 'min-steps', 1000, 1);
+  const aaSpecs = parseAutoAttack(values.autoattack);
   const steps = intArg(values.steps, 'steps', 450, 1);
   const eps = numArg(values.eps, 'eps', 20);
   if (!(eps > 0)) throw new UserError(`--eps: must be > 0, got '${values.eps}'`);
@@ -95,10 +105,11 @@ export function run(argv: string[]): void {
 
   const { set, records } = selectImages(dataPath, n, offset, seed, splitFile);
   const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
-  const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork), unit: 'img-step', quiet: values.quiet === true });
+  const extraWork = robustWork(aaSpecs, ensemble, minSteps) + (ensemble && !types.includes('attack') ? steps : 0);
+  const bar = new Progress({ label: 'eval', total: modelFiles.length * set.n * (types.length * steps + pgdWork + extraWork), unit: 'img-step', quiet: values.quiet === true });
   let ticked = 0;
   const onStep = (b: number): void => { ticked += b; bar.tick(b); };
-  const perModel = set.n * (types.length * steps + pgdWork);
+  const perModel = set.n * (types.length * steps + pgdWork + extraWork);
 
   const results: ModelEval[] = [];
   let numClasses = 10;
@@ -108,7 +119,7 @@ export function run(argv: string[]): void {
     const t0 = performance.now();
     try {
       const acc = accuracy(predict(model, set, { batch: Math.max(batch, 256) }).classes, set.labels);
-      const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0 };
+      const r: ModelEval = { model: file, n: set.n, accuracy: acc, ara: {}, distances: {}, curves: {}, pgd: {}, robust: { autoattack: [] }, seconds: 0 };
       for (const type of types) {
         let d: Float64Array;
         try {
@@ -127,6 +138,10 @@ export function run(argv: string[]): void {
       if (norms.length > 0) {
         const pgd = robustBenchPgd(model, set, set.labels, { norms, batch, seed: 0, onStep, ...(pgdSteps !== undefined ? { steps: pgdSteps } : {}) });
         for (const nm of norms) r.pgd[nm] = { eps: ROBUSTBENCH_EPS[nm], steps: pgd[nm]!.steps, accuracy: pgd[nm]!.accuracy[0]! };
+      }
+      if (aaSpecs.length > 0 || ensemble) {
+        r.robust = runRobust(model, file, set, aaSpecs, ensemble, { batch, minSteps, steps, eps, momentum, numClasses: model.config.classes, onStep,
+          paper: r.distances.attack ? Float64Array.from(r.distances.attack) : undefined });
       }
       // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
       const due = perModel * (results.length + 1) - ticked;
@@ -149,15 +164,17 @@ export function run(argv: string[]): void {
     say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
       + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
   }
+  for (const r of results) for (const line of robustLines(r.model, r.robust)) say(line);
 
   // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
   // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
   const onSignal = (): void => process.exit(130);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
+  const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, ...(ensemble ? { min_steps: minSteps } : {}), data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
   const one = (r: ModelEval): Record<string, unknown> => ({
     model: r.model, n: r.n, accuracy: r.accuracy, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+    ...(r.robust.autoattack.length > 0 ? { autoattack: r.robust.autoattack } : {}), ...(r.robust.ensemble ? { ara_ensemble: r.robust.ensemble } : {}),
     ...(records ? { records } : {}), seconds: r.seconds,
   });
   if (json !== undefined) {
