@@ -12,6 +12,7 @@ import {
 } from '../../src/attack/index.js';
 import { parseAutoAttack } from '../../src/cli/eval-robust.js';
 import { LinearNet, rng, logits64, argmax } from './linear-model.js';
+import { checkStepSizes } from './apgd-rule.js';
 
 setNumThreads(1);
 
@@ -53,35 +54,6 @@ function linear(seed: number, B: number, K: number, C: number, H: number, W: num
     return best;
   });
   return { m, x, labels, minimal, shape: [B, C, H, W] as const, D };
-}
-
-/**
- * APGD's step-size rule recomputed in plain JS from the traced losses alone, compared with the traced step
- * sizes; returns how many checkpoints halved and kept η.
- */
-export function checkStepSizes(traces: { loss: Float32Array; stepSize: Float32Array }[], B: number, eps: number): { halved: number; kept: number } {
-  const steps = traces.length - 1;
-  const checks = new Map(apgdCheckpoints(steps).map((c) => [c.at, c.period]));
-  let halved = 0, kept = 0;
-  for (let i = 0; i < B; i++) {
-    // The rule recomputed from the losses alone.
-    let eta = 2 * eps, prev = traces[0]!.loss[i]!, best = prev, bestAtCheck = prev, reducedLast = true, ups = 0;
-    for (let t = 0; t < steps; t++) {
-      const { loss, stepSize } = traces[t + 1]!;
-      const l = loss[i]!;
-      if (l > prev) ups++;
-      prev = l;
-      if (l > best) best = l;
-      const period = checks.get(t + 1);
-      if (period !== undefined) {
-        const reduce: boolean = ups <= 0.75 * period || (!reducedLast && bestAtCheck >= best);
-        if (reduce) { eta /= 2; halved++; } else kept++;
-        reducedLast = reduce; bestAtCheck = best; ups = 0;
-      }
-      assert.ok(Math.abs(stepSize[i]! - eta) <= 1e-6 * eta, `sample ${i} after iteration ${t}: η ${stepSize[i]} vs ${eta}`);
-    }
-  }
-  return { halved, kept };
 }
 
 test('APGD step size: halved exactly at the checkpoints where the loss rose in ≤ 75% of the period or stalled', () => {
