@@ -24,6 +24,8 @@ export interface AutoAttackOptions {
   /** Square's queries (default 5000); APGD/FAB iterations (default 100): smaller only for tests. */
   squareQueries?: number;
   iterations?: number;
+  /** Target classes of APGD-T and FAB-T (default 9). */
+  targets?: number;
 }
 
 export class AutoAttack extends FixedEpsilonAttack<{ adv: Tensor }> {
@@ -34,6 +36,7 @@ export class AutoAttack extends FixedEpsilonAttack<{ adv: Tensor }> {
   readonly #norm: 'linf' | 'l2';
   readonly #queries: number;
   readonly #iterations: number;
+  readonly #targets: number;
   /** Samples each attack broke, summed over the batches since the last resetCounts(). */
   broken: Record<string, number> = {};
 
@@ -47,6 +50,7 @@ export class AutoAttack extends FixedEpsilonAttack<{ adv: Tensor }> {
     this.seed = opts.seed ?? 0;
     this.#queries = opts.squareQueries ?? 5000;
     this.#iterations = opts.iterations ?? 100;
+    this.#targets = opts.targets ?? 9;
     this.name = `autoattack-${opts.norm}`;
     this.resetCounts();
   }
@@ -55,7 +59,7 @@ export class AutoAttack extends FixedEpsilonAttack<{ adv: Tensor }> {
 
   /** Image-steps per sample at most (progress): APGD-CE, 9 APGD-T runs, 9 FAB-T runs, Square's queries. */
   get steps(): number {
-    const n = { 'apgd-ce': this.#iterations, 'apgd-t': 9 * this.#iterations, 'fab-t': 9 * this.#iterations, square: this.#queries } as const;
+    const n = { 'apgd-ce': this.#iterations, 'apgd-t': this.#targets * this.#iterations, 'fab-t': this.#targets * this.#iterations, square: this.#queries } as const;
     return this.attacks.reduce((s, a) => s + n[a], 0);
   }
 
@@ -86,13 +90,13 @@ export class AutoAttack extends FixedEpsilonAttack<{ adv: Tensor }> {
           const o = { offset: 0, onStep: opts.onStep };
           let r: BatchAttackResult;
           if (part === 'fab-t') {
-            const fab = new FAB({ norm: this.#norm, eps, steps: this.#iterations });
+            const fab = new FAB({ norm: this.#norm, eps, steps: this.#iterations, targets: this.#targets });
             r = fab.attackBatch(model, xs, sub, o);
             r = { ...r, success: r.success!.logicalAnd(fab.norm.distance(r.delta).le(eps)) };
           } else {
             const a = part === 'square'
               ? new Square({ norm: this.#norm, queries: this.#queries, seed: this.seed })
-              : new APGD({ norm: this.#norm, loss: part === 'apgd-ce' ? 'ce' : 'dlr-targeted', steps: this.#iterations, seed: this.seed });
+              : new APGD({ norm: this.#norm, loss: part === 'apgd-ce' ? 'ce' : 'dlr-targeted', steps: this.#iterations, targets: this.#targets, seed: this.seed });
             r = a.attackBatch(model, xs, sub, eps, o);
           }
           const won = r.success!;

@@ -53,5 +53,8 @@ export function ensembleAra(model: Module, inputs: AttackInput, labels: Int32Arr
   }
   for (const a of ENSEMBLE_ATTACKS) shares[a] /= Math.max(1, counted);
   const K = opts.numClasses ?? 10;
-  return { distances: { paper, ddn, fmn, ensemble }, shares, ara: { paper: araOf(paper, K), ensemble: araOf(ensemble, K) } };
+  // Without the guard an image the routine never broke has distance Infinity: it counts as robust up to the
+  // routine's budget (a lower bound) in the ARA values.
+  const capped = (d: Float64Array): Float64Array => d.map((v) => (Number.isFinite(v) ? v : opts.eps ?? 20));
+  return { distances: { paper, ddn, fmn, ensemble }, shares, ara: { paper: araOf(capped(paper), K), ensemble: araOf(capped(ensemble), K) } };
 }
