@@ -13,14 +13,18 @@ import { cpuInfo, cpuSummary } from '../src/engine/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));           // dist/bench
 const root = path.resolve(here, '..', '..');
+const shared = path.resolve(root, '..', 'shared');
 const PYTHON = process.env.ADVEXP_BENCH_PYTHON ?? '/usr/bin/python3';
 
 // script: the pair of per-side scripts (bench/<ts>.ts compiled, bench/<py>.py) that run the workload.
 // args: the side scripts' arguments when not the usual --iters/--warmup; once: a single round (long workloads);
 // median: at least 3 alternating rounds, each side's median round kept instead of its best. pyWorkload: what PyTorch
 // runs for it when not the same name (the finite-difference step is set beside PyTorch's double-backprop step: the
-// ratio is then the step-cost comparison the penalty is for).
-interface Workload { name: string; iters: number; quickIters: number; ts?: string; py?: string; pyWorkload?: string; args?: () => string[]; once?: boolean; median?: boolean }
+// ratio is then the step-cost comparison the penalty is for). advexpOnly: no PyTorch side; notQuick: not in --quick.
+interface Workload {
+  name: string; iters: number; quickIters: number; ts?: string; py?: string; pyWorkload?: string; args?: (side: 'advexp' | 'pytorch') => string[];
+  once?: boolean; median?: boolean; advexpOnly?: boolean; notQuick?: boolean;
+}
 const WORKLOADS: Workload[] = [
   { name: 'plain', iters: 10, quickIters: 3 },
   { name: 'lipschitz', iters: 6, quickIters: 2 },
@@ -44,6 +48,15 @@ const WORKLOADS: Workload[] = [
     name: 'ara', iters: 1, quickIters: 1, ts: 'ts_ara.js', py: 'torch_ara.py', once: true,
     args: () => ['--n', String(araSize().images), '--steps', String(araSize().steps)],
   },
+  // APGD-CE (L∞ 8/255, 100 iterations, seed 0) on 32 records in one batch, robust ResNet-44 (bench/torch_apgd.py
+  // written from the paper); the per-image outcomes of the two sides are compared.
+  {
+    name: 'apgd', iters: 2, quickIters: 1, ts: 'ts_apgd.js', py: 'torch_apgd.py',
+    args: (side) => ['--workload', 'apgd', '--iters', a.quick ? '1' : '2', '--warmup', '0', '--n', '32',
+      ...(side === 'pytorch' ? ['--bench', '--model', path.join(shared, 'models', 'reference', 'resnet44-robust.safetensors'), '--data', path.join(shared, 'data', 'cifar10', 'data_batch_5.bin')] : [])],
+  },
+  // AutoAttack standard, L2 0.5, on 200 records of the robust ResNet-44 (advexp only; hours on 2 cores).
+  { name: 'autoattack', iters: 1, quickIters: 1, ts: 'ts_apgd.js', once: true, advexpOnly: true, notQuick: true, args: () => ['--workload', 'autoattack', '--n', '200', '--norm', 'l2'] },
   // One epoch of Lipschitz training through the trainer (data files, shuffling, augmentation, ψ, checkpoint) on
   // --epoch-images training records, ResNet-20 (the default model's shape), beside the bare step on that shape.
   {
@@ -70,14 +83,14 @@ const scriptArgs = (workload: string, iters: number, quickIters: number): string
 const araSize = (): { images: number; steps: number } => ({
   images: Number(a['ara-images'] ?? (a.quick ? 16 : 1000)), steps: Number(a['ara-steps'] ?? (a.quick ? 40 : 450)),
 });
-const chosen = a.workloads ? WORKLOADS.filter((w) => a.workloads!.split(',').includes(w.name)) : WORKLOADS;
+const chosen = a.workloads ? WORKLOADS.filter((w) => a.workloads!.split(',').includes(w.name)) : WORKLOADS.filter((w) => !(a.quick && w.notQuick));
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 2));
 
 interface SideResult { img_per_s: number; seconds?: number; distances?: Record<string, number[]>; loop_overhead?: number; step_overhead?: number }
 
 function runSide(side: 'advexp' | 'pytorch', w: Workload, t: number): SideResult {
   const iters = String(a.quick ? w.quickIters : w.iters);
-  const args = w.args ? ['--threads', String(t), ...w.args()]
+  const args = w.args ? ['--threads', String(t), ...w.args(side)]
     : ['--workload', side === 'pytorch' ? w.pyWorkload ?? w.name : w.name, '--threads', String(t), '--iters', iters, '--warmup', a.quick ? '1' : '2'];
   const tuned = a.malloc === 'tuned';
   const r = side === 'advexp'
@@ -117,13 +130,13 @@ for (const t of threads) {
     for (let r = 0; r < (w.once ? 1 : w.median ? Math.max(3, rounds) : rounds); r++) {
       // Alternate which side goes first each round.
       const order: ('advexp' | 'pytorch')[] = r % 2 === 0 ? ['pytorch', 'advexp'] : ['advexp', 'pytorch'];
-      for (const side of order) all[side].push(runSide(side, w, t));
+      for (const side of order) if (!(side === 'pytorch' && w.advexpOnly)) all[side].push(runSide(side, w, t));
     }
     const pick = (rs: SideResult[]): SideResult => {
       const sorted = [...rs].sort((x, y) => x.img_per_s - y.img_per_s);
       return w.median ? sorted[(sorted.length - 1) >> 1]! : sorted[sorted.length - 1]!;
     };
-    const best = { advexp: pick(all.advexp), pytorch: pick(all.pytorch) };
+    const best = { advexp: pick(all.advexp), pytorch: all.pytorch.length > 0 ? pick(all.pytorch) : { img_per_s: NaN } as SideResult };
     const row: Row = {
       workload: w.name, threads: t, advexp: +best.advexp.img_per_s.toFixed(2), pytorch: +best.pytorch.img_per_s.toFixed(2),
       ratio: +(best.advexp.img_per_s / best.pytorch.img_per_s).toFixed(3),

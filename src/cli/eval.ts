@@ -19,6 +19,7 @@ import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
 import type { ProcessGroup } from '../engine/index.js';
 import type { ImageDataset } from '../data/dataset.js';
 import type { Module } from '../nn/index.js';
+import { parseAutoAttack, robustWork, runRobust, robustLines, type RobustResults } from './eval-robust.js';
 
 const HELP = `usage: advexp eval [--model FILE]... --data PATH [options]
 Clean accuracy, Attack and BTR ARA (the paper's accuracy-robustness area, exact and 1000-bin histogram),
@@ -35,7 +36,11 @@ Without --model the shipped default model is used; repeat --model to compare mod
                      test_batch.bin and --seed 1776 these are the reference code's images), reported in file order
   --split FILE       instead: the first N held-out validation images of a training run (its split.json), so a
                      model is scored on images it never trained on
-  --ara TYPES        attack,btr (default), attack, btr or none
+  --ara TYPES        attack,btr (default), attack, btr or none; add ensemble for the Attack ARA over the minimum
+                     of the routine, DDN and FMN per image (each attack's share of the minima)
+  --min-steps S      steps of DDN and FMN in the ensemble (default 1000)
+  --autoattack SPECS AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square) robust accuracy, e.g. linf (8/255),
+                     l2 (0.5), linf:4/255,l2:0.25; per-image flags and a RobustBench-style record in the JSON
   --steps T          steps of the attack routine (default 450)
   --eps E            the routine's budget (default 20)
   --momentum M       (default 0.9)
@@ -65,6 +70,7 @@ interface ModelEval {
   distances: Partial<Record<AraType, number[]>>;
   curves: Partial<Record<AraType, { eps: number[]; accuracy: number[] }>>;
   pgd: Partial<Record<'linf' | 'l2', { eps: number; steps: number; accuracy: number }>>;
+  robust: RobustResults;
   seconds: number;
 }
 
@@ -95,6 +101,7 @@ export async function run(argv: string[]): Promise<void> {
     seed: { type: 'string' }, split: { type: 'string' }, ara: { type: 'string' }, steps: { type: 'string' }, eps: { type: 'string' },
     momentum: { type: 'string' }, pgd: { type: 'string' }, 'pgd-steps': { type: 'string' }, batch: { type: 'string' },
     threads: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, ...MODEL_FLAGS,
+    autoattack: { type: 'string' }, 'min-steps': { type: 'string' },
     ...DIST_FLAGS,
   });
   if (values.help) { console.log(HELP); return; }
@@ -105,7 +112,11 @@ export async function run(argv: string[]): Promise<void> {
   if (seed !== undefined && values.offset !== undefined) throw new UserError('--seed and --offset cannot be combined');
   const splitFile = values.split;
   if (splitFile !== undefined && (seed !== undefined || values.offset !== undefined)) throw new UserError('--split cannot be combined with --seed or --offset');
-  const types = listArg(values.ara, 'ara', ARA_TYPES, ARA_TYPES, { none: true });
+  const araList = listArg(values.ara, 'ara', [...ARA_TYPES, 'ensemble'] as const, ARA_TYPES, { none: true });
+  const types = araList.filter((t): t is AraType => t !== 'ensemble');
+  const ensemble = araList.includes('ensemble');
+  const minSteps = intArg(values['min-steps'], 'min-steps', 1000, 1);
+  const aaSpecs = parseAutoAttack(values.autoattack);
   const steps = intArg(values.steps, 'steps', 450, 1);
   const eps = numArg(values.eps, 'eps', 20);
   if (!(eps > 0)) throw new UserError(`--eps: must be > 0, got '${values.eps}'`);
@@ -153,6 +164,8 @@ export async function run(argv: string[]): Promise<void> {
       return sel;
     };
     const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
+    const extraWork = robustWork(aaSpecs, ensemble, minSteps) + (ensemble && !types.includes('attack') ? steps : 0);
+    if (pg !== null && extraWork > 0) throw new UserError('--autoattack and --ara ensemble run in one process: drop --nproc');
     let bar: Progress | null = null;
     let ticked = 0;
     // Rank 0's bar stands for all ranks: its own work times the number of ranks.
@@ -169,7 +182,7 @@ export async function run(argv: string[]): Promise<void> {
       try {
         const { set, records } = imagesFor(m);
         first ??= { set, records };
-        const perModel = set.n * (types.length * steps + pgdWork);
+        const perModel = set.n * (types.length * steps + pgdWork + extraWork);
         bar ??= new Progress({ label: 'eval', total: modelFiles.length * perModel, unit: 'img-step', quiet: values.quiet === true || !root });
         numClasses = classCount(m, set.shape);
         const bad = set.labels.find((l) => l >= numClasses);
@@ -183,7 +196,7 @@ export async function run(argv: string[]): Promise<void> {
         const clinical = clinicalMetrics(set.labels, classes, numClasses, margin);
         const r: ModelEval = {
           model: file, n: set.n, accuracy: acc, clinical, classNames: modelClassNames(m, numClasses, set.classNames), araMajority: {},
-          ara: {}, distances: {}, curves: {}, pgd: {}, seconds: 0,
+          ara: {}, distances: {}, curves: {}, pgd: {}, robust: { autoattack: [] }, seconds: 0,
         };
         for (const type of types) {
           let d: Float64Array;
@@ -227,6 +240,10 @@ export async function run(argv: string[]): Promise<void> {
             });
           }
         }
+        if (aaSpecs.length > 0 || ensemble) {
+          r.robust = runRobust(model, file, set, aaSpecs, ensemble, { batch, minSteps, steps, eps, momentum, numClasses, onStep,
+            paper: r.distances.attack ? Float64Array.from(r.distances.attack) : undefined });
+        }
         // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
         const due = perModel * (results.length + 1) - ticked;
         if (due > 0) onStep(due);
@@ -258,17 +275,19 @@ export async function run(argv: string[]): Promise<void> {
       // BTR's criterion p(true) ≤ 1/K is p(true) ≤ ½ for two classes: exactly a misclassification (ties aside).
       if (numClasses === 2 && r.ara.attack && r.ara.btr) say('  K = 2: BTR (p(true) ≤ 1/2) is misclassification, so BTR ARA = Attack ARA (computed once)');
     }
+    for (const r of results) for (const line of robustLines(r.model, r.robust)) say(line);
 
     // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
     // (A JS handler defers the signal until this synchronous code returns: the files are then whole.)
     const onSignal = (): void => process.exit(130);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
+    const settings = { steps, eps, momentum, overshoot: 1, batch, threads, pgd_seed: 0, ...(ensemble ? { min_steps: minSteps } : {}), data: path.resolve(dataPath), ...(splitFile !== undefined ? { split: path.resolve(splitFile) } : records ? { seed } : { offset }) };
     const one = (r: ModelEval): Record<string, unknown> => ({
       model: r.model, n: r.n, accuracy: r.accuracy, balanced_accuracy: r.clinical.balancedAccuracy, recall: r.clinical.recall,
       support: r.clinical.support, confusion: r.clinical.confusion, majority_rate: r.clinical.majorityRate, class_names: r.classNames,
       ...(numClasses === 2 ? { auc: r.clinical.auc } : {}), ara_majority: r.araMajority, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
+      ...(r.robust.autoattack.length > 0 ? { autoattack: r.robust.autoattack } : {}), ...(r.robust.ensemble ? { ara_ensemble: r.robust.ensemble } : {}),
       ...(records ? { records } : {}), seconds: r.seconds,
     });
     if (json !== undefined) {

@@ -1,0 +1,40 @@
+// Prints the README's AutoAttack / ensemble-ARA table from bench/aa-table/*.json (bench/aa_table.ts's output),
+// with the number of images each cell rests on.   node dist/bench/aa_table_md.js [--dir bench/aa-table]
+import fs from 'node:fs';
+import path from 'node:path';
+import { araExact } from '../src/metrics/ara.js';
+
+const i = process.argv.indexOf('--dir');
+const dir = path.resolve(i > 0 ? process.argv[i + 1]! : 'bench/aa-table');
+const read = (net: string, what: string): Record<string, unknown> | null => {
+  const f = path.join(dir, `${net}-${what}.json`);
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown> : null;
+};
+const sum = (a: number[]): number => a.reduce((s, v) => s + v, 0);
+console.log('| net | images | clean acc | AutoAttack L∞ 8/255 | AutoAttack L2 0.5 | Attack ARA: paper routine / ensemble | minima found by paper / DDN / FMN |');
+console.log('|---|---|---|---|---|---|---|');
+for (const net of ['standard', 'adv-train', 'robust', 'all', 'default']) {
+  const cells: string[] = [];
+  let clean = '–';
+  const counts: string[] = [];
+  for (const what of ['aa-linf', 'aa-l2']) {
+    const r = read(net, what) as { clean: number[]; robust: number[]; done: number } | null;
+    if (r === null) { cells.push('–'); continue; }
+    clean = `${sum(r.clean)}/${r.done}`;
+    cells.push(`${(sum(r.robust) / r.done).toFixed(3)} (${sum(r.robust)}/${r.done})`);
+    counts.push(`${what} ${r.done}`);
+  }
+  const e = read(net, 'ensemble') as { distances: Record<string, (number | null)[]>; done: number } | null;
+  let ara = '–', shares = '–';
+  if (e !== null) {
+    // null: not broken (the routine's budget 20 in the ARA, as metrics/ara-ensemble.ts).
+    const d = (k: string): number[] => e.distances[k]!.map((v) => (v === null ? (k === 'paper' || k === 'ensemble' ? 20 : Infinity) : v));
+    ara = `${araExact(d('paper')).toFixed(4)} / ${araExact(d('ensemble')).toFixed(4)}`;
+    const ens = d('ensemble');
+    const pos = ens.flatMap((v, j) => (v > 0 ? [j] : []));
+    const share = (k: string): string => `${((100 * pos.filter((j) => d(k)[j] === ens[j]).length) / Math.max(1, pos.length)).toFixed(0)}%`;
+    shares = `${share('paper')} / ${share('ddn')} / ${share('fmn')}`;
+    counts.push(`ensemble ${e.done}`);
+  }
+  console.log(`| ${net} | ${counts.join(', ') || '–'} | ${clean} | ${cells[0]} | ${cells[1]} | ${ara} | ${shares} |`);
+}

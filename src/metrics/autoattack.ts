@@ -1,0 +1,48 @@
+// RobustBench's measure under AutoAttack (standard version): clean accuracy and the share of images that are
+// correct and stay so under APGD-CE, APGD-T, FAB-T and Square at one ε (L∞ or L2, images in [0, 1]); per image
+// flags, and which attack broke how many. Only clean-correct images are attacked.
+import { inEval, type Module } from '../nn/index.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { AutoAttack, type AutoAttackOptions } from '../attack/autoattack.js';
+import { Misclassification } from '../attack/criteria.js';
+import { predict } from './predict.js';
+
+/** RobustBench's default ε per norm (CIFAR-10). */
+export const AUTOATTACK_DEFAULT_EPS = { linf: 8 / 255, l2: 0.5 } as const;
+
+export interface AutoAttackRecord {
+  norm: 'linf' | 'l2';
+  eps: number;
+  n: number;
+  clean_acc: number;
+  autoattack_acc: number;
+  /** Per image: 1 when correct on the clean image / still correct after every attack. */
+  clean: number[];
+  robust: number[];
+  /** Images each attack broke (the first to break them). */
+  broken: Record<string, number>;
+  seconds: number;
+}
+
+export function autoAttackAccuracy(model: Module, set: ImageDataset, labels: Int32Array, norm: 'linf' | 'l2', eps: number,
+  opts: { batch?: number; onStep?: (images: number) => void } & Omit<AutoAttackOptions, 'norm'> = {}): AutoAttackRecord {
+  const t0 = performance.now();
+  return inEval(model, () => {
+    const { classes } = predict(model, set, { batch: Math.max(opts.batch ?? 128, 256) });
+    const clean = Array.from(classes, (c, i) => (c === labels[i] ? 1 : 0));
+    const correct = clean.flatMap((v, i) => (v ? [i] : []));
+    const robust = new Array<number>(set.n).fill(0);
+    const aa = new AutoAttack({ norm, ...opts });
+    if (correct.length > 0) {
+      const sub = set.subset(correct);
+      const r = aa.run(model, sub, new Misclassification(Int32Array.from(correct, (i) => labels[i]!)),
+        { epsilons: [eps], batch: opts.batch ?? 128, keepImages: false, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      correct.forEach((i, k) => { robust[i] = r.success[0]![k] ? 0 : 1; });
+    }
+    const sum = (a: number[]): number => a.reduce((s, v) => s + v, 0);
+    return {
+      norm, eps, n: set.n, clean_acc: sum(clean) / Math.max(1, set.n), autoattack_acc: sum(robust) / Math.max(1, set.n),
+      clean, robust, broken: { ...aa.broken }, seconds: (performance.now() - t0) / 1000,
+    };
+  });
+}
