@@ -9,7 +9,7 @@
 // loss has not improved since. Every misclassified iterate counts: the attack returns the last one found.
 import { Tensor, tidy, noGrad, enableGrad, gradOf, crossEntropy, rand, randn, full, zeros, where, manualSeed } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { FixedEpsilonAttack, type AttackContext, type BatchAttackResult, type BatchOptions, type BatchOutcome } from './base.js';
+import { positiveInteger, FixedEpsilonAttack, type AttackContext, type BatchAttackResult, type BatchOptions, type BatchOutcome } from './base.js';
 import type { Criterion } from './criteria.js';
 import { NORMS, type Norm } from './norms.js';
 import { dlrLoss, dlrTargetedLoss, rankedClass, restrictCriterion, indicesWhere, indexTensor } from './losses.js';
@@ -98,7 +98,7 @@ export class APGD extends FixedEpsilonAttack<ApgdState> {
     this.seed = opts.seed === undefined ? 0 : opts.seed;
     this.onIteration = opts.onIteration;
     for (const [k, v] of [['steps', this.#steps], ['restarts', this.restarts], ['targets', this.targets]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new Error(`apgd: ${k} must be a positive integer, got ${v}`);
+      positiveInteger('apgd', k, v);
     }
     if (!(this.rho > 0 && this.rho <= 1)) throw new Error(`apgd: rho must be in (0, 1], got ${this.rho}`);
     this.#checks = new Map(apgdCheckpoints(this.#steps).map((c) => [c.at, c.period]));

@@ -141,6 +141,18 @@ interface RunPlan {
  * The base of both families. Subclasses implement init/step (and finish when the result is not `state.adv`);
  * the state is a plain object of tensors that the base frees as soon as a step replaces them.
  */
+/** An attack option that must be a positive integer (steps, queries, restarts): one-line error naming attack and option. */
+export function positiveInteger(attack: string, option: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${attack}: ${option} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** An attack option that must be a finite number > 0 (step sizes, budgets, overshoots). */
+export function positiveNumber(attack: string, option: string, v: number): number {
+  if (!(v > 0) || !Number.isFinite(v)) throw new Error(`${attack}: ${option} must be > 0, got ${v}`);
+  return v;
+}
+
 export abstract class Attack<S extends StateTensors = StateTensors> {
   /** Short name for reports ("pgd-linf", "paper-minimal", …). */
   abstract readonly name: string;

@@ -4,7 +4,7 @@
 // while it is not, and clips x + δ to [0, 1]. The smallest adversarial iterate is the result. α is annealed from
 // 1 to 0.01 by a cosine (as Foolbox's DDN; the paper's α is fixed), γ = 0.05.
 import { Tensor, full, zerosLike, where } from '../engine/index.js';
-import { MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
+import { positiveInteger, positiveNumber, MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
 import { L2 } from './norms.js';
 
 export interface DdnOptions {
@@ -35,13 +35,12 @@ export class DDN extends MinimizationAttack<DdnState> {
 
   constructor(opts: DdnOptions = {}) {
     super([0, 1]);
-    this.#steps = opts.steps ?? 1000;
-    if (!Number.isInteger(this.#steps) || this.#steps < 1) throw new Error(`ddn: steps must be a positive integer, got ${this.#steps}`);
+    this.#steps = positiveInteger('ddn', 'steps', opts.steps ?? 1000);
     this.initEpsilon = opts.initEpsilon ?? 1;
     this.gamma = opts.gamma ?? 0.05;
     this.stepsize = opts.stepsize ?? 1;
     for (const [k, v] of [['initEpsilon', this.initEpsilon], ['gamma', this.gamma], ['stepsize', this.stepsize]] as const) {
-      if (!(v > 0) || !Number.isFinite(v)) throw new Error(`ddn: ${k} must be > 0, got ${v}`);
+      positiveNumber('ddn', k, v);
     }
     if (this.gamma >= 1) throw new Error(`ddn: gamma must be < 1, got ${this.gamma}`);
   }

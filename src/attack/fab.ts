@@ -9,7 +9,7 @@
 // result. With `eps` (AutoAttack), a target runs only on the samples not yet broken within eps.
 import { Tensor, tidy, noGrad, enableGrad, gradOf, zeros, full, where, cat } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { MinimizationAttack, type AttackContext, type BatchAttackResult, type BatchOptions, type BatchOutcome } from './base.js';
+import { positiveInteger, MinimizationAttack, type AttackContext, type BatchAttackResult, type BatchOptions, type BatchOutcome } from './base.js';
 import type { Criterion } from './criteria.js';
 import { NORMS, type Norm } from './norms.js';
 import { pick, rankedClass, restrictCriterion, indicesWhere, indexTensor } from './losses.js';
@@ -84,7 +84,7 @@ export class FAB extends MinimizationAttack<FabState> {
     this.#steps = opts.steps ?? 100;
     this.targets = opts.targets ?? 9;
     for (const [k, v] of [['steps', this.#steps], ['targets', this.targets]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new Error(`fab: ${k} must be a positive integer, got ${v}`);
+      positiveInteger('fab', k, v);
     }
     this.alphaMax = opts.alphaMax ?? 0.1;
     this.eta = opts.eta ?? 1.05;

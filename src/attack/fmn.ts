@@ -6,7 +6,7 @@
 //  - δ moves by α along −∇L/‖∇L‖, is projected onto the ε-ball and x + δ clipped to [0, 1].
 // α is cosine-annealed from 1 to 0.01, γ from 0.05 to 0.001 (the paper's L2 settings). The result is δ*.
 import { Tensor, tidy, full, zerosLike, where, enableGrad, gradOf } from '../engine/index.js';
-import { MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
+import { positiveInteger, positiveNumber, MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
 import { L2 } from './norms.js';
 import { margin } from './losses.js';
 import { cosineAnneal } from './ddn.js';
@@ -38,14 +38,13 @@ export class FMN extends MinimizationAttack<FmnState> {
 
   constructor(opts: FmnOptions = {}) {
     super([0, 1]);
-    this.#steps = opts.steps ?? 1000;
-    if (!Number.isInteger(this.#steps) || this.#steps < 1) throw new Error(`fmn: steps must be a positive integer, got ${this.#steps}`);
+    this.#steps = positiveInteger('fmn', 'steps', opts.steps ?? 1000);
     this.alphaInit = opts.alphaInit ?? 1;
     this.alphaFinal = opts.alphaFinal ?? this.alphaInit / 100;
     this.gammaInit = opts.gammaInit ?? 0.05;
     this.gammaFinal = opts.gammaFinal ?? 0.001;
     for (const [k, v] of [['alphaInit', this.alphaInit], ['alphaFinal', this.alphaFinal], ['gammaInit', this.gammaInit], ['gammaFinal', this.gammaFinal]] as const) {
-      if (!(v > 0) || !Number.isFinite(v)) throw new Error(`fmn: ${k} must be > 0, got ${v}`);
+      positiveNumber('fmn', k, v);
     }
   }
 

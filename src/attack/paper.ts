@@ -9,7 +9,7 @@
 // The reference's sanity rule: every sample must be across its boundary within the first ⌊T/2⌋ steps, else
 // "increase eps or steps" (an AttackGuardError here; `guard: false` turns it off).
 import { Tensor, tensor, zerosLike, full, where } from '../engine/index.js';
-import { FixedEpsilonAttack, MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
+import { positiveInteger, positiveNumber, FixedEpsilonAttack, MinimizationAttack, type AttackContext, type BatchOutcome } from './base.js';
 import { RMS } from './norms.js';
 
 export interface PaperOptions {
@@ -65,8 +65,8 @@ class PaperStep {
     this.momentum = o.momentum ?? 0;
     this.guard = o.guard ?? true;
     this.affected = o.affected;
-    if (!Number.isInteger(this.steps) || this.steps < 1) throw new Error(`${name}: steps must be a positive integer, got ${this.steps}`);
-    if (!(this.overshoot > 0) || !Number.isFinite(this.overshoot)) throw new Error(`${name}: overshoot must be > 0, got ${this.overshoot}`);
+    positiveInteger(name, 'steps', this.steps);
+    positiveNumber(name, 'overshoot', this.overshoot);
     if (!(this.momentum >= 0 && this.momentum < 1)) throw new Error(`${name}: momentum must be in [0, 1), got ${this.momentum}`);
   }
 

@@ -3,7 +3,7 @@
 // L2-normalised gradient for L2), projection back onto the ε-ball around x and clipping to the bounds ([0, 1])
 // after every step. Targeted runs descend the target's cross-entropy (the base signs the gradient).
 import { cat, getRngState, manualSeed, setRngState, type Tensor } from '../engine/index.js';
-import { FixedEpsilonAttack, type AttackContext } from './base.js';
+import { positiveInteger, positiveNumber, FixedEpsilonAttack, type AttackContext } from './base.js';
 import { NORMS, type Norm } from './norms.js';
 
 export interface PgdOptions {
@@ -50,11 +50,11 @@ export class PGD extends FixedEpsilonAttack<PgdState> {
     if (opts.norm !== 'linf' && opts.norm !== 'l2') throw new Error(`pgd: norm must be 'linf' or 'l2', got '${String(opts.norm)}'`);
     this.norm = NORMS[opts.norm];
     this.#steps = opts.steps ?? DEFAULTS[opts.norm].steps;
-    if (!Number.isInteger(this.#steps) || this.#steps < 1) throw new Error(`pgd: steps must be a positive integer, got ${this.#steps}`);
+    positiveInteger('pgd', 'steps', this.#steps);
     this.relStepsize = opts.relStepsize ?? DEFAULTS[opts.norm].relStepsize;
     this.absStepsize = opts.absStepsize;
     for (const [k, v] of [['relStepsize', this.relStepsize], ['absStepsize', this.absStepsize]] as const) {
-      if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new Error(`pgd: ${k} must be > 0, got ${v}`);
+      if (v !== undefined) positiveNumber('pgd', k, v);
     }
     this.randomStart = opts.randomStart ?? true;
     this.seed = opts.seed;

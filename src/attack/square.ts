@@ -10,7 +10,7 @@
 //      pattern plus the old content, using the unspent budget; then the whole δ is rescaled to ε.
 import { Tensor, tidy, tensor, rand, randint, zeros, where, manualSeed, pad } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { FixedEpsilonAttack, type AttackContext, type BatchAttackResult, type BatchOptions } from './base.js';
+import { positiveInteger, FixedEpsilonAttack, type AttackContext, type BatchAttackResult, type BatchOptions } from './base.js';
 import type { Criterion } from './criteria.js';
 import { NORMS, type Norm } from './norms.js';
 import { margin, indicesWhere, indexTensor } from './losses.js';
@@ -76,7 +76,7 @@ export class Square extends FixedEpsilonAttack<SquareState> {
     if (opts.norm !== 'linf' && opts.norm !== 'l2') throw new Error(`square: norm must be 'linf' or 'l2', got '${String(opts.norm)}'`);
     this.norm = NORMS[opts.norm];
     this.queries = opts.queries ?? 5000;
-    if (!Number.isInteger(this.queries) || this.queries < 1) throw new Error(`square: queries must be a positive integer, got ${this.queries}`);
+    positiveInteger('square', 'queries', this.queries);
     this.pInit = opts.pInit ?? 0.8;
     if (!(this.pInit > 0 && this.pInit <= 1)) throw new Error(`square: pInit must be in (0, 1], got ${this.pInit}`);
     this.seed = opts.seed === undefined ? 0 : opts.seed;
