@@ -89,10 +89,10 @@ test('POST /api/predict with a PNG: probabilities sum to 1, argmax reported, inp
 test('POST /api/predict: a JPEG and a non-square PNG are accepted (centre square, resized)', async () => {
   const a = await post('/api/predict', {}, jpegImage(64, 48));
   assert.equal(a.statusCode, 200, a.body);
-  assert.match((a.json() as PredictResponse).input.note, /64×48 JPEG → centre 48×48 → resized to 32×32/);
+  assert.match((a.json() as PredictResponse).input.note, /64×48 JPEG cropped to 48×48, resized to 32×32/);
   const b = await post('/api/predict', {}, pngImage(20, 90));
   assert.equal(b.statusCode, 200, b.body);
-  assert.match((b.json() as PredictResponse).input.note, /20×90 PNG → centre 20×20 → resized to 32×32/);
+  assert.match((b.json() as PredictResponse).input.note, /20×90 PNG cropped to 20×20, resized to 32×32/);
   assert.equal((a.json() as PredictResponse).model, 'tiny-a', 'no model field: the default');
 });
 
