@@ -120,7 +120,7 @@ test('the page loads: models, CIFAR records and saved results', { skip }, async 
 test('upload a PNG: probabilities, an AE for every class, Grad-CAM and LIME', { skip }, async () => {
   await page.setInputFiles('#file', { name: 'disc.png', mimeType: 'image/png', buffer: pngImage(64, 48) });
   await page.waitForSelector('#probs li >> nth=9');
-  assert.match(await page.locator('#input-note').textContent() ?? '', /64×48 PNG → centre 48×48 → resized to 32×32/);
+  assert.match(await page.locator('#input-note').textContent() ?? '', /64×48 PNG cropped to 48×48, resized to 32×32/);
   const pct = (await probTexts()).map((t) => Number.parseFloat(t));
   assert.equal(pct.length, 10);
   assert.ok(Math.abs(pct.reduce((s, v) => s + v, 0) - 100) < 1, `percentages sum to ${pct.reduce((s, v) => s + v, 0)}`);
