@@ -10,7 +10,7 @@ import { errnoOf } from '../io/errors.js';
 import { readSafetensors, writeSafetensors, type StTensor } from '../io/safetensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { checkTensorsFit, fileArchitecture } from '../io/model-file.js';
-import type { Module } from '../nn/index.js';
+import { resolveArchitecture, type Module } from '../nn/index.js';
 import type { Sgd } from './sgd.js';
 import { optionProblem, OPTIONS_ADDED_LATER, type TrainOptions } from './options.js';
 
@@ -224,6 +224,15 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     shapes = new Map([...model].map(([n, t]) => [n, t.shape]));
   } else {
     const { arch, config, source } = fileArchitecture({ ...st, tensors: model }, weightsFile);
+    // The run rebuilds its network from the options (no --init): those must describe these tensors, checked before
+    // anything is built (the data-derived fields, classes and input, come from the checkpoint's own config).
+    const o = state.options;
+    if (o.init === null) {
+      const { arch: built, preset } = resolveArchitecture(o.arch);
+      const classes = (config as { classes?: number }).classes ?? state.classNames.length;
+      const expected = built.forTraining({ classes, input: arch.input(config), depth: o.depth, widths: o.widths, activation: o.activation }, preset);
+      checkTensorsFit(weightsFile, built, expected, model, `the options in ${file}`);
+    }
     checkTensorsFit(weightsFile, arch, config, model, source);
     shapes = new Map(arch.stateShapes(config));
   }
