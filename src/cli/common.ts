@@ -5,8 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel, checkOverrides, classCount as modelClassCount, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
-import { CIFAR10_CLASSES } from '../data/cifar.js';
+import { loadModel, checkOverrides, classCount as modelClassCount, classNamesOf, defaultClassNames, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
 import type { ImageDataset, ImageShape } from '../data/dataset.js';
 import { loadDataset, type LoadOptions } from '../data/load.js';
 import { errnoOf } from '../io/errors.js';
@@ -15,6 +14,10 @@ import { setNumThreads } from '../engine/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
 import { UserError, asUserError } from './errors.js';
+
+/** A model's class names (io/model-file classNamesOf), for the commands. */
+export const modelClassNames = classNamesOf;
+export { defaultClassNames };
 
 /** The package root (where package.json and models/ live). */
 export function packageRoot(): string {
@@ -182,11 +185,6 @@ export function removeCreatedDirs(dir: string, top: string | null): void {
 export const shortModelName = (file: string): string => path.basename(file).replace(/\.safetensors$/, '');
 
 /** Class names for a K-class model: the data's when they fit, CIFAR-10's for 10 classes, else "class i". */
-export function classNamesFor(k: number, fromData: string[] | null): string[] {
-  if (fromData !== null && fromData.length === k) return fromData;
-  if (k === CIFAR10_CLASSES.length) return [...CIFAR10_CLASSES];
-  return Array.from({ length: k }, (_, i) => `class ${i}`);
-}
 
 // ---- what a user states about a model, and how images fit it ----
 
@@ -241,11 +239,6 @@ export function classCount(m: LoadedModel, shape: ImageShape): number {
   return asUserError(() => modelClassCount(m, shape));
 }
 
-/** Class names for a model: its own (file, sidecar, --classes), the data's when they fit, CIFAR-10's for 10 classes, else "class i". */
-export function modelClassNames(m: LoadedModel, k: number, fromData: readonly string[] | null): string[] {
-  if (m.classNames !== null && m.classNames.length === k) return [...m.classNames];
-  return classNamesFor(k, fromData === null ? null : [...fromData]);
-}
 
 export interface InputImages {
   /** n·C·H·W in [0, 1]. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, classNamesFor, classCount, defaultModelPath, withLayerErrors } from './common.js';
+import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, defaultClassNames, classCount, defaultModelPath, withLayerErrors } from './common.js';
 import { UserError, asUserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { heldOutImages } from '../data/select.js';
@@ -200,11 +200,11 @@ export function run(argv: string[]): void {
     const d = c.m.distances.attack;
     if (d !== undefined) series.push({ label: `${c.label.replace('card: ', 'card ')} (${c.m.n} img, ${c.m.settings?.steps ?? 450} steps)`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: true });
   });
-  const plot = accuracyPlotSvg(series, { numClasses: K, title: 'Accuracy vs RMS perturbation (Attack ARA routine)', markers: [{ at: 0.5 / Math.sqrt(3072), label: 'L2 0.5' }] });
+  const plot = accuracyPlotSvg(series, { numClasses: K, title: 'Accuracy vs RMS perturbation (Attack ARA routine)', markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] });
 
   // ---- panels: image | per model: Grad-CAM (predicted class), AE toward the second class ----
   const P = set.height * set.width;
-  const names = classNamesFor(K, set.classNames);
+  const names = defaultClassNames(K, set.classNames);
   const rows: PanelTile[][] = [];
   for (let i = 0; i < args.panels; i++) {
     const img = set.floats(i, i + 1);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { badField, posInt } from '../nn/models/registry.js';
 import { architecture, architectures, inEval, withoutBatchCounters, type Module, type Architecture, type InputSpec } from '../nn/index.js';
 import { tidy, noGrad, zeros } from '../engine/index.js';
+import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readSafetensors, writeSafetensors, type StFile, type StTensor, type StDtype, type StData } from './safetensors.js';
 import { errnoOf } from './errors.js';
 import { regularFile } from './files.js';
@@ -204,6 +205,18 @@ export function classCount(m: LoadedModel, shape: { channels: number; height: nu
     m.classes = out[1]!;
   }
   return m.classes;
+}
+
+/** Class names for K classes without a model's own: the data's when they fit, CIFAR-10's for 10 classes, else "class i". */
+export function defaultClassNames(k: number, fromData: readonly string[] | null): string[] {
+  if (fromData !== null && fromData.length === k) return [...fromData];
+  if (k === CIFAR10_CLASSES.length) return [...CIFAR10_CLASSES];
+  return Array.from({ length: k }, (_, i) => `class ${i}`);
+}
+
+/** A model's class names: its own (file, sidecar, flags) when they fit K, else defaultClassNames. */
+export function classNamesOf(m: LoadedModel, k: number, fromData: readonly string[] | null): string[] {
+  return m.classNames !== null && m.classNames.length === k ? [...m.classNames] : defaultClassNames(k, fromData);
 }
 
 /** What the first bytes say a model file is. */

@@ -1,8 +1,7 @@
 // The models a server holds: loaded once at start, addressed by opaque ids (never by a path from the client).
 import path from 'node:path';
-import { classCount, type LoadedModel } from '../io/model-file.js';
+import { classCount, classNamesOf, type LoadedModel } from '../io/model-file.js';
 import type { Module } from '../nn/index.js';
-import { CIFAR10_CLASSES } from '../data/cifar.js';
 import type { ResizePolicy } from '../data/images.js';
 import type { ModelInfo } from './api-types.js';
 import type { ImageShape } from '../data/dataset.js';
@@ -17,13 +16,6 @@ export interface ServedModel {
   loaded: LoadedModel;
 }
 
-/** The model's class names: its own (file, sidecar, flags), else the data's or CIFAR-10's when they fit, else "class i". */
-export function classNamesOf(m: LoadedModel, k: number, fallback: readonly string[] | null): string[] {
-  if (m.classNames !== null && m.classNames.length === k) return [...m.classNames];
-  if (fallback !== null && fallback.length === k) return [...fallback];
-  if (k === CIFAR10_CLASSES.length) return [...CIFAR10_CLASSES];
-  return Array.from({ length: k }, (_, i) => `class ${i}`);
-}
 
 /** The shape a served model takes: its own; where it leaves it open, 3 channels and the data's size. */
 function servedShape(m: LoadedModel, data: ImageShape | null): ImageShape {
