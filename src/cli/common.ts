@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel, checkOverrides, classCount as modelClassCount, classNamesOf, defaultClassNames, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
+import { loadModel, checkOverrides, classCount as modelClassCount, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
 import type { ImageDataset, ImageShape } from '../data/dataset.js';
 import { loadDataset, type LoadOptions } from '../data/load.js';
 import { errnoOf } from '../io/errors.js';
@@ -14,10 +14,6 @@ import { setNumThreads } from '../engine/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
 import { UserError, asUserError } from './errors.js';
-
-/** A model's class names (io/model-file classNamesOf), for the commands. */
-export const modelClassNames = classNamesOf;
-export { defaultClassNames };
 
 /** The package root (where package.json and models/ live). */
 export function packageRoot(): string {

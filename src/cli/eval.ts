@@ -2,8 +2,9 @@
 // RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, modelClassNames, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
+import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
 import type { LoadOptions } from '../data/load.js';
+import { classNamesOf } from '../io/model-file.js';
 import { UserError, asUserError } from './errors.js';
 import { recordRange, seededRecords, heldOutImages, type Count, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
@@ -195,7 +196,7 @@ export async function run(argv: string[]): Promise<void> {
         const margin = pr?.logits ? Float64Array.from({ length: set.n }, (_, i) => pr.logits![2 * i + 1]! - pr.logits![2 * i]!) : undefined;
         const clinical = clinicalMetrics(set.labels, classes, numClasses, margin);
         const r: ModelEval = {
-          model: file, n: set.n, accuracy: acc, clinical, classNames: modelClassNames(m, numClasses, set.classNames), araMajority: {},
+          model: file, n: set.n, accuracy: acc, clinical, classNames: classNamesOf(m, numClasses, set.classNames), araMajority: {},
           ara: {}, distances: {}, curves: {}, pgd: {}, robust: { autoattack: [] }, seconds: 0,
         };
         for (const type of types) {

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { parse, intArg } from './args.js';
 import {
   openModel, applyThreads, loadInputs, listArg, checkOutput, writeIntoOutDir, shortModelName,
-  explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors, modelChoices, checkSameInput, classCount, modelClassNames,
+  explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors, modelChoices, checkSameInput, classCount,
   MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
 } from './common.js';
+import { classNamesOf } from '../io/model-file.js';
 import { UserError, asUserError } from './errors.js';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import {
@@ -138,7 +139,7 @@ export async function run(argv: string[]): Promise<void> {
       }
       const inp = inputs;
       const K = classCount(m, inp);
-      const classNames = modelClassNames(m, K, inp.classNames);
+      const classNames = classNamesOf(m, K, inp.classNames);
       const specs = (() => {
         return asUserError(() => parseTargetSpecs(args.targets, K));
       })();

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
 import {
   openModel, openData, applyThreads, loadInputs, checkOutput, writeIntoOutDir, shortModelName, withLayerErrors, modelChoices,
-  dataOptions, classCount, modelClassNames, checkSameInput, MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
+  dataOptions, classCount, checkSameInput, MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
 } from './common.js';
-import type { LoadedModel } from '../io/model-file.js';
+import { classNamesOf, type LoadedModel } from '../io/model-file.js';
 import { UserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { PaperMinimalAttack, Misclassification } from '../attack/index.js';
@@ -158,7 +158,7 @@ export function run(argv: string[]): void {
     try {
       checkSameInput(inputs, m);
       const K = classCount(m, inputs);
-      const names = modelClassNames(m, K, inputs.classNames);
+      const names = classNamesOf(m, K, inputs.classNames);
       const out = tidy(() => {
         const x = tensor(inputs.images, [n, C, H, W]);
         const p0 = probabilities(model, x).data();

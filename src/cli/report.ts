@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, defaultClassNames, classCount, defaultModelPath, withLayerErrors } from './common.js';
+import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, classCount, defaultModelPath, withLayerErrors } from './common.js';
 import { UserError, asUserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { heldOutImages } from '../data/select.js';
@@ -20,7 +20,7 @@ import { heatmapRgb, blend } from '../report/colour.js';
 import { reportHtml, type HtmlBlock } from '../report/html.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
-import type { LoadedModel } from '../io/model-file.js';
+import { defaultClassNames, type LoadedModel } from '../io/model-file.js';
 
 /** The shipped standard (non-robust) net of the default model's shape, the report's comparison. */
 export const standardModelPath = (): string => path.join(packageRoot(), 'models', 'standard-r20.safetensors');

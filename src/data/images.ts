@@ -225,19 +225,6 @@ function list(dir: string): fs.Dirent[] {
   }
 }
 
-/** The size every one of `files` has (read from their headers), or an error asking for one. */
-function commonSize(files: string[], dir: string): [number, number] {
-  let first: { file: string; width: number; height: number } | null = null;
-  for (const file of files) {
-    const { width, height } = checkImageHeader(readImageFile(file), file);
-    if (first === null) first = { file, width, height };
-    else if (width !== first.width || height !== first.height) {
-      throw new Error(`${dir}: images differ in size (${path.basename(first.file)} ${first.width}×${first.height}, ${path.basename(file)} ${width}×${height}): give a size (--size)`);
-    }
-  }
-  return first === null ? [1, 1] : [first.height, first.width];
-}
-
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -256,7 +243,10 @@ export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDatas
   });
   if (files.length === 0) throw new Error(`${dir}: no .png/.jpg/.jpeg images in its class sub-folders`);
   const n = Math.min(files.length, opts.limit ?? files.length);
-  const [height, width] = opts.size ?? commonSize(files.slice(0, n).map((f) => f.file), dir);
+  // Without a size, the first picture's, which every other must share (each file is read once).
+  const first = files[0]!.file;
+  const own = opts.size === undefined ? checkImageHeader(readImageFile(first), first) : null;
+  const [height, width] = opts.size ?? [own!.height, own!.width];
   const plane = height * width;
   // Fitted as RGB first; the channel count is known once every picture has been seen (gray or not).
   const rgb = new Uint8Array(n * 3 * plane);
@@ -265,6 +255,9 @@ export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDatas
   for (let i = 0; i < n; i++) {
     const { file, label } = files[i]!;
     const img = decodeImage(readImageFile(file), file);
+    if (own !== null && (img.width !== width || img.height !== height)) {
+      throw new Error(`${dir}: images differ in size (${path.basename(first)} ${width}×${height}, ${path.basename(file)} ${img.width}×${img.height}): give a size (--size)`);
+    }
     allGray &&= isGray(img);
     rgb.set(fitImage(img, { channels: 3, height, width }, opts.resize ?? 'crop', file), i * 3 * plane);
     labels[i] = label;
