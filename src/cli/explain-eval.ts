@@ -9,13 +9,14 @@ import {
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError, asUserError } from './errors.js';
-import { tensor, tidy, type Tensor } from '../engine/index.js';
+import { DIST_FLAGS, DIST_HELP, launchOrJoin, type DistValues } from './launch.js';
+import { tensor, tidy, type Tensor, type ProcessGroup } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import {
   explain, explainerNames, expandTargets, parseTargetSpecs, probabilities, argmaxExcept,
   type AnyExplainOptions, type OptionsOf, type TargetSpec,
 } from '../explain/index.js';
-import { deletionInsertion, randomMaps, targetReach, type TargetReach } from '../metrics/faithfulness.js';
+import { deletionInsertion, randomMaps, targetReach } from '../metrics/faithfulness.js';
 import { mean, standardError } from '../metrics/stats.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
@@ -32,11 +33,16 @@ AUC (lower = more faithful) and insertion AUC (higher = more faithful) of its ma
   --ae-targets LIST    targets whose reach is measured: all, true, second or class numbers (default all)
 ${explainerFlagHelp()}
   --step P             pixels removed/inserted per point (default H·W/32: 33 points)
+  --batch B            images per batch (default 16); with several ranks, whole batches are dealt to them
   --threads T          libtorch threads (default: all cores)
   --json OUT           every number, per image (- : to stdout)
   --md OUT             the table as markdown
   --quiet              no progress bar
-${MODEL_FLAG_HELP}`;
+${MODEL_FLAG_HELP}
+
+${DIST_HELP}
+  Ranks take whole batches and the per-image numbers are gathered in file order: the same table and JSON as one
+  process (seeded draws are keyed on an image's index in the set, not its place in a batch).`;
 
 /** "random": seeded random maps, the chance level of deletion/insertion. */
 const RANDOM = 'random';
@@ -75,6 +81,8 @@ export interface ExplainEvalArgs {
   data: string;
   offset: number;
   n: number;
+  /** Images per batch (the unit dealt to ranks). */
+  batch: number;
   /** Pixels per deletion/insertion point; null: H·W/32. */
   step: number | null;
   /** Model files; undefined: the shipped model. */
@@ -90,6 +98,8 @@ export interface ExplainEvalArgs {
   md: string | undefined;
   quiet: boolean;
   model: ModelChoices;
+  /** --nproc, --nnodes and the other launch flags. */
+  dist: DistValues;
 }
 
 /** The command line as ExplainEvalArgs (one-line UserErrors); null when --help was printed. */
@@ -97,12 +107,14 @@ export function readArgs(argv: string[]): ExplainEvalArgs | null {
   const { values: v } = parse(argv, {
     model: { type: 'string', multiple: true }, data: { type: 'string' }, offset: { type: 'string' }, n: { type: 'string' },
     methods: { type: 'string' }, 'ae-targets': { type: 'string' }, step: { type: 'string' },
-    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' }, ...MODEL_FLAGS, ...explainerFlags(),
+    threads: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, quiet: { type: 'boolean' }, batch: { type: 'string' },
+    ...MODEL_FLAGS, ...explainerFlags(), ...DIST_FLAGS,
   });
   if (v.help) { console.log(help()); return null; }
   const data = requireArg(v.data, 'data');
   const n = intArg(v.n, 'n', 100, 1);
   const offset = intArg(v.offset, 'offset', 0, 0);
+  const batch = intArg(v.batch, 'batch', 16, 1);
   const step = v.step === undefined ? null : intArg(v.step, 'step', 32, 1);
   const all = [...explainerNames(), RANDOM];
   const methods = listArg(v.methods, 'methods', all, all);
@@ -110,47 +122,74 @@ export function readArgs(argv: string[]): ExplainEvalArgs | null {
   asUserError(() => parseTargetSpecs(aeTargets, Number.MAX_SAFE_INTEGER, 'ae-targets'));
   const explained = methods.filter((m) => m !== RANDOM);
   return {
-    data, offset, n, step, models: v.model ?? [undefined], methods, aeTargets,
+    data, offset, n, batch, step, models: v.model ?? [undefined], methods, aeTargets,
     options: new Map(explained.map((m) => [m, methodOptions(m, v)] as const)),
     ae: explained.includes('ae') ? methodOptions('ae', v) : null,
     threads: v.threads, json: v.json, md: v.md, quiet: v.quiet === true, model: modelChoices(v),
+    dist: Object.fromEntries(Object.keys(DIST_FLAGS).map((k) => [k, (v as Record<string, string | undefined>)[k]])),
   };
 }
 
-/**
- * The AE row: an AE for every measured (image, target) pair and for each image's predicted class (whose |δ| map
- * the deletion/insertion metric then scores); target reach over the measured pairs; the per-pair numbers.
- */
-function aeReach(model: Module, x: Tensor, probs: Float32Array, pred: Int32Array, labels: Int32Array, specs: TargetSpec[],
-  options: OptionsOf<'ae'>, label: string, quiet: boolean): { maps: Float32Array; reach: TargetReach; pairs: unknown[] } {
+/** One batch's AE work: an AE for every measured (image, target) pair and for each image's predicted class (whose
+ * |δ| map the deletion/insertion metric then scores). Pairs carry their image's index in the whole set. */
+function aeBatch(model: Module, x: Tensor, probs: Float32Array, pred: Int32Array, labels: Int32Array, first: number, specs: TargetSpec[],
+  options: OptionsOf<'ae'>): { maps: Float32Array; pairs: AePair[] } {
   const n = pred.length;
   const [, , H, W] = x.shape as [number, number, number, number];
   const pairs = expandTargets(probs, probs.length / n, labels, specs);
   const measured = pairs.length;
   for (let i = 0; i < n; i++) if (!pairs.some((p) => p.image === i && p.target === pred[i])) pairs.push({ image: i, target: pred[i]!, kind: 'given' });
-  const bar = new Progress({ label, total: pairs.length * (options.steps ?? 0), unit: 'img-step', quiet });
-  const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
-  const a = withLayerErrors(() => explain(model, xs, Int32Array.from(pairs, (p) => p.target), { ...options, onStep: (k: number) => bar.tick(k) }));
-  bar.finish();
-  const ae = a.details;
-  const reach = targetReach(ae.pAfter.subarray(0, measured), ae.rms.subarray(0, measured), pairs.slice(0, measured).map((p) => p.target !== pred[p.image]));
+  const a = tidy(() => {
+    const xs = x.indexSelect(0, tensor(Int32Array.from(pairs, (p) => p.image), [pairs.length]).cast('int64'));
+    return withLayerErrors(() => explain(model, xs, Int32Array.from(pairs, (p) => p.target), options));
+  });
   const P = H * W;
   const maps = new Float32Array(n * P);
   pairs.forEach((p, j) => { if (p.target === pred[p.image]) maps.set(a.maps.subarray(j * P, (j + 1) * P), p.image * P); });
   return {
-    maps, reach,
-    pairs: pairs.slice(0, measured).map((p, j) => ({ image: p.image, target: p.target, p_before: a.pBefore[j], p_after: ae.pAfter[j], rms: ae.rms[j] })),
+    maps,
+    pairs: pairs.slice(0, measured).map((p, j) => ({
+      image: first + p.image, target: p.target, wrong: p.target !== pred[p.image], p_before: a.pBefore[j]!, p_after: a.details.pAfter[j]!, rms: a.details.rms[j]!,
+    })),
   };
 }
 
-export function run(argv: string[]): void {
+/** One measured AE pair, as the JSON lists it (`wrong`: the target is not the predicted class). */
+interface AePair { image: number; target: number; wrong: boolean; p_before: number; p_after: number; rms: number }
+
+export async function run(argv: string[]): Promise<void> {
   const args = readArgs(argv);
   if (args === null) return;
-  const { data: dataPath, n, offset, step } = args;
   if (args.json !== undefined && args.json !== STDOUT) checkOutput(args.json, 'json', 'file');
   if (args.md !== undefined) checkOutput(args.md, 'md', 'file');
-  const say = args.json === STDOUT ? console.error : console.log;
-  applyThreads(args.threads);
+  const role = await launchOrJoin('explain-eval', argv, args.dist);
+  if (role.kind === 'launched') {
+    process.exitCode = role.exitCode;
+    return;
+  }
+  const pg = role.kind === 'rank' ? role.pg : null;
+  try {
+    evaluate(args, pg, role.kind === 'rank' ? role.perRankThreads : undefined);
+  } catch (e) {
+    pg?.reportFailure((e as Error).message);
+    throw e;
+  } finally {
+    pg?.destroy();
+  }
+}
+
+/**
+ * The images in batches of --batch; with a process group, whole batches dealt to the ranks (ProcessGroup.blocks)
+ * and the per-image numbers gathered in file order. Seeded draws are keyed on an image's index in the set (LIME's
+ * masks and SmoothGrad's noise through `firstImage`, deletion/insertion's tie order through the seed, the random
+ * maps drawn for the whole set), so the numbers are the same however the set is split.
+ */
+function evaluate(args: ExplainEvalArgs, pg: ProcessGroup | null, perRankThreads: number | undefined): void {
+  const { data: dataPath, n, offset, step, batch } = args;
+  const root = pg === null || pg.isRoot;
+  const say = !root ? (): void => {} : args.json === STDOUT ? console.error : console.log;
+  applyThreads(args.threads ?? (perRankThreads === undefined ? undefined : String(perRankThreads)));
+  const world = pg?.world ?? 1;
 
   const rows: MethodRow[] = [];
   const perImage: Record<string, unknown>[] = [];
@@ -164,57 +203,87 @@ export function run(argv: string[]): void {
       const set = offset === 0 ? all : all.subset(Array.from({ length: n }, (_, i) => offset + i), dataPath);
       scored = set.n;
       const K = classCount(m, set.shape);
-      const specs = (() => {
-        return asUserError(() => parseTargetSpecs(args.aeTargets, K, 'ae-targets'));
-      })();
-      tidy(() => {
-        const x = set.batch(0, set.n);
-        const probs = tidy(() => probabilities(model, x).data());
-        const pred = Int32Array.from({ length: set.n }, (_, i) => argmaxExcept(probs.subarray(i * K, (i + 1) * K), -1));
-        let correct = 0;
-        pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
-        say(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
-        const methods: Record<string, unknown> = {};
-        for (const m of args.methods) {
-          const t0 = performance.now();
-          let maps: Float32Array;
-          let reach: TargetReach | undefined;
-          const extra: Record<string, unknown> = {};
-          if (m === RANDOM) {
-            maps = randomMaps(set.n, set.height * set.width, 12345);
-          } else if (m === 'ae' && args.ae !== null) {
-            const ae = aeReach(model, x, probs, pred, set.labels, specs, args.ae, `${shortModelName(file)} ae`, args.quiet);
-            ({ maps, reach } = ae);
-            extra.pairs = ae.pairs;
-          } else {
-            const o = args.options.get(m)!;
-            maps = withLayerErrors(() => explain(model, x, pred, o)).maps;
-          }
-          const f = deletionInsertion(model, x, pred, maps, step === null ? {} : { step });
-          const r: MethodRow = {
-            model: file, method: m, n: set.n, ...reach,
-            deletion: mean(f.deletion), deletionSe: standardError(f.deletion), insertion: mean(f.insertion), insertionSe: standardError(f.insertion),
-            seconds: (performance.now() - t0) / 1000,
-          };
-          rows.push(r);
-          methods[m] = { ...extra, deletion: Array.from(f.deletion), insertion: Array.from(f.insertion) };
-          say(`  ${m.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
-            + `deletion ${r.deletion.toFixed(3)} ± ${r.deletionSe.toFixed(3)}  insertion ${r.insertion.toFixed(3)} ± ${r.insertionSe.toFixed(3)}  ${r.seconds.toFixed(0)} s`);
+      const P = set.height * set.width;
+      const specs = asUserError(() => parseTargetSpecs(args.aeTargets, K, 'ae-targets'));
+      // This rank's batches [start, end); one process: all of them.
+      const mine = pg?.blocks(set.n, batch) ?? Array.from({ length: set.n }, (_, i) => i);
+      const batches: [number, number][] = [];
+      for (let j = 0; j < mine.length; j += batch) batches.push([mine[j]!, mine[Math.min(mine.length, j + batch) - 1]! + 1]);
+      const probs = new Map<number, Float32Array>();
+      const predLocal: number[] = [];
+      for (const [s, e] of batches) {
+        const p = tidy(() => probabilities(model, set.batch(s, e)).data());
+        probs.set(s, p);
+        for (let i = 0; i < e - s; i++) predLocal.push(argmaxExcept(p.subarray(i * K, (i + 1) * K), -1));
+      }
+      const pred = pg === null ? Int32Array.from(predLocal) : Int32Array.from(pg.gatherIndexed(set.n, mine, predLocal));
+      let correct = 0;
+      pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
+      say(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
+      const methods: Record<string, unknown> = {};
+      for (const method of args.methods) {
+        const t0 = performance.now();
+        const bar = new Progress({ label: `${shortModelName(file)} ${method}`, total: set.n, unit: 'img', quiet: args.quiet || !root });
+        const deletion: number[] = [], insertion: number[] = [];
+        const pairs: AePair[] = [];
+        const random = method === RANDOM ? randomMaps(set.n, P, 12345) : null;
+        for (const [s, e] of batches) {
+          const predB = pred.subarray(s, e);
+          tidy(() => {
+            const x = set.batch(s, e);
+            let maps: Float32Array;
+            if (random !== null) maps = random.subarray(s * P, e * P);
+            else if (method === 'ae' && args.ae !== null) {
+              const ae = aeBatch(model, x, probs.get(s)!, predB, set.labels.subarray(s, e), s, specs, args.ae);
+              maps = ae.maps;
+              pairs.push(...ae.pairs);
+            } else {
+              maps = withLayerErrors(() => explain(model, x, predB, { ...args.options.get(method)!, firstImage: s })).maps;
+            }
+            const f = deletionInsertion(model, x, predB, maps, { seed: s, ...(step === null ? {} : { step }) });
+            deletion.push(...f.deletion);
+            insertion.push(...f.insertion);
+          });
+          bar.tick((e - s) * world);
         }
-        const record = { model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods };
-        perImage.push(record);
-      });
+        bar.finish();
+        const del = pg === null ? Float64Array.from(deletion) : pg.gatherIndexed(set.n, mine, deletion);
+        const ins = pg === null ? Float64Array.from(insertion) : pg.gatherIndexed(set.n, mine, insertion);
+        const allPairs = pg === null ? pairs : gatherPairs(pg, pairs);
+        const reach = method === 'ae' && args.ae !== null
+          ? targetReach(allPairs.map((p) => p.p_after), allPairs.map((p) => p.rms), allPairs.map((p) => p.wrong)) : undefined;
+        const r: MethodRow = {
+          model: file, method, n: set.n, ...reach,
+          deletion: mean(del), deletionSe: standardError(del), insertion: mean(ins), insertionSe: standardError(ins),
+          seconds: (performance.now() - t0) / 1000,
+        };
+        rows.push(r);
+        methods[method] = {
+          ...(reach ? { pairs: allPairs.map(({ wrong: _w, ...p }) => p) } : {}), deletion: Array.from(del), insertion: Array.from(ins),
+        };
+        say(`  ${method.padEnd(10)} ${r.reach !== undefined ? `reach ${r.reach.toFixed(3)} (wrong targets ${r.reachWrong?.toFixed(3) ?? '-'}, mean RMS ${r.meanRms!.toFixed(4)})  ` : ''}`
+          + `deletion ${r.deletion.toFixed(3)} ± ${r.deletionSe.toFixed(3)}  insertion ${r.insertion.toFixed(3)} ± ${r.insertionSe.toFixed(3)}  ${r.seconds.toFixed(0)} s`);
+      }
+      perImage.push({ model: file, accuracy: correct / set.n, predictions: Array.from(pred), methods });
     } finally {
       model.dispose();
     }
   }
+  if (!root) return;
   const table = markdownTable(rows);
   say('\n' + table);
   const settings = {
-    data: path.resolve(dataPath), offset, n: scored, step, ae_targets: args.aeTargets,
+    data: path.resolve(dataPath), offset, n: scored, step, batch, ranks: world, ae_targets: args.aeTargets,
     ...Object.fromEntries([...args.options].map(([m, o]) => [m, optionSettings(o)])),
   };
   if (args.md !== undefined) writeFileAtomic(args.md, table);
   if (args.json === STDOUT) process.stdout.write(JSON.stringify({ settings, rows, models: perImage }, null, 1) + '\n');
   else if (args.json !== undefined) writeJsonAtomic(args.json, { settings, rows, models: perImage });
+}
+
+/** Every rank's AE pairs, in the one-process order: by image, and for an image in its target order. */
+function gatherPairs(pg: ProcessGroup, pairs: AePair[]): AePair[] {
+  const all = pg.allgatherBytes(new TextEncoder().encode(JSON.stringify(pairs)))
+    .flatMap((b) => JSON.parse(new TextDecoder().decode(b)) as AePair[]);
+  return all.sort((a, b) => a.image - b.image); // stable: an image's pairs keep their order
 }

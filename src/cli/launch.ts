@@ -28,7 +28,7 @@ export const DIST_HELP = `distributed (torch.distributed's c10d, Gloo on CPU; RE
   Under a launcher that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (torchrun, Slurm), run the command without
   --nproc: it joins as that rank.`;
 
-type DistValues = { [K in keyof typeof DIST_FLAGS]?: string | undefined };
+export type DistValues = { [K in keyof typeof DIST_FLAGS]?: string | undefined };
 
 const LAUNCH_ONLY = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
 

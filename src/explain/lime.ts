@@ -21,8 +21,10 @@ export interface LimeOptions extends SlicOptions {
   alpha?: number;
   /** Superpixels reported as the explanation (default 5). */
   topK?: number;
-  /** Seed of the masks (default 0). */
+  /** Seed of the masks (default 0); image i draws from seed + firstImage + i. */
   seed?: number;
+  /** Index of the batch's first image in a larger set (default 0), so a set explained in parts draws as it does whole. */
+  firstImage?: number;
   /** Masked images per forward batch (default 100). */
   batch?: number;
 }
@@ -152,9 +154,9 @@ export function limeKernel(masks: Uint8Array, samples: number, segments: number,
 
 export class Lime implements Explainer<'lime', LimeDetails> {
   readonly name = 'lime' as const;
-  readonly opts: Required<Omit<LimeOptions, keyof SlicOptions>> & SlicOptions;
+  readonly opts: Required<Omit<LimeOptions, keyof SlicOptions | 'firstImage'>> & SlicOptions & { firstImage: number };
   constructor(opts: LimeOptions = {}) {
-    this.opts = { ...LIME_DEFAULTS, ...opts };
+    this.opts = { ...LIME_DEFAULTS, ...opts, firstImage: opts.firstImage ?? 0 };
     const o = this.opts;
     if (!Number.isInteger(o.samples) || o.samples < 2) throw new Error(`lime: samples must be an integer ≥ 2, got ${o.samples}`);
     if (!(o.kernelWidth > 0)) throw new Error(`lime: kernelWidth must be > 0, got ${o.kernelWidth}`);
@@ -182,7 +184,7 @@ export class Lime implements Explainer<'lime', LimeDetails> {
         det.counts[i] = seg.count;
         const K = seg.count;
         const fill = fillImage(img, c, seg.labels, K, P, o.fill);
-        const masks = limeMasks(o.samples, K, o.seed + i);
+        const masks = limeMasks(o.samples, K, o.seed + o.firstImage + i);
         const y = new Float64Array(o.samples);
         tidy(() => {
           const x = images.slice(0, i, i + 1).detach();

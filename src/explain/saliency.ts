@@ -98,8 +98,10 @@ export interface SmoothGradOptions {
   samples?: number;
   /** Noise standard deviation in pixel units (default 0.15, i.e. 15% of the [0, 1] range). */
   sigma?: number;
-  /** Seed of the noise (default 0). */
+  /** Seed of the noise (default 0); image i draws from (seed, firstImage + i). */
   seed?: number;
+  /** Index of the batch's first image in a larger set (default 0), so a set explained in parts draws as it does whole. */
+  firstImage?: number;
   /** Gradient evaluations per batch (default 64). */
   batch?: number;
 }
@@ -109,11 +111,13 @@ export class SmoothGrad extends MapOnlyExplainer<'smoothgrad'> {
   readonly samples: number;
   readonly sigma: number;
   readonly seed: number;
+  readonly firstImage: number;
   constructor(opts: SmoothGradOptions = {}) {
     super(1);
     this.samples = opts.samples ?? SMOOTHGRAD_DEFAULTS.samples;
     this.sigma = opts.sigma ?? SMOOTHGRAD_DEFAULTS.sigma;
     this.seed = opts.seed ?? SMOOTHGRAD_DEFAULTS.seed;
+    this.firstImage = opts.firstImage ?? 0;
     this.evalBatch = opts.batch ?? SMOOTHGRAD_DEFAULTS.batch;
     if (!Number.isInteger(this.samples) || this.samples < 1) throw new Error(`smoothgrad: samples must be a positive integer, got ${this.samples}`);
     if (!(this.sigma >= 0) || !Number.isFinite(this.sigma)) throw new Error(`smoothgrad: sigma must be ≥ 0, got ${this.sigma}`);
@@ -123,7 +127,7 @@ export class SmoothGrad extends MapOnlyExplainer<'smoothgrad'> {
   /** One image at a time (the chunk size is 1): its noisy copies are the batch. */
   protected chunk(model: Module, x: Tensor, t: Tensor, start: number): Tensor {
     const per = x.size;
-    const rnd = seededRandom(this.seed * 1_000_003 + start);
+    const rnd = seededRandom(this.seed * 1_000_003 + this.firstImage + start);
     let sum: Tensor | null = null;
     chunks(this.samples, this.evalBatch, (_s, b) => {
       const noise = gaussian(rnd, b * per, this.sigma);

@@ -1,6 +1,6 @@
-// advexp eval --nproc 2: the images dealt to two ranks in whole batches, the per-image results gathered in file
-// order: the same JSON numbers as one process (ARA distances bit for bit, accuracy, PGD accuracy with per-image
-// seeded random starts).
+// advexp eval and explain-eval --nproc 2: the images dealt to two ranks in whole batches, the per-image results
+// gathered in file order: the same JSON numbers as one process (ARA distances bit for bit, accuracy, PGD accuracy
+// with per-image seeded random starts; explanation metrics with seeds keyed on the image's index in the set).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,20 +12,23 @@ import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
 
 const main = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 
+/** CIFAR-10's data_batch_5 from ../shared where it is here (offset 5000), else a small learnable batch in dir. */
+function evalData(dir: string): { data: string; offset: string[] } {
+  const shared = sharedDir();
+  const cifar = shared === null ? null : path.join(shared, 'data', 'cifar10', 'data_batch_5.bin');
+  if (cifar !== null && fs.existsSync(cifar)) return { data: cifar, offset: ['--offset', '5000'] };
+  const data = path.join(dir, 'd.bin');
+  fs.writeFileSync(data, makeLearnableBatch(10, 5));
+  return { data, offset: [] };
+}
+
 test('eval sharded over 2 ranks equals one process: distances, accuracy, PGD', async () => {
   const dir = tmpDir('advexp-eval-dist-');
   try {
     // Real CIFAR images where the shared data are here (the default model is right on some, so PGD has work).
-    const shared = sharedDir();
-    const cifar = shared === null ? null : path.join(shared, 'data', 'cifar10', 'data_batch_5.bin');
-    let data = cifar;
-    if (data === null || !fs.existsSync(data)) {
-      data = path.join(dir, 'd.bin');
-      fs.writeFileSync(data, makeLearnableBatch(10, 5));
-    }
+    const { data, offset } = evalData(dir);
     // 10 images in batches of 4: rank 0 gets batches 0 and 2 (8 images, the last one short), rank 1 batch 1.
-    const common = ['eval', '--data', data, '--offset', '5000', '--n', '10', '--batch', '4', '--ara', 'attack,btr', '--steps', '8', '--pgd-steps', '3', '--threads', '1', '--quiet'];
-    if (data !== cifar) common.splice(common.indexOf('--offset'), 2);
+    const common = ['eval', '--data', data, ...offset, '--n', '10', '--batch', '4', '--ara', 'attack,btr', '--steps', '8', '--pgd-steps', '3', '--threads', '1', '--quiet'];
     const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(one.status, 0, one.stderr);
     const port = await freePort();
@@ -39,6 +42,31 @@ test('eval sharded over 2 ranks equals one process: distances, accuracy, PGD', a
     assert.deepEqual(b.pgd, a.pgd);
     // The printed summary comes once (rank 0).
     assert.equal(two.stdout.match(/accuracy  Attack ARA/g)?.length, 1, two.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('explain-eval sharded over 2 ranks equals one process: every method, AE pairs, seeded LIME/SmoothGrad/random', async () => {
+  const dir = tmpDir('advexp-xeval-dist-');
+  try {
+    const { data, offset } = evalData(dir);
+    // 7 images in batches of 3: rank 0 gets images 0–2 and 6, rank 1 images 3–5.
+    const common = ['explain-eval', '--data', data, ...offset, '--n', '7', '--batch', '3', '--methods', 'ae,gradcam,lime,smoothgrad,random',
+      '--ae-targets', 'true,second', '--steps', '4', '--lime-samples', '30', '--segments', '16', '--smoothgrad-samples', '3', '--threads', '1', '--quiet'];
+    const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(one.status, 0, one.stderr);
+    const port = await freePort();
+    const two = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'two.json'), '--nproc', '2', '--master-port', String(port)], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(two.status, 0, two.stderr);
+    type Out = { rows: Record<string, unknown>[]; models: { predictions: number[]; methods: Record<string, { deletion: number[]; pairs?: unknown[] }> }[] };
+    const a = JSON.parse(fs.readFileSync(path.join(dir, 'one.json'), 'utf8')) as Out;
+    const b = JSON.parse(fs.readFileSync(path.join(dir, 'two.json'), 'utf8')) as Out;
+    assert.deepEqual(b.models, a.models);
+    assert.deepEqual(b.rows.map((r) => ({ ...r, seconds: 0 })), a.rows.map((r) => ({ ...r, seconds: 0 })));
+    assert.equal(a.models[0]!.methods.ae!.pairs!.length, 14);
+    assert.equal(a.models[0]!.methods.lime!.deletion.length, 7);
+    assert.equal(two.stdout.match(/\| model \| method \|/g)?.length, 1, two.stdout);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
