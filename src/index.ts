@@ -7,7 +7,8 @@ export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetenso
 export { readCifarBatch, readCifarClassNames, loadCifarFiles, loadCifarArchive, CIFAR10_CLASSES, CIFAR_SHAPE } from './data/cifar.js';
 export { ImageDataset, splitValidation, type ImageShape, type ImageInput } from './data/dataset.js';
 export { loadDataset, type LoadOptions } from './data/load.js';
-export { loadImageFolder, decodeImage } from './data/images.js';
+export { loadImageFolder } from './data/images.js';
+export { decodeImage, decodeImageFile, checkImageHeader, type DecodedImage, type ImageFormat } from './data/decode.js';
 export { lipschitzLoss, smoothedOutputs, sampleChoices, AdaptivePsi, type LipschitzLoss, type SmoothingChoices, type PenaltyOptions } from './train/lipschitz.js';
 export { predict, accuracy } from './metrics/predict.js';
 export * from './explain/index.js';

@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { loadModel, checkOverrides, classCount as modelClassCount, type LoadedModel, type ModelOverrides } from '../io/model-file.js';
 import type { ImageDataset, ImageShape } from '../data/dataset.js';
 import { loadDataset, type LoadOptions } from '../data/load.js';
+import { decodeFilesSync } from '../data/decode-sync.js';
 import { errnoOf } from '../io/errors.js';
-import { decodeImage, readImageFile, fitImage, fitNote, isGray, RESIZE_POLICIES, type FitShape, type ResizePolicy } from '../data/images.js';
+import { fitImage, fitNote, isGray, RESIZE_POLICIES, type FitShape, type ResizePolicy } from '../data/images.js';
 import { setNumThreads } from '../engine/index.js';
 import { explainers, explainerFor, type AnyExplainOptions, type MethodName, type OptionsOf } from '../explain/index.js';
 import { intArg, numArg, type Value } from './args.js';
@@ -283,7 +284,7 @@ export function loadInputs(files: string[], data: string | undefined, index: str
     };
   }
   if (files.length === 0) throw new UserError('no input: give IMAGE files or --data PATH --index I');
-  const decoded = files.map((f) => asUserError(() => decodeImage(readImageFile(f), f)));
+  const decoded = asUserError(() => decodeFilesSync(files));
   let size = m.input.size;
   if (size === null) {
     const first = decoded[0]!;

@@ -23,7 +23,7 @@ const help = (): string => `usage: advexp explain [--model FILE] (IMAGE... | --d
 Adversarial explanations (the image x + δ the network would call each target class, RMS(δ) ≤ ρ) beside Grad-CAM,
 LIME, saliency, SmoothGrad and integrated gradients, as a PNG panel (one row per image and model) and a JSON.
 
-  IMAGE...              PNG or JPEG files of any size (brought to the model's input: --resize)
+  IMAGE...              image files of any size (PNG, JPEG, WebP, AVIF, TIFF, GIF) (brought to the model's input: --resize)
   --data PATH           CIFAR-10 batch file/dir/tarball or image folder; with --index I[,J..] (record numbers)
   --model FILE          model (default: the shipped one)
   --compare-models A,B  several models, one row each per image (the paper's Fig. 4)

@@ -22,7 +22,7 @@ Ctrl-C / SIGTERM: the current batch finishes, a checkpoint is written, and --res
 
 data:
   --data PATH           CIFAR-10 batch file(s) (comma-separated), a directory of data_batch_*.bin,
-                        cifar-10-binary.tar.gz, or an image folder (one sub-folder per class, PNG/JPEG)
+                        cifar-10-binary.tar.gz, or an image folder (one sub-folder per class, PNG/JPEG/WebP/AVIF/TIFF/GIF)
   --val N               images held out for validation, drawn with --seed (default 5000, or a tenth of the
                         data when that is fewer)
   --val-data PATH       validate on this data (e.g. an image folder's val/) instead of a split; split.json

@@ -1,23 +1,22 @@
-// Image folders (one sub-folder per class, like torchvision's ImageFolder) and PNG/JPEG decoding.
+// Image folders (one sub-folder per class, like torchvision's ImageFolder), fitted to a model's input.
 // Every image is brought to the model's input by one policy for every command (fitImage): 'crop' (default) is
 // torchvision's eval transform, the centre region of the input's aspect ratio (the centre square for a square
 // input: Resize(shorter side) then CenterCrop), then resized; 'stretch' resizes the whole picture. Resizing is
 // box-filter (area) averaging where it shrinks, bilinear where it grows, then rounded back to bytes as 8-bit image
 // libraries do. Channels: a grayscale picture feeds a 1-channel model as it is and a 3-channel one tripled; a colour
 // picture feeds a 1-channel model as its luma (ITU-R 601, as PIL's convert('L')). This runs once at load time.
-// One pixel limit for every reader (the CLI's image files, image folders, the server's uploads): the size is read
-// from the PNG/JPEG header before anything is decoded, since a 69-byte file can claim a 20000×20000 picture.
+// Decoding (sharp: PNG, JPEG, WebP, AVIF, TIFF, GIF; the pixel limit) is decode.ts's; the readers here are synchronous and
+// decode on a worker thread (decode-sync.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import pngjs from 'pngjs';
-import jpeg from 'jpeg-js';
 import { tensor, tidy, adaptiveAvgPool2d, interpolate } from '../engine/index.js';
 import { errnoOf } from '../io/errors.js';
-import { regularFile } from '../io/files.js';
 import { ImageDataset } from './dataset.js';
+import { IMAGE_EXT, type DecodedImage } from './decode.js';
+import { syncDecoder } from './decode-sync.js';
 import type { LoadOptions } from './load.js';
 
-export interface DecodedImage { width: number; height: number; /** RGB, row-major, 3 bytes a pixel. */ rgb: Uint8Array }
+export type { DecodedImage } from './decode.js';
 
 /** How a picture of another size becomes the model's input. */
 export type ResizePolicy = 'crop' | 'stretch';
@@ -25,121 +24,6 @@ export const RESIZE_POLICIES: readonly ResizePolicy[] = ['crop', 'stretch'];
 
 /** The target of fitImage: channels and size. */
 export interface FitShape { channels: number; height: number; width: number }
-
-const IMAGE_EXT = /\.(png|jpe?g)$/i;
-
-function rgbaToRgb(rgba: Uint8Array, w: number, h: number): Uint8Array {
-  const out = new Uint8Array(w * h * 3);
-  for (let i = 0, j = 0; i < w * h; i++, j += 4) {
-    out[i * 3] = rgba[j]!; out[i * 3 + 1] = rgba[j + 1]!; out[i * 3 + 2] = rgba[j + 2]!;
-  }
-  return out;
-}
-
-export type ImageKind = 'png' | 'jpeg';
-
-/** PNG or JPEG by the file's signature (never its name or a claimed content type); null for anything else. */
-export function sniffImage(b: Uint8Array): ImageKind | null {
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  return null;
-}
-
-/** The largest picture decoded anywhere, per side and in pixels (a 16-megapixel photo fits). */
-export const MAX_IMAGE_SIDE = 8192;
-export const MAX_IMAGE_PIXELS = 4096 * 4096;
-/** The largest image file read (a 16-megapixel PNG stored without compression is about 50 MB). */
-export const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
-
-const be16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
-const be32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
-
-/** Width and height from the header, without decoding; null when the header is missing or malformed. */
-export function imageSize(b: Uint8Array, kind: ImageKind): { width: number; height: number } | null {
-  if (kind === 'png') {
-    // Signature, then the IHDR chunk: length (13), type, width, height.
-    const isIhdr = (at: number): boolean => b[at + 4] === 0x49 && b[at + 5] === 0x48 && b[at + 6] === 0x44 && b[at + 7] === 0x52;
-    if (b.length < 24 || !isIhdr(8)) return null;
-    // A later IHDR would override the first in the decoder (found by the fuzz test): walk the chunks and refuse one.
-    for (let at = 8 + 12 + be32(b, 8); at + 8 <= b.length; at += 12 + be32(b, at)) {
-      if (isIhdr(at)) return null;
-      if (b[at + 4] === 0x49 && b[at + 5] === 0x45 && b[at + 6] === 0x4e && b[at + 7] === 0x44) break; // IEND
-    }
-    return { width: be32(b, 16), height: be32(b, 20) };
-  }
-  // JPEG: walk the marker segments up to the first start-of-frame (SOF0–SOF15 but DHT C4, JPG C8, DAC CC).
-  let i = 2;
-  while (i + 4 <= b.length) {
-    if (b[i] !== 0xff) return null;
-    const m = b[i + 1]!;
-    if (m === 0xff) { i++; continue; } // fill byte
-    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no length
-    if (m === 0xd9 || m === 0xda) return null; // end of image / start of scan before any frame header
-    const len = be16(b, i + 2);
-    if (len < 2) return null;
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (i + 9 > b.length) return null;
-      return { width: be16(b, i + 7), height: be16(b, i + 5) };
-    }
-    i += 2 + len;
-  }
-  return null;
-}
-
-/**
- * The one check before any decoding: a PNG/JPEG signature, a size readable from the header, at least one pixel,
- * and at most MAX_IMAGE_SIDE a side and MAX_IMAGE_PIXELS in all. Errors are one line starting with `name`.
- */
-export function checkImageHeader(bytes: Uint8Array, name: string): { kind: ImageKind; width: number; height: number } {
-  const kind = sniffImage(bytes);
-  if (kind === null) throw new Error(`${name}: not a PNG or JPEG image`);
-  const K = kind.toUpperCase();
-  const size = imageSize(bytes, kind);
-  if (size === null) throw new Error(`${name}: not a valid ${K} image (no single readable size in its header)`);
-  const { width, height } = size;
-  if (width < 1 || height < 1) throw new Error(`${name}: the ${K} image has no pixels (${width}×${height})`);
-  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
-    throw new Error(`${name}: the ${K} image is ${width}×${height} pixels; at most ${MAX_IMAGE_SIDE} a side and ${MAX_IMAGE_PIXELS / 1048576} megapixels are accepted`);
-  }
-  return { kind, width, height };
-}
-
-/** An image file's bytes: a regular file (never a FIFO or a device) of at most MAX_IMAGE_FILE_BYTES, header checked. */
-export function readImageFile(file: string): Uint8Array {
-  const st = regularFile(file, 'image');
-  if (st.size > MAX_IMAGE_FILE_BYTES) throw new Error(`${file}: the file is ${st.size} bytes; image files of at most ${MAX_IMAGE_FILE_BYTES / 1048576} MB are read`);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read image (${errnoOf(e)})`);
-  }
-  checkImageHeader(bytes, file);
-  return bytes;
-}
-
-/**
- * Decodes PNG or JPEG bytes (told apart by their signature) after checkImageHeader: nothing is decoded past the
- * pixel limit. Errors are one line starting with `file`.
- */
-export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
-  const { kind } = checkImageHeader(bytes, file);
-  const isPng = kind === 'png';
-  try {
-    if (isPng) {
-      const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
-      return { width: png.width, height: png.height, rgb: rgbaToRgb(png.data, png.width, png.height) };
-    }
-    const img = jpeg.decode(bytes, {
-      useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: 1024, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
-    });
-    if (!(img.width > 0 && img.height > 0)) throw new Error('no image data');
-    return { width: img.width, height: img.height, rgb: rgbaToRgb(img.data, img.width, img.height) };
-  } catch (e) {
-    const msg = String((e as Error).message ?? e).split('\n')[0];
-    throw new Error(`${file}: cannot decode ${isPng ? 'PNG' : 'JPEG'} image (${msg})`);
-  }
-}
 
 /**
  * Resizes an RGB image to [height, width], returning CHW bytes. Shrinking averages whole source areas
@@ -227,9 +111,12 @@ function list(dir: string): fs.Dirent[] {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Files a worker round trip decodes together (concurrently; bounds the decoded pictures held at once). */
+const DECODE_CHUNK = 64;
+
 /**
  * An image folder: every non-hidden sub-folder of `dir` is a class (sorted by name: label i = i-th name);
- * its .png/.jpg/.jpeg files (sorted) are the images, brought to opts.size by opts.resize (fitImage). Without a
+ * its image files (.png, .jpg/.jpeg, .webp, .avif, .tif/.tiff, .gif; sorted) are the images, brought to opts.size by opts.resize (fitImage). Without a
  * size, the images' own (all must share it); without channels, 1 when every picture is grayscale, else 3.
  * Other files are ignored; a file with an image extension that does not decode is an error naming it.
  */
@@ -241,27 +128,35 @@ export function loadImageFolder(dir: string, opts: LoadOptions = {}): ImageDatas
     const names = list(path.join(dir, c)).filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXT.test(e.name)).map((e) => e.name).sort(byName);
     for (const f of names) files.push({ file: path.join(dir, c, f), label });
   });
-  if (files.length === 0) throw new Error(`${dir}: no .png/.jpg/.jpeg images in its class sub-folders`);
+  if (files.length === 0) throw new Error(`${dir}: no image files (.png, .jpg, .webp, .avif, .tif, .gif) in its class sub-folders`);
   const n = Math.min(files.length, opts.limit ?? files.length);
-  // Without a size, the first picture's, which every other must share (each file is read once).
-  const first = files[0]!.file;
-  const own = opts.size === undefined ? checkImageHeader(readImageFile(first), first) : null;
-  const [height, width] = opts.size ?? [own!.height, own!.width];
-  const plane = height * width;
-  // Fitted as RGB first; the channel count is known once every picture has been seen (gray or not).
-  const rgb = new Uint8Array(n * 3 * plane);
+  // Fitted as RGB first; the channel count is known once every picture has been seen (gray or not). Without a size,
+  // the first picture's, which every other must share.
+  let size: [number, number] | null = opts.size ?? null;
+  let rgb = new Uint8Array(0);
   const labels = new Int32Array(n);
   let allGray = true;
-  for (let i = 0; i < n; i++) {
-    const { file, label } = files[i]!;
-    const img = decodeImage(readImageFile(file), file);
-    if (own !== null && (img.width !== width || img.height !== height)) {
-      throw new Error(`${dir}: images differ in size (${path.basename(first)} ${width}×${height}, ${path.basename(file)} ${img.width}×${img.height}): give a size (--size)`);
+  const decoder = syncDecoder();
+  for (let s = 0; s < n; s += DECODE_CHUNK) {
+    const chunk = files.slice(s, Math.min(n, s + DECODE_CHUNK));
+    const results = decoder.decode(chunk.map((f) => f.file));
+    for (let j = 0; j < chunk.length; j++) {
+      const r = results[j]!;
+      if ('error' in r) throw new Error(r.error);
+      const img = r.image, i = s + j, { file, label } = chunk[j]!;
+      if (size === null) size = [img.height, img.width];
+      else if (opts.size === undefined && (img.width !== size[1] || img.height !== size[0])) {
+        throw new Error(`${dir}: images differ in size (${path.basename(files[0]!.file)} ${size[1]}×${size[0]}, ${path.basename(file)} ${img.width}×${img.height}): give a size (--size)`);
+      }
+      const per = 3 * size[0] * size[1];
+      if (i === 0) rgb = new Uint8Array(n * per);
+      allGray &&= isGray(img);
+      rgb.set(fitImage(img, { channels: 3, height: size[0], width: size[1] }, opts.resize ?? 'crop', file), i * per);
+      labels[i] = label;
     }
-    allGray &&= isGray(img);
-    rgb.set(fitImage(img, { channels: 3, height, width }, opts.resize ?? 'crop', file), i * 3 * plane);
-    labels[i] = label;
   }
+  const [height, width] = size!;
+  const plane = height * width;
   const channels = opts.channels ?? (allGray ? 1 : 3);
   let pixels = rgb;
   if (channels !== 3) {

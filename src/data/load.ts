@@ -36,7 +36,7 @@ function listDir(dir: string): fs.Dirent[] {
  * - a `.tar.gz`/`.tgz`/`.tar` archive holding the batches (the official `cifar-10-binary.tar.gz`);
  * - a directory holding `data_batch_*.bin` (split 'train', in batch order) or `test_batch.bin` (split 'test'),
  *   or the official archive, or its extracted `cifar-10-batches-bin/` folder;
- * - an image folder: one sub-folder per class (sorted names = class names), PNG/JPEG files of any size.
+ * - an image folder: one sub-folder per class (sorted names = class names), image files (PNG, JPEG, WebP, AVIF, TIFF, GIF) of any size.
  * Errors are one line and start with the offending path.
  */
 export function loadDataset(spec: string, opts: LoadOptions = {}): ImageDataset {

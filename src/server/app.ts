@@ -1,7 +1,7 @@
 // advexp's HTTP server: the JSON API under /api/ and the built page. Fastify does the HTTP; createServer builds the
 // shared context (context.ts), installs the rules every request passes (guards.ts) and registers the route modules
 // (routes/*.ts), each on the same instance with the same context. The safety rules:
-//  - uploads are capped (413) and only real PNG/JPEG pictures are decoded (anything else: 400);
+//  - uploads are capped (413) and only real PNG/JPEG/WebP/AVIF/TIFF/GIF pictures are decoded (anything else: 400);
 //  - nothing a client sends becomes a file path: models, records and results are addressed by server-made ids;
 //  - engine work runs one job at a time through the queue, each job bounded by the parameter limits;
 //  - every error is a JSON { error, statusCode } and never takes the server down;

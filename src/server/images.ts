@@ -1,10 +1,11 @@
-// Images in and out of the API. In: only PNG and JPEG, told apart by their bytes (never by the name or the
-// client's content type), their size read from the header and held to the one pixel limit before anything is decoded
-// (a small file can claim a huge picture: data/images.ts checkImageHeader, which the CLI and image folders use too),
-// then decoded by data/images.ts and fitted to the model's input by the policy every command uses (fitImage).
+// Images in and out of the API. In: PNG, JPEG, WebP, AVIF, TIFF or GIF, told apart by their bytes (never by the name
+// or the client's content type), their size read from the header and held to the one pixel limit before anything is
+// decoded (a small file can claim a huge picture: data/decode.ts checkImageHeader, which the CLI and image folders
+// use too), then decoded by data/decode.ts and fitted to the model's input by the policy every command uses (fitImage).
 // Out: small PNGs as data: URLs, which the page scales up with nearest-neighbour; maps coloured by report/colour.ts.
 import pngjs from 'pngjs';
-import { checkImageHeader, decodeImage, fitImage, fitNote, type DecodedImage, type FitShape, type ImageKind, type ResizePolicy } from '../data/images.js';
+import { fitImage, fitNote, type FitShape, type ResizePolicy } from '../data/images.js';
+import { checkImageHeader, decodeImage, type DecodedImage, type ImageFormat } from '../data/decode.js';
 import { asRgb, blend, deltaRgb, heatmapRgb } from '../report/colour.js';
 import { badRequest } from './errors.js';
 
@@ -12,35 +13,35 @@ export interface ModelInput {
   /** CHW floats in [0, 1], the model's input size. */
   chw: Float32Array;
   /** What was done to the picture, for the page. */
-  original: { width: number; height: number; format: ImageKind };
+  original: { width: number; height: number; format: ImageFormat };
   note: string;
 }
 
-/** The cheap checks, before any decoding: PNG/JPEG signature, a readable header, a sane size (HttpError 400). */
-export function checkImage(bytes: Uint8Array): { kind: ImageKind; size: { width: number; height: number } } {
+/** The cheap checks, before any decoding: a format read here, a readable header, a sane size (HttpError 400). */
+export async function checkImage(bytes: Uint8Array): Promise<{ format: ImageFormat; size: { width: number; height: number } }> {
   if (bytes.length === 0) throw badRequest("the uploaded file 'image' is empty");
-  let head: ReturnType<typeof checkImageHeader>;
+  let head: Awaited<ReturnType<typeof checkImageHeader>>;
   try {
-    head = checkImageHeader(bytes, 'the upload');
+    head = await checkImageHeader(bytes, 'the upload');
   } catch (e) {
     throw badRequest((e as Error).message);
   }
-  return { kind: head.kind, size: { width: head.width, height: head.height } };
+  return { format: head.format, size: { width: head.width, height: head.height } };
 }
 
 /**
- * Uploaded bytes → the model's input (HttpError 400 for anything that is not a decodable PNG/JPEG of a sane size),
- * fitted by the one resize policy of every command (data/images.ts fitImage).
+ * Uploaded bytes → the model's input (HttpError 400 for anything that is not a decodable image of a sane size),
+ * upright by its EXIF orientation, fitted by the one resize policy of every command (data/images.ts fitImage).
  */
-export function imageToInput(bytes: Uint8Array, shape: FitShape, policy: ResizePolicy): ModelInput {
-  const { kind, size } = checkImage(bytes);
-  let img: DecodedImage;
+export async function imageToInput(bytes: Uint8Array, shape: FitShape, policy: ResizePolicy): Promise<ModelInput> {
+  await checkImage(bytes);
+  let img: DecodedImage & { format: ImageFormat };
   try {
-    img = decodeImage(bytes, 'upload');
+    img = await decodeImage(bytes, 'upload');
   } catch (e) {
     throw badRequest(`the upload: ${(e as Error).message.replace(/^upload: /, '')}`);
   }
-  if (img.width !== size.width || img.height !== size.height) throw badRequest(`the ${kind.toUpperCase()} image header says ${size.width}×${size.height} but it decodes to ${img.width}×${img.height}`);
+  const kind = img.format;
   const bytesChw = fitImage(img, shape, policy, 'upload');
   const chw = new Float32Array(bytesChw.length);
   for (let i = 0; i < chw.length; i++) chw[i] = bytesChw[i]! / 255;

@@ -23,11 +23,11 @@ export function pickModel(raw: RawRequest, models: ModelRegistry): ServedModel {
 }
 
 /** Checks the image/record choice before queueing (cheap); the decoding runs in the job. */
-export function pickSource(raw: RawRequest, data: DataFile | null): Source {
+export async function pickSource(raw: RawRequest, data: DataFile | null): Promise<Source> {
   const hasRecord = raw.fields.has('record');
   if (raw.image !== null && hasRecord) throw badRequest("send either an image (field 'image') or a CIFAR record (field 'record'), not both");
   if (raw.image !== null) {
-    checkImage(raw.image);
+    await checkImage(raw.image);
     return { upload: raw.image };
   }
   if (!hasRecord) throw badRequest("nothing to classify: upload an image in multipart field 'image', or give a CIFAR record number in field 'record'");
@@ -36,10 +36,10 @@ export function pickSource(raw: RawRequest, data: DataFile | null): Source {
 }
 
 /** The picture as the model's CHW input, and as the client is shown it. A record needs the data file. */
-export function loadInput(src: Source, m: ServedModel, data: DataFile | null): Input {
+export async function loadInput(src: Source, m: ServedModel, data: DataFile | null): Promise<Input> {
   const { channels: c, height: h, width: w } = m.shape;
   if ('upload' in src) {
-    const inp = imageToInput(src.upload, m.shape, m.resize);
+    const inp = await imageToInput(src.upload, m.shape, m.resize);
     return { chw: inp.chw, json: { source: 'upload', note: inp.note, image: chwToDataUrl(inp.chw, c, h, w) } };
   }
   if (data === null) throw new Error('a CIFAR record without a data file'); // pickSource refuses this

@@ -106,7 +106,7 @@ test('undecodable images are one-line errors naming the file', (t) => {
     assert.match(e.message, re);
     return true;
   });
-  check(fake, /not a PNG or JPEG image/);
+  check(fake, /not a PNG, JPEG, WebP, AVIF, TIFF or GIF image/);
   fs.rmSync(fake);
   const png = path.join(dir, 'a', 'cut.png');
   writePng(png, 32, 32, () => [1, 2, 3]);
@@ -116,7 +116,7 @@ test('undecodable images are one-line errors naming the file', (t) => {
   const jpg = path.join(dir, 'a', 'cut.jpg');
   writeJpeg(jpg, 32, 32, (x) => [x, 2, 3]);
   fs.writeFileSync(jpg, fs.readFileSync(jpg).subarray(0, 200));
-  check(jpg, /cannot decode JPEG image/);
+  check(jpg, /not a valid JPEG image \(corrupt header/);
   fs.rmSync(jpg);
-  assert.throws(() => loadDataset(dir), (e: Error) => e.message.startsWith(dir) && /no \.png\/\.jpg\/\.jpeg images/.test(e.message));
+  assert.throws(() => loadDataset(dir), (e: Error) => e.message.startsWith(dir) && /no image files \(\.png, \.jpg, \.webp, \.avif, \.tif, \.gif\)/.test(e.message));
 });

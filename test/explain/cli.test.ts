@@ -86,7 +86,7 @@ test('explain: bad input is one line naming the file or argument, exit 2', () =>
     [['explain', '--data', data, '--model', tiny, '--out', tmp], /--index/],
     [['explain', '--data', data, '--index', '9', '--model', tiny, '--out', tmp], /--index 9: .*data\.bin has 4 record/],
     [['explain', path.join(tmp, 'missing.png'), '--model', tiny, '--out', tmp], /missing\.png/],
-    [['explain', notImage, '--model', tiny, '--out', tmp], /notes\.txt: not a PNG or JPEG/],
+    [['explain', notImage, '--model', tiny, '--out', tmp], /notes\.txt: not a PNG, JPEG, WebP, AVIF, TIFF or GIF image/],
     [['explain', photo, '--model', tiny, '--targets', 'third', '--out', tmp], /--targets: 'third'/],
     [['explain', photo, '--model', tiny, '--targets', '12', '--out', tmp], /--targets: '12'.*0\.\.9/],
     [['explain', photo, '--model', tiny, '--methods', 'ae,shap', '--out', tmp], /--methods: unknown value 'shap'/],

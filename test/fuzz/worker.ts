@@ -54,7 +54,10 @@ async function main(job: Job): Promise<void> {
   const { loadModel } = await import('../../src/io/model-file.js');
   const { readCifarBatch } = await import('../../src/data/cifar.js');
   const { loadDataset } = await import('../../src/data/load.js');
-  const { decodeImage, loadImageFolder } = await import('../../src/data/images.js');
+  const { loadImageFolder } = await import('../../src/data/images.js');
+  const { decodeFilesSync } = await import('../../src/data/decode-sync.js');
+  // The synchronous decoder the data layer uses (files, not bytes: the mutants are on disk).
+  const decodeImage = (_bytes: Uint8Array, file: string): { width: number; height: number; rgb: Uint8Array } => decodeFilesSync([file])[0]!;
   const { setNumThreads } = await import('../../src/engine/index.js');
   setNumThreads(1);
 

@@ -44,13 +44,18 @@ test('the exports map: the public entry points, each with its types', () => {
 });
 
 test('engines: no runtime dependency asks for a newer Node than the package says', () => {
-  const min = Number(/^>=(\d+)/.exec(pkg.engines.node)?.[1]);
-  assert.ok(Number.isInteger(min), `engines.node '${pkg.engines.node}'`);
+  // ">=A.B.C" (missing parts 0) as one comparable number.
+  const version = (range: string): number | null => {
+    const m = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(range.trim());
+    return m === null ? null : Number(m[1]) * 1e6 + Number(m[2] ?? 0) * 1e3 + Number(m[3] ?? 0);
+  };
+  const min = version(pkg.engines.node);
+  assert.ok(min !== null, `engines.node '${pkg.engines.node}'`);
   const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; engines?: { node?: string } }> };
   const tooNew = Object.entries(lock.packages).filter(([k, v]) => k !== '' && v.dev !== true && v.engines?.node !== undefined)
     .filter(([, v]) => {
-      const m = /^>=\s*(\d+)/.exec(v.engines!.node!.trim());
-      return m !== null && Number(m[1]) > min;
+      const want = version(v.engines!.node!);
+      return want !== null && want > min;
     }).map(([k, v]) => `${k} ${v.engines!.node}`);
   assert.deepEqual(tooNew, [], 'runtime dependencies requiring a newer Node than engines.node');
 });

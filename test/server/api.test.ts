@@ -96,6 +96,23 @@ test('POST /api/predict: a JPEG and a non-square PNG are accepted (centre square
   assert.equal((a.json() as PredictResponse).model, 'tiny-a', 'no model field: the default');
 });
 
+test('POST /api/predict: GIF, WebP, AVIF and TIFF uploads decode (sharp), an EXIF-rotated JPEG upright', async () => {
+  const sharp = (await import('sharp')).default;
+  const raw = Buffer.alloc(40 * 30 * 3, 90);
+  const base = (): ReturnType<typeof sharp> => sharp(raw, { raw: { width: 40, height: 30, channels: 3 } });
+  const gif = Buffer.from('GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;', 'latin1');
+  for (const [what, bytes, note] of [
+    ['gif', gif, /1×1 GIF resized to 32×32/], ['webp', await base().webp().toBuffer(), /40×30 WEBP cropped to 30×30/],
+    ['avif', await base().avif().toBuffer(), /40×30 AVIF cropped/], ['tiff', await base().tiff().toBuffer(), /40×30 TIFF cropped/],
+    // EXIF orientation 6 (rotate 90° clockwise to view): the 40×30 picture is seen as 30×40.
+    ['rotated jpeg', await base().jpeg().withMetadata({ orientation: 6 }).toBuffer(), /30×40 JPEG cropped to 30×30/],
+  ] as const) {
+    const r = await post('/api/predict', {}, bytes);
+    assert.equal(r.statusCode, 200, `${what}: ${r.body}`);
+    assert.match((r.json() as PredictResponse).input.note, note, what);
+  }
+});
+
 test('POST /api/predict with a CIFAR record (multipart or JSON) reports its label', async () => {
   const m = await post('/api/predict', { record: '7' });
   assert.equal(m.statusCode, 200, m.body);
@@ -161,17 +178,16 @@ test('map methods: computed when available, a clear 400 when not', async () => {
 
 test('uploads: non-images, broken and oversized pictures are 400 with a message', async () => {
   const png = pngImage(32, 32);
-  const gif = Buffer.from('GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;', 'latin1');
   const cases: [string, Buffer, RegExp][] = [
-    ['text', Buffer.from('hello, I am not a picture\n'), /not a PNG or JPEG/],
-    ['gif', gif, /not a PNG or JPEG/],
-    ['html pretending', Buffer.from('<html><script>alert(1)</script></html>'), /not a PNG or JPEG/],
+    ['text', Buffer.from('hello, I am not a picture\n'), /not a PNG, JPEG, WebP, AVIF, TIFF or GIF image/],
+    ['svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), /SVG files are not read \(images are read as PNG, JPEG, WebP, AVIF, TIFF or GIF\)/],
+    ['html pretending', Buffer.from('<html><script>alert(1)</script></html>'), /not a PNG, JPEG, WebP, AVIF, TIFF or GIF image/],
     ['empty', Buffer.alloc(0), /empty/],
     ['png signature only', png.subarray(0, 8), /not a valid PNG/],
-    ['truncated png', png.subarray(0, 60), /cannot decode PNG/],
-    ['corrupt png body', Buffer.concat([png.subarray(0, 40), Buffer.alloc(200, 7)]), /cannot decode PNG/],
+    ['truncated png', png.subarray(0, 60), /(not a valid|cannot decode) PNG image/],
+    ['corrupt png body', Buffer.concat([png.subarray(0, 40), Buffer.alloc(200, 7)]), /(not a valid|cannot decode) PNG image/],
     ['huge claimed png', pngClaiming(100000, 100000), /100000×100000 pixels; at most/],
-    ['zero-size png', pngClaiming(0, 10), /no pixels/],
+    ['zero-size png', pngClaiming(0, 10), /not a valid PNG image/],
     ['jpeg header only', Buffer.from([0xff, 0xd8, 0xff, 0xd9]), /not a valid JPEG/],
     ['truncated jpeg', jpegImage(40, 40).subarray(0, 300), /JPEG/],
   ];

@@ -206,7 +206,7 @@ test('browse CIFAR records, drop a file, and a bad upload shows the server\'s me
 
   await page.setInputFiles('#file', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('this is not a picture') });
   await page.waitForSelector('#error:not([hidden])');
-  assert.match(await page.locator('#error').textContent() ?? '', /not a PNG or JPEG image/);
+  assert.match(await page.locator('#error').textContent() ?? '', /not a PNG, JPEG, WebP, AVIF, TIFF or GIF image/);
   // The server is still fine.
   await page.setInputFiles('#file', { name: 'ok.png', mimeType: 'image/png', buffer: pngImage(32, 32, 4) });
   await page.waitForSelector('#error', { state: 'hidden' });

@@ -382,7 +382,7 @@ async function start(): Promise<void> {
     const rho = $<HTMLInputElement>('rho');
     rho.value = String(state.rho);
     $('rho-value').textContent = fmtRho(state.rho);
-    $('drop-hint').textContent = `PNG or JPEG up to ${(methods.limits.maxUploadBytes / 1048576).toFixed(0)} MB; the centre square is resized to the model's 32×32 input.`;
+    $('drop-hint').textContent = `PNG, JPEG, WebP, AVIF, TIFF or GIF up to ${(methods.limits.maxUploadBytes / 1048576).toFixed(0)} MB; the centre square is resized to the model's 32×32 input.`;
     renderModels();
     renderMaps(null);
     wireRecords();

@@ -27,10 +27,10 @@ export function registerExplainRoute(app: FastifyInstance, ctx: ServerContext): 
       seed: intField(f, 'seed', LIME_DEFAULTS.seed, ...LIMITS.seed),
     };
     const targets = targetsField(f, m.info.classNames);
-    const src = pickSource(raw, data);
+    const src = await pickSource(raw, data);
     return queue.run(async (job: JobContext) => {
       const t0 = performance.now();
-      const input = loadInput(src, m, data);
+      const input = await loadInput(src, m, data);
       await job.checkpoint();
       const base = classify(m, input);
       const out: ExplainResponse = { ...base, seconds: 0, params, methods };

@@ -1,7 +1,7 @@
 // GET /api/models, /api/methods (explainers, defaults, limits) and /api/status (the job queue).
 import type { FastifyInstance } from 'fastify';
 import { methodInfo, AE_DEFAULTS } from '../explainers.js';
-import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../../data/images.js';
+import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../../data/decode.js';
 import { LIMITS, LIME_DEFAULTS, type ServerContext } from '../context.js';
 import type { MethodsResponse, ModelsResponse } from '../api-types.js';
 

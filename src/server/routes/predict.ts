@@ -11,10 +11,10 @@ export function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): 
   app.post('/api/predict', async (req, reply): Promise<PredictResponse> => {
     const raw = await readRequest(req, ['model', 'record'], { maxUploadBytes: ctx.maxUpload });
     const m = pickModel(raw, models);
-    const src = pickSource(raw, data);
+    const src = await pickSource(raw, data);
     return queue.run(async (job: JobContext) => {
       const t0 = performance.now();
-      const input = loadInput(src, m, data);
+      const input = await loadInput(src, m, data);
       await job.checkpoint();
       return { ...classify(m, input), seconds: (performance.now() - t0) / 1000 };
     }, clientSignal(reply));
