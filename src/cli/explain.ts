@@ -193,14 +193,14 @@ export async function run(argv: string[]): Promise<void> {
           const adv = ae.details.images.subarray(j * C * P, (j + 1) * C * P);
           row.push({
             rgb: asRgb(adv, C, P), height: H, width: W,
-            caption: [`${kind}${names[pr.target]}`, `p ${ae.pBefore[j]!.toFixed(2)}->${ae.details.pAfter[j]!.toFixed(2)}`],
+            caption: [`${kind}${names[pr.target]}`, `p ${ae.pBefore[j]!.toFixed(2)} → ${ae.details.pAfter[j]!.toFixed(2)}`],
           });
           if (args.delta) {
             // Where the AE changed the picture: |δ| per pixel, summed over channels (the paper's Fig. 2 δ maps).
             const src = inputs.images.subarray(i * C * P, (i + 1) * C * P);
             const mag = new Float32Array(P);
             for (let c = 0; c < C; c++) for (let q = 0; q < P; q++) mag[q]! += Math.abs(adv[c * P + q]! - src[c * P + q]!);
-            row.push({ rgb: heatmapRgb(mag, H, W, false), height: H, width: W, caption: ['|d|', `max ${Math.max(...mag).toFixed(2)}`] });
+            row.push({ rgb: heatmapRgb(mag, H, W, false), height: H, width: W, caption: ['|δ|', `max ${Math.max(...mag).toFixed(2)}`] });
           }
         });
       }

@@ -230,7 +230,7 @@ export function run(argv: string[]): void {
         { rgb: blend(img, heatmapRgb(m.camBefore.subarray(i * P, (i + 1) * P), H, W)), height: H, width: W, caption: [`CAM ${m.names[r.classBefore]}`] },
         { rgb: adv, height: H, width: W, caption: [r.flipped ? `${m.names[r.classAfter]} ${r.pAfter.toFixed(2)}` : 'no flip', `rms ${Number.isFinite(r.rms) ? r.rms.toFixed(4) : '-'}`] },
         { rgb: blend(adv, heatmapRgb(m.camAfter.subarray(i * P, (i + 1) * P), H, W)), height: H, width: W, caption: [`CAM ${m.names[r.classAfter]}`, `r = ${Number.isFinite(r.correlation) ? r.correlation.toFixed(2) : 'n/a'}`] },
-        { rgb: deltaRgb(delta), height: H, width: W, caption: ['delta (scaled)'] },
+        { rgb: deltaRgb(delta), height: H, width: W, caption: ['δ (scaled)'] },
       ]);
       rowLabels.push([shortModelName(m.model).slice(0, 24), inputs.names[i]!.slice(0, 24)]);
     }

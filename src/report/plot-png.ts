@@ -1,19 +1,27 @@
 // PNG plots: the SVG of plot.ts rendered by resvg (@resvg/resvg-js, a prebuilt binary in its npm package) with a
-// real font, so every glyph of the labels shows (ε, ρ, ≥, …). The font is DejaVu Sans from Debian's
-// fonts-dejavu-core (scripts/setup.sh installs it); elsewhere resvg looks through the system's fonts.
+// real font, so every glyph of the labels shows (ε, ρ, ≥, …). The fonts are DejaVu Sans and Sans Mono (panels) from
+// Debian's fonts-dejavu-core (scripts/setup.sh installs it); elsewhere resvg looks through the system's fonts.
 import fs from 'node:fs';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
 import type { Scene, CurveSeries, PlotOptions } from './plot.js';
 import { accuracyPlotScene, sceneToSvg } from './plot.js';
 
-/** DejaVu Sans where Debian puts it (fonts-dejavu-core). */
-export const DEJAVU_SANS = ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/TTF/DejaVuSans.ttf', '/usr/share/fonts/dejavu/DejaVuSans.ttf'];
+/** Where distributions put DejaVu (Debian: fonts-dejavu-core). */
+const DEJAVU_DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/TTF', '/usr/share/fonts/dejavu'];
+export const DEJAVU_SANS = DEJAVU_DIRS.map((d) => `${d}/DejaVuSans.ttf`);
 
+let fonts: NonNullable<ResvgRenderOptions['font']> | null = null;
 function fontOptions(): NonNullable<ResvgRenderOptions['font']> {
-  const file = DEJAVU_SANS.find((f) => fs.existsSync(f));
-  // The SVG asks for Helvetica/Arial/sans-serif: every generic family maps to the one font loaded.
-  if (file !== undefined) return { loadSystemFonts: false, fontFiles: [file], defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' };
-  return { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' };
+  if (fonts !== null) return fonts;
+  const dir = DEJAVU_DIRS.find((d) => fs.existsSync(`${d}/DejaVuSans.ttf`));
+  // Plots ask for Helvetica/Arial/sans-serif, panels for a monospace: the generic families map to the fonts loaded.
+  fonts = dir === undefined
+    ? { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }
+    : {
+      loadSystemFonts: false, fontFiles: [`${dir}/DejaVuSans.ttf`, `${dir}/DejaVuSansMono.ttf`].filter((f) => fs.existsSync(f)),
+      defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans', monospaceFamily: 'DejaVu Sans Mono',
+    };
+  return fonts;
 }
 
 /** An SVG document as PNG bytes; scale multiplies its size (2 gives a sharp image on high-DPI screens). */

@@ -4,7 +4,7 @@
 import { accuracyCurve, araExact } from '../metrics/ara.js';
 
 export interface CurveSeries {
-  /** Legend text (ASCII renders best in PNG). */
+  /** Legend text. */
   label: string;
   /** Per image: the smallest boundary-crossing RMS perturbation (0 = already across). */
   distances: ArrayLike<number>;

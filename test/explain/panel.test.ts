@@ -13,8 +13,8 @@ function tile(h: number, w: number, seed: number): Float32Array {
 test('renderPanel: exact nearest-neighbour blocks, captions under tiles, empty cells allowed', () => {
   const a = tile(4, 5, 1), b = tile(4, 5, 2);
   const png = PNG.sync.read(renderPanel([[{ rgb: a, height: 4, width: 5, caption: ['cat 0.50'] }, null], [null, { rgb: b, height: 4, width: 5 }]], { scale: 3 }));
-  // Layout: gap 6, column width max(15, caption 8·6−1 = 47) = 47, row 1 height 12 + 10 caption + 2.
-  assert.equal(png.width, 6 + 47 + 6 + 15 + 6);
+  // Layout: gap 6, column width max(15, caption ⌈8 · 0.602 · 10⌉ = 49) = 49, row 1 height 12 + 12 caption + 2.
+  assert.equal(png.width, 6 + 49 + 6 + 15 + 6);
   const px = (x: number, y: number): number[] => Array.from(png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3));
   for (let y = 0; y < 4; y++) {
     for (let x = 0; x < 5; x++) {
@@ -23,12 +23,24 @@ test('renderPanel: exact nearest-neighbour blocks, captions under tiles, empty c
     }
   }
   let ink = 0;
-  for (let y = 6 + 12; y < 6 + 12 + 12; y++) for (let x = 6; x < 6 + 47; x++) if (px(x, y)[0]! < 128) ink++;
+  for (let y = 6 + 12; y < 6 + 12 + 14; y++) for (let x = 6; x < 6 + 49; x++) if (px(x, y)[0]! < 128) ink++;
   assert.ok(ink > 30, `caption pixels under the tile: ${ink}`);
-  const y2 = 6 + 12 + 10 + 2 + 6;
-  assert.deepEqual(px(6 + 47 + 6, y2), [0, 1, 2].map((c) => Math.round(b[c * 20]! * 255)), 'second row, second column');
+  const y2 = 6 + 12 + 12 + 2 + 6;
+  assert.deepEqual(px(6 + 49 + 6, y2), [0, 1, 2].map((c) => Math.round(b[c * 20]! * 255)), 'second row, second column');
   assert.deepEqual(px(6, y2), [255, 255, 255], 'empty cell stays background');
   assert.throws(() => renderPanel([[{ rgb: a, height: 5, width: 5 }]]), /3×5×5/);
+});
+
+test('renderPanel: a real font, so Greek, symbols and accented class names draw as glyphs (no "?" boxes)', () => {
+  const a = tile(4, 5, 1);
+  // Ink of a caption, rendered alone under a white tile; '?' is what the old bitmap font drew for all of these.
+  const ink = (caption: string): string => {
+    const png = PNG.sync.read(renderPanel([[{ rgb: new Float32Array(a.length).fill(1), height: 4, width: 5, caption: [caption] }]], { scale: 3 }));
+    return Array.from({ length: png.width * png.height }, (_, i) => (png.data[i * 4]! < 128 ? '1' : '0')).join('');
+  };
+  const q = ink('?');
+  for (const s of ['ρ', 'ε', '≥', 'é']) assert.notEqual(ink(s), q, `${s} draws as '?'`);
+  assert.notEqual(ink('ρ'), ink('ε'));
 });
 
 test('colourings: jet endpoints, signed maps, blend, LIME wash-out, delta centred on grey', () => {
