@@ -1,9 +1,10 @@
 // Data-parallel benchmark (issue 15): N one-thread processes against one N-thread process, advexp and PyTorch.
-//   node dist/bench/dist.js [--ara-images 32] [--ara-steps 40] [--epoch-images 1280] [--out bench/dist-results.json]
+//   node dist/bench/dist.js [--ara-images 64] [--ara-steps 40] [--ara-batch 32] [--epoch-images 1280] [--out bench/dist-results.json]
 // Rows:
 //   ara    Attack + BTR ARA (robust ResNet-44, data_batch_5 from record 5000) through `advexp eval`: 1 process ×
 //          1 thread, 1 × 2, 2 processes × 1 (--nproc 2); PyTorch's routine (bench/torch_ara.py) on 1 thread. Seconds
-//          are the command's own (model loaded), distances compared record by record.
+//          are the command's own (model loaded), distances compared record by record. Ranks take whole batches, so
+//          the images are at least two batches (64 in batches of 32, every side batching the same).
 //   train  one Lipschitz epoch (ResNet-20, batch 128) through `advexp train`: 1 × 2 against 2 × 1 (global img/s of
 //          the epoch record); PyTorch DDP (gloo, bench/torch_ddp.py) 1 × 2 and 2 × 1.
 import { spawnSync } from 'node:child_process';
@@ -21,7 +22,7 @@ const shared = process.env.ADVEXP_SHARED ?? path.resolve(root, '..', 'shared');
 const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
 const PYTHON = process.env.ADVEXP_PYTHON ?? '/usr/bin/python3';
 const { values: a } = parseArgs({ options: {
-  'ara-images': { type: 'string', default: '32' }, 'ara-steps': { type: 'string', default: '40' },
+  'ara-images': { type: 'string', default: '64' }, 'ara-steps': { type: 'string', default: '40' }, 'ara-batch': { type: 'string', default: '32' },
   'epoch-images': { type: 'string', default: '1280' }, out: { type: 'string' }, only: { type: 'string' },
 } });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-bench-dist-'));
@@ -52,14 +53,14 @@ if (!only || only.includes('ara')) {
   const advexp = (procs: number, threads: number): { seconds: number; distances: Record<string, number[]> } => {
     const json = path.join(tmp, `ara-${procs}x${threads}.json`);
     run(process.execPath, [cli, 'eval', '--model', model, '--data', data, '--offset', '5000', '--n', n, '--steps', steps, '--ara', 'attack,btr',
-      '--pgd', 'none', '--batch', '128', '--threads', String(threads), '--quiet', '--json', json, ...(procs > 1 ? ['--nproc', String(procs), '--master-port', String(port++)] : [])]);
+      '--pgd', 'none', '--batch', a['ara-batch']!, '--threads', String(threads), '--quiet', '--json', json, ...(procs > 1 ? ['--nproc', String(procs), '--master-port', String(port++)] : [])]);
     const v = JSON.parse(fs.readFileSync(json, 'utf8')) as { seconds: number; distances: Record<string, number[]> };
     return { seconds: v.seconds, distances: v.distances };
   };
-  const torch = JSON.parse(run(PYTHON, [path.join(root, 'bench', 'torch_ara.py'), '--threads', '1', '--n', n, '--steps', steps, '--tune-malloc']).trim().split('\n').pop()!) as { seconds: number; distances: Record<string, number[]> };
+  const torch = JSON.parse(run(PYTHON, [path.join(root, 'bench', 'torch_ara.py'), '--threads', '1', '--n', n, '--steps', steps, '--batch', a['ara-batch']!, '--tune-malloc']).trim().split('\n').pop()!) as { seconds: number; distances: Record<string, number[]> };
   const one = advexp(1, 1), two = advexp(1, 2), sharded = advexp(2, 1);
   const row = {
-    images: Number(n), steps: Number(steps),
+    images: Number(n), steps: Number(steps), batch: Number(a['ara-batch']),
     seconds: { advexp_1x1: one.seconds, advexp_1x2: two.seconds, advexp_2x1: sharded.seconds, pytorch_1x1: torch.seconds },
     ratio_2x1_vs_pytorch_1x1: sharded.seconds / torch.seconds, ratio_2x1_vs_advexp_1x2: sharded.seconds / two.seconds,
     distances_2x1_vs_1x1_max_rel_diff: maxRelDiff(sharded.distances, one.distances),
