@@ -76,21 +76,29 @@ export function readImageBytes(file: string): Uint8Array {
 }
 
 /**
- * Decodes an image's bytes after checkImageHeader (nothing is decoded past the pixel limit) to 8-bit sRGB: EXIF
- * orientation applied (width and height are the upright picture's), alpha dropped, gray as R = G = B, 16-bit
- * scaled to 8. Errors are one line starting with `file`.
+ * Decodes an image's bytes to 8-bit sRGB: EXIF orientation applied (width and height are the upright picture's),
+ * alpha dropped, gray as R = G = B, 16-bit scaled to 8. Only the formats read here reach the decoder (told by their
+ * first bytes; anything else goes through checkImageHeader, which names it and refuses SVG, PDF, HEIC), and libvips
+ * holds the pixel limit on its header read before any pixel is decoded: one libvips call per picture (a separate
+ * header read cost a third more on small pictures). On any failure checkImageHeader gives the one-line reason
+ * (size, header); otherwise the decoder's. Errors start with `file`.
  */
 export async function decodeImage(bytes: Uint8Array, file: string): Promise<DecodedImage & { format: ImageFormat }> {
-  const { format } = await checkImageHeader(bytes, file);
+  const format = signatureFormat(bytes) ?? (await checkImageHeader(bytes, file)).format;
   const sharp = await sharpLib();
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', autoOrient: true })
+    decoded = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', autoOrient: true })
       .removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== info.width * info.height * 3) throw new Error(`decoded to ${info.channels} channel(s)`);
-    return { width: info.width, height: info.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), format };
   } catch (e) {
+    await checkImageHeader(bytes, file);
     throw new Error(`${file}: cannot decode ${FORMAT_NAMES[format]} image (${firstLine(e)})`);
   }
+  const { data, info } = decoded;
+  // The area limit held while decoding; the side limit is checked here (a picture within the area is small).
+  if (info.width > MAX_IMAGE_SIDE || info.height > MAX_IMAGE_SIDE) await checkImageHeader(bytes, file);
+  if (info.channels !== 3 || data.length !== info.width * info.height * 3) throw new Error(`${file}: cannot decode ${FORMAT_NAMES[format]} image (decoded to ${info.channels} channel(s))`);
+  return { width: info.width, height: info.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), format };
 }
 
 /** Reads and decodes an image file (readImageBytes, then decodeImage). */
@@ -98,7 +106,7 @@ export async function decodeImageFile(file: string): Promise<DecodedImage & { fo
   return decodeImage(readImageBytes(file), file);
 }
 
-/** The format a file's first bytes announce (for error messages only: libvips decides what a file is). */
+/** The format a file's first bytes announce (which formats reach the decoder, and error messages). */
 function signatureFormat(b: Uint8Array): ImageFormat | null {
   const ascii = (at: number, text: string): boolean => [...text].every((ch, k) => b[at + k] === ch.charCodeAt(0));
   if (b[0] === 0x89 && ascii(1, 'PNG')) return 'png';
