@@ -4,8 +4,9 @@ import path from 'node:path';
 import { UserError } from './errors.js';
 import type { Module } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { autoAttackAccuracy, AUTOATTACK_DEFAULT_EPS, type AutoAttackRecord } from '../metrics/autoattack.js';
-import { ensembleAra, type EnsembleAra } from '../metrics/ara-ensemble.js';
+import type { ProcessGroup } from '../engine/index.js';
+import { autoAttackAccuracy, autoAttackOn, autoAttackRecord, AUTOATTACK_DEFAULT_EPS, type AutoAttackRecord } from '../metrics/autoattack.js';
+import { ensembleAra, ensembleDistances, ensembleSummary, ENSEMBLE_ATTACKS, type EnsembleAra } from '../metrics/ara-ensemble.js';
 
 export interface AutoAttackSpec { norm: 'linf' | 'l2'; eps: number }
 
@@ -30,15 +31,49 @@ export function robustWork(specs: AutoAttackSpec[], ensemble: boolean, minSteps:
 
 export interface RobustResults { autoattack: (AutoAttackRecord & { model: string })[]; ensemble?: Omit<EnsembleAra, 'distances'> & { distances: Record<string, number[]> } }
 
+/**
+ * AutoAttack per spec and the ensemble ARA of one model. With a process group the work is dealt in whole batches
+ * (AutoAttack: of the clean-correct images, as one process batches them; the ensemble: of all images) and the
+ * per-image flags and distances gathered: the same record as one process (every batch is seeded alike, DDN and FMN
+ * are deterministic). `classes`: every image's prediction (gathered), needed when sharded.
+ */
 export function runRobust(model: Module, file: string, set: ImageDataset, specs: AutoAttackSpec[], ensemble: boolean,
-  o: { batch: number; minSteps: number; steps: number; eps: number; momentum: number; paper?: Float64Array | undefined; numClasses: number; onStep: (n: number) => void }): RobustResults {
+  o: { batch: number; minSteps: number; steps: number; eps: number; momentum: number; paper?: Float64Array | undefined; numClasses: number; onStep: (n: number) => void;
+    pg?: ProcessGroup | null; classes?: Int32Array }): RobustResults {
   const out: RobustResults = { autoattack: [] };
-  for (const s of specs) out.autoattack.push({ model: file, ...autoAttackAccuracy(model, set, set.labels, s.norm, s.eps, { batch: o.batch, onStep: o.onStep }) });
+  const pg = o.pg ?? null;
+  for (const s of specs) {
+    if (pg === null) {
+      out.autoattack.push({ model: file, ...autoAttackAccuracy(model, set, set.labels, s.norm, s.eps, { batch: o.batch, onStep: o.onStep }) });
+      continue;
+    }
+    const t0 = performance.now();
+    const clean = Array.from(o.classes!, (c, i) => (c === set.labels[i] ? 1 : 0));
+    const correct = clean.flatMap((v, i) => (v ? [i] : []));
+    const mine = pg.blocks(correct.length, o.batch).map((j) => correct[j]!);
+    const on = autoAttackOn(model, set, set.labels, mine, s.norm, s.eps, { batch: o.batch, onStep: o.onStep });
+    const flags = pg.gatherIndexed(set.n, mine, on.robust);
+    const robust = Array.from(flags, (v) => (v === 1 ? 1 : 0));
+    const names = Object.keys(on.broken);
+    const summed = pg.allreduceNumbers(names.map((k) => on.broken[k]!));
+    const broken = Object.fromEntries(names.map((k, i) => [k, summed[i]!]));
+    out.autoattack.push({ model: file, ...autoAttackRecord(s.norm, s.eps, clean, robust, broken, (performance.now() - t0) / 1000) });
+  }
   if (ensemble) {
-    const e = ensembleAra(model, set, set.labels, {
+    const opts = {
       steps: o.steps, eps: o.eps, momentum: o.momentum, batch: o.batch, minSteps: o.minSteps, numClasses: o.numClasses, onStep: o.onStep,
-      ...(o.paper ? { paperDistances: o.paper } : {}),
-    });
+    };
+    let e: EnsembleAra;
+    if (pg === null) e = ensembleAra(model, set, set.labels, { ...opts, ...(o.paper ? { paperDistances: o.paper } : {}) });
+    else {
+      const mine = pg.blocks(set.n, o.batch);
+      const sub = set.subset(mine);
+      const labels = Int32Array.from(mine, (i) => set.labels[i]!);
+      const paper = o.paper ? Float64Array.from(mine, (i) => o.paper![i]!) : undefined;
+      const d = ensembleDistances(model, sub, labels, { ...opts, ...(paper ? { paperDistances: paper } : {}) });
+      const all = Object.fromEntries(ENSEMBLE_ATTACKS.map((a) => [a, pg.gatherIndexed(set.n, mine, d[a])])) as Record<typeof ENSEMBLE_ATTACKS[number], Float64Array>;
+      e = ensembleSummary(all, o.numClasses, o.eps);
+    }
     // Infinity (no adversarial found) is written as null in JSON.
     const dist = Object.fromEntries(Object.entries(e.distances).map(([k, d]) => [k, Array.from(d)]));
     out.ensemble = { shares: e.shares, ara: e.ara, distances: dist };

@@ -56,7 +56,8 @@ ${MODEL_FLAG_HELP}
 
 ${DIST_HELP}
   Evaluation is sharded: the images are dealt to the ranks in whole batches and the per-image results gathered in
-  file order, the same numbers as one process (PGD's random starts are seeded per image).`;
+  file order, the same numbers as one process (PGD's random starts are seeded per image; AutoAttack's batches of
+  clean-correct images are seeded alike; DDN and FMN are deterministic).`;
 
 interface ModelEval {
   model: string;
@@ -166,7 +167,6 @@ export async function run(argv: string[]): Promise<void> {
     };
     const pgdWork = norms.reduce((s, nm) => s + (pgdSteps ?? (nm === 'linf' ? 40 : 50)), 0);
     const extraWork = robustWork(aaSpecs, ensemble, minSteps) + (ensemble && !types.includes('attack') ? steps : 0);
-    if (pg !== null && extraWork > 0) throw new UserError('--autoattack and --ara ensemble run in one process: drop --nproc');
     let bar: Progress | null = null;
     let ticked = 0;
     // Rank 0's bar stands for all ranks: its own work times the number of ranks.
@@ -243,7 +243,7 @@ export async function run(argv: string[]): Promise<void> {
         }
         if (aaSpecs.length > 0 || ensemble) {
           r.robust = runRobust(model, file, set, aaSpecs, ensemble, { batch, minSteps, steps, eps, momentum, numClasses, onStep,
-            paper: r.distances.attack ? Float64Array.from(r.distances.attack) : undefined });
+            paper: r.distances.attack ? Float64Array.from(r.distances.attack) : undefined, pg, classes });
         }
         // PGD attacks only the clean-correct images: account for the rest so the bar ends at its total.
         const due = perModel * (results.length + 1) - ticked;

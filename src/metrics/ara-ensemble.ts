@@ -29,7 +29,8 @@ export interface EnsembleOptions extends AraOptions {
   numClasses?: number;
 }
 
-export function ensembleAra(model: Module, inputs: AttackInput, labels: Int32Array, opts: EnsembleOptions = {}): EnsembleAra {
+/** The three attacks' RMS distances per image (Infinity where one found none); batches of `batch` in order, deterministic. */
+export function ensembleDistances(model: Module, inputs: AttackInput, labels: Int32Array, opts: EnsembleOptions = {}): Record<EnsembleAttack, Float64Array> {
   const { channels, height, width } = inputShape(inputs);
   const root = Math.sqrt(channels * height * width);
   const paper = opts.paperDistances ?? araDistances(model, inputs, labels, 'attack', opts).distances;
@@ -39,22 +40,29 @@ export function ensembleAra(model: Module, inputs: AttackInput, labels: Int32Arr
     return r.distances.map((d) => d / root);
   });
   const steps = opts.minSteps ?? 1000;
-  const ddn = run(new DDN({ steps }));
-  const fmn = run(new FMN({ steps }));
+  return { paper, ddn: run(new DDN({ steps })), fmn: run(new FMN({ steps })) };
+}
+
+export function ensembleAra(model: Module, inputs: AttackInput, labels: Int32Array, opts: EnsembleOptions = {}): EnsembleAra {
+  return ensembleSummary(ensembleDistances(model, inputs, labels, opts), opts.numClasses ?? 10, opts.eps ?? 20);
+}
+
+/**
+ * Per image the minimum, each attack's share of the minima, and both ARA values. `budget`: the distance an image
+ * the paper's routine never broke counts as (its ε: a lower bound), since without the guard it is Infinity.
+ */
+export function ensembleSummary(d: Record<EnsembleAttack, Float64Array>, K: number, budget: number): EnsembleAra {
+  const { paper, ddn, fmn } = d;
   const n = paper.length;
   const ensemble = Float64Array.from({ length: n }, (_, i) => Math.min(paper[i]!, ddn[i]!, fmn[i]!));
-  const per = { paper, ddn, fmn };
   const shares = { paper: 0, ddn: 0, fmn: 0 };
   let counted = 0;
   for (let i = 0; i < n; i++) {
     if (!(ensemble[i]! > 0)) continue;
     counted++;
-    for (const a of ENSEMBLE_ATTACKS) if (per[a][i] === ensemble[i]) shares[a]++;
+    for (const a of ENSEMBLE_ATTACKS) if (d[a][i] === ensemble[i]) shares[a]++;
   }
   for (const a of ENSEMBLE_ATTACKS) shares[a] /= Math.max(1, counted);
-  const K = opts.numClasses ?? 10;
-  // Without the guard an image the routine never broke has distance Infinity: it counts as robust up to the
-  // routine's budget (a lower bound) in the ARA values.
-  const capped = (d: Float64Array): Float64Array => d.map((v) => (Number.isFinite(v) ? v : opts.eps ?? 20));
+  const capped = (v: Float64Array): Float64Array => v.map((x) => (Number.isFinite(x) ? x : budget));
   return { distances: { paper, ddn, fmn, ensemble }, shares, ara: { paper: araOf(capped(paper), K), ensemble: araOf(capped(ensemble), K) } };
 }

@@ -47,6 +47,32 @@ test('eval sharded over 2 ranks equals one process: distances, accuracy, PGD', a
   }
 });
 
+test('eval --autoattack and --ara ensemble sharded over 2 ranks equal one process: flags, broken counts, distances', async () => {
+  const dir = tmpDir('advexp-eval-aa-dist-');
+  try {
+    const { data, offset } = evalData(dir);
+    // A large ε, so APGD-CE breaks (nearly) everything within its first steps and the test stays short; the later
+    // attacks run per batch with the same seed either way.
+    const common = ['eval', '--data', data, ...offset, '--n', '10', '--batch', '4', '--ara', 'attack,ensemble', '--steps', '8', '--min-steps', '6',
+      '--pgd', 'none', '--autoattack', 'linf:64/255', '--threads', '1', '--quiet'];
+    const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(one.status, 0, one.stderr);
+    const port = await freePort();
+    const two = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'two.json'), '--nproc', '2', '--master-port', String(port)], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(two.status, 0, two.stderr);
+    type Out = { autoattack: { clean: number[]; robust: number[]; broken: Record<string, number>; seconds?: number }[]; ara_ensemble: unknown };
+    const a = JSON.parse(fs.readFileSync(path.join(dir, 'one.json'), 'utf8')) as Out;
+    const b = JSON.parse(fs.readFileSync(path.join(dir, 'two.json'), 'utf8')) as Out;
+    const strip = (r: Out['autoattack']): unknown => r.map(({ seconds: _s, ...x }) => x);
+    assert.deepEqual(strip(b.autoattack), strip(a.autoattack));
+    assert.deepEqual(b.ara_ensemble, a.ara_ensemble);
+    assert.equal(a.autoattack[0]!.clean.length, 10);
+    assert.ok(a.ara_ensemble !== undefined && a.ara_ensemble !== null);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('explain-eval sharded over 2 ranks equals one process: every method, AE pairs, seeded LIME/SmoothGrad/random', async () => {
   const dir = tmpDir('advexp-xeval-dist-');
   try {
