@@ -22,6 +22,17 @@ function evalData(dir: string): { data: string; offset: string[] } {
   return { data, offset: [] };
 }
 
+/** The command run as one process and as 2 ranks (--nproc 2), each writing --json: both results parsed, and rank 0's stdout. */
+async function oneAndTwo<T>(dir: string, common: string[], timeout = 120_000): Promise<{ a: T; b: T; twoStdout: string }> {
+  const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout });
+  assert.equal(one.status, 0, one.stderr);
+  const port = await freePort();
+  const two = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'two.json'), '--nproc', '2', '--master-port', String(port)], { encoding: 'utf8', timeout });
+  assert.equal(two.status, 0, two.stderr);
+  const read = (f: string): T => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as T;
+  return { a: read('one.json'), b: read('two.json'), twoStdout: two.stdout };
+}
+
 test('eval sharded over 2 ranks equals one process: distances, accuracy, PGD', async () => {
   const dir = tmpDir('advexp-eval-dist-');
   try {
@@ -29,19 +40,13 @@ test('eval sharded over 2 ranks equals one process: distances, accuracy, PGD', a
     const { data, offset } = evalData(dir);
     // 10 images in batches of 4: rank 0 gets batches 0 and 2 (8 images, the last one short), rank 1 batch 1.
     const common = ['eval', '--data', data, ...offset, '--n', '10', '--batch', '4', '--ara', 'attack,btr', '--steps', '8', '--pgd-steps', '3', '--threads', '1', '--quiet'];
-    const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(one.status, 0, one.stderr);
-    const port = await freePort();
-    const two = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'two.json'), '--nproc', '2', '--master-port', String(port)], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(two.status, 0, two.stderr);
-    const a = JSON.parse(fs.readFileSync(path.join(dir, 'one.json'), 'utf8')) as Record<string, unknown>;
-    const b = JSON.parse(fs.readFileSync(path.join(dir, 'two.json'), 'utf8')) as Record<string, unknown>;
+    const { a, b, twoStdout } = await oneAndTwo<Record<string, unknown>>(dir, common);
     assert.deepEqual(b.distances, a.distances);
     assert.equal(b.accuracy, a.accuracy);
     assert.deepEqual(b.ara, a.ara);
     assert.deepEqual(b.pgd, a.pgd);
     // The printed summary comes once (rank 0).
-    assert.equal(two.stdout.match(/accuracy  Attack ARA/g)?.length, 1, two.stdout);
+    assert.equal(twoStdout.match(/accuracy  Attack ARA/g)?.length, 1, twoStdout);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -55,14 +60,8 @@ test('eval --autoattack and --ara ensemble sharded over 2 ranks equal one proces
     // attacks run per batch with the same seed either way.
     const common = ['eval', '--data', data, ...offset, '--n', '10', '--batch', '4', '--ara', 'attack,ensemble', '--steps', '8', '--min-steps', '6',
       '--pgd', 'none', '--autoattack', 'linf:64/255', '--threads', '1', '--quiet'];
-    const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 300_000 });
-    assert.equal(one.status, 0, one.stderr);
-    const port = await freePort();
-    const two = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'two.json'), '--nproc', '2', '--master-port', String(port)], { encoding: 'utf8', timeout: 300_000 });
-    assert.equal(two.status, 0, two.stderr);
     type Out = { autoattack: { clean: number[]; robust: number[]; broken: Record<string, number>; seconds?: number }[]; ara_ensemble: unknown };
-    const a = JSON.parse(fs.readFileSync(path.join(dir, 'one.json'), 'utf8')) as Out;
-    const b = JSON.parse(fs.readFileSync(path.join(dir, 'two.json'), 'utf8')) as Out;
+    const { a, b } = await oneAndTwo<Out>(dir, common, 300_000);
     const strip = (r: Out['autoattack']): unknown => r.map(({ seconds: _s, ...x }) => x);
     assert.deepEqual(strip(b.autoattack), strip(a.autoattack));
     assert.deepEqual(b.ara_ensemble, a.ara_ensemble);
@@ -80,19 +79,13 @@ test('explain-eval sharded over 2 ranks equals one process: every method, AE pai
     // 7 images in batches of 3: rank 0 gets images 0–2 and 6, rank 1 images 3–5.
     const common = ['explain-eval', '--data', data, ...offset, '--n', '7', '--batch', '3', '--methods', 'ae,gradcam,lime,smoothgrad,random',
       '--ae-targets', 'true,second', '--steps', '4', '--lime-samples', '30', '--segments', '16', '--smoothgrad-samples', '3', '--threads', '1', '--quiet'];
-    const one = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'one.json')], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(one.status, 0, one.stderr);
-    const port = await freePort();
-    const two = spawnSync(process.execPath, [main, ...common, '--json', path.join(dir, 'two.json'), '--nproc', '2', '--master-port', String(port)], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(two.status, 0, two.stderr);
     type Out = { rows: Record<string, unknown>[]; models: { predictions: number[]; methods: Record<string, { deletion: number[]; pairs?: unknown[] }> }[] };
-    const a = JSON.parse(fs.readFileSync(path.join(dir, 'one.json'), 'utf8')) as Out;
-    const b = JSON.parse(fs.readFileSync(path.join(dir, 'two.json'), 'utf8')) as Out;
+    const { a, b, twoStdout } = await oneAndTwo<Out>(dir, common);
     assert.deepEqual(b.models, a.models);
     assert.deepEqual(b.rows.map((r) => ({ ...r, seconds: 0 })), a.rows.map((r) => ({ ...r, seconds: 0 })));
     assert.equal(a.models[0]!.methods.ae!.pairs!.length, 14);
     assert.equal(a.models[0]!.methods.lime!.deletion.length, 7);
-    assert.equal(two.stdout.match(/\| model \| method \|/g)?.length, 1, two.stdout);
+    assert.equal(twoStdout.match(/\| model \| method \|/g)?.length, 1, twoStdout);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
