@@ -3,8 +3,7 @@
 // apgd: APGD-CE (100 iterations, seed 0) on records 5000… of data_batch_5.bin against the published robust ResNet-44
 // in one batch, the same work as bench/torch_apgd.py --bench; img_per_s counts attacked images; `distances.success`
 // carries the per-image outcome so the driver compares the two sides record by record.
-// autoattack: AutoAttack standard (APGD-CE, APGD-T, FAB-T, Square) at L2 0.5 (or L∞ 8/255) on --n records, once;
-// --table FILE also writes its per-image flags as a row of the README's table (bench/aa_table.ts's format).
+// autoattack: AutoAttack standard (APGD-CE, APGD-T, FAB-T, Square) at L2 0.5 (or L∞ 8/255) on --n records, once.
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,14 +12,13 @@ import { loadModel } from '../src/io/model-file.js';
 import { readCifarBatch } from '../src/data/cifar.js';
 import { APGD, Misclassification } from '../src/attack/index.js';
 import { autoAttackAccuracy } from '../src/metrics/autoattack.js';
-import { writeJsonAtomic } from '../src/io/atomic.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '..', '..', '..', 'shared');
 const { values: a } = parseArgs({
   options: {
     workload: { type: 'string', default: 'apgd' }, threads: { type: 'string', default: '1' }, iters: { type: 'string', default: '1' },
-    warmup: { type: 'string', default: '0' }, n: { type: 'string' }, norm: { type: 'string' }, table: { type: 'string' },
+    warmup: { type: 'string', default: '0' }, n: { type: 'string' }, norm: { type: 'string' },
   },
 });
 setNumThreads(Number(a.threads));
@@ -32,10 +30,6 @@ if (a.workload === 'autoattack') {
   const norm = (a.norm ?? 'l2') as 'linf' | 'l2';
   const r = autoAttackAccuracy(model, set, set.labels, norm, norm === 'linf' ? 8 / 255 : 0.5);
   console.log(JSON.stringify({ workload: 'autoattack', threads: getNumThreads(), n, img_per_s: n / r.seconds, seconds: r.seconds, clean_acc: r.clean_acc, autoattack_acc: r.autoattack_acc, broken: r.broken }));
-  if (a.table !== undefined) {
-    writeJsonAtomic(path.resolve(a.table), { net: 'robust', what: `aa-${norm}`, done: n, images: 'data_batch_5.bin records 5000… (training data)', norm, eps: r.eps,
-      clean: r.clean, robust: r.robust, broken: r.broken, seconds: r.seconds, batch: 128, threads: getNumThreads(), run: 'bench/ts_apgd.ts --workload autoattack' });
-  }
 } else {
   const norm = (a.norm ?? 'linf') as 'linf' | 'l2';
   const eps = norm === 'linf' ? 8 / 255 : 0.5;
