@@ -112,7 +112,8 @@ interface ModelReport {
   seconds: number;
 }
 
-interface CardModel { model: string; n: number; accuracy: number; ara: { attack?: { exact: number } }; distances: { attack?: number[] }; pgd?: { linf?: { accuracy: number } }; settings?: { steps?: number } }
+/** One card entry; `label` names the net in the report (e.g. "default (robust) R44, 24 epochs"). */
+interface CardModel { label?: string; model: string; n: number; accuracy: number; ara: { attack?: { exact: number } }; distances: { attack?: number[] }; pgd?: { linf?: { accuracy: number } }; settings?: { steps?: number } }
 
 /** The model card's eval (models/card-eval.json): the default and the standard net at the full budget. */
 function readCard(): { default?: CardModel; standard?: CardModel } | null {
@@ -190,8 +191,8 @@ export function run(argv: string[]): void {
   const card = readCard();
   const isDefault = (f: string): boolean => path.resolve(f) === path.resolve(defaultModelPath());
   const cardRows: { label: string; m: CardModel }[] = [];
-  if (card?.default !== undefined) cardRows.push({ label: 'card: default (robust) R20, 14 epochs', m: card.default });
-  if (card?.standard !== undefined) cardRows.push({ label: 'card: standard R20, 14 epochs', m: card.standard });
+  if (card?.default !== undefined) cardRows.push({ label: `card: ${card.default.label ?? 'default (robust)'}`, m: card.default });
+  if (card?.standard !== undefined) cardRows.push({ label: `card: ${card.standard.label ?? 'standard'}`, m: card.standard });
   const K = reports[0]!.classes;
 
   // ---- plot: quick curves solid, the card's full-budget curves dashed ----
@@ -243,7 +244,7 @@ export function run(argv: string[]): void {
     },
     {
       kind: 'image', mime: 'image/svg+xml', data: plot, alt: 'accuracy vs RMS perturbation', width: 720,
-      caption: 'Solid: this run\'s quick curves. Dashed: the model card\'s full-budget curves (default and standard ResNet-20, 500 held-out images). '
+      caption: 'Solid: this run\'s quick curves. Dashed: the model card\'s full-budget curves (the shipped default and standard nets, 500 held-out images). '
         + 'A robust net keeps its accuracy up to larger perturbations; the standard net falls to chance almost at once.',
     },
   ];

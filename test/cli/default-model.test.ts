@@ -15,11 +15,11 @@ const modelFile = path.join(root, 'models', 'default.safetensors');
 const splitFile = path.join(root, 'models', 'default.split.json');
 const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
 
-test('default model: a half-Huber PreActResNet-20 trained with the Lipschitz loss, with its class names', () => {
+test('default model: a half-Huber PreActResNet-44 trained with the Lipschitz loss, with its class names', () => {
   assert.ok(fs.existsSync(modelFile), `${modelFile} is shipped`);
   const { model, metadata, config } = loadModel(modelFile);
   try {
-    assert.equal(config.depth, 20);
+    assert.equal(config.depth, 44);
     assert.deepEqual(config.widths, [16, 32, 64]);
     assert.equal(config.activation, 'half-huber');
     const opts = JSON.parse(metadata.training_options!);

@@ -12,6 +12,7 @@ import { tmpDir, tinyModel, cifarFile } from '../server/fixtures.js';
 import { advexp, assertUserError } from '../helpers/cli.js';
 import { escapeHtml, reportHtml, dataUri } from '../../src/report/html.js';
 import { CHROMIUM_ARGS } from './chromium.js';
+import { repoRoot } from '../helpers/shared.js';
 
 const CHROMIUM = process.env.ADVEXP_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -62,7 +63,9 @@ test('advexp report writes DIR/report.html: both models, the quick ARA labelled,
   // The plot holds the two quick curves and the card's two full-budget ones.
   const svg = Buffer.from(/data:image\/svg\+xml;base64,([^"]+)/.exec(html)![1]!, 'base64').toString('utf8');
   assert.match(svg, /tiny-a \(quick: 8 img, 20 steps\)/);
-  assert.match(svg, /card default \(robust\) R20, 14 epochs \(500 img, 450 steps\)/);
+  // The card's legend names each net as models/card-eval.json labels it.
+  const card = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'models', 'card-eval.json'), 'utf8')) as Record<string, { label: string }>;
+  for (const k of ['default', 'standard']) assert.ok(svg.includes(`card ${escapeHtml(card[k]!.label)} (500 img, 450 steps)`), `${k}: ${card[k]!.label}`);
 });
 
 test('advexp report: bad input is one line, exit 2, before any work', () => {
