@@ -21,5 +21,5 @@ export {
 export { deletionInsertion, type Faithfulness, type FaithfulnessOptions } from './metrics/faithfulness.js';
 export { robustAccuracy, robustBenchPgd, ROBUSTBENCH_EPS, type RobustAccuracy } from './metrics/robust-accuracy.js';
 // Plots of accuracy vs RMS perturbation (SVG, PNG).
-export { accuracyPlotSvg, accuracyPlotScene, sceneToSvg, type CurveSeries, type PlotOptions } from './report/plot.js';
+export { accuracyPlotSvg, accuracyPlotScene, araFigure, l2Marker, sceneToSvg, type CurveSeries, type ModelDistances, type PlotOptions } from './report/plot.js';
 export { accuracyPlotPng, sceneToPng } from './report/plot-png.js';

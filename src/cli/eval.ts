@@ -12,7 +12,7 @@ import { araDistances, araOf, araAbove, accuracyCurve, ARA_TYPES, type AraType }
 import { clinicalMetrics, formatClinical, type ClinicalMetrics } from '../metrics/clinical.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
 import { AttackGuardError } from '../attack/paper.js';
-import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
+import { accuracyPlotSvg, araFigure } from '../report/plot.js';
 import { accuracyPlotPng } from '../report/plot-png.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { Progress } from '../report/progress.js';
@@ -287,6 +287,7 @@ export async function run(argv: string[]): Promise<void> {
     const one = (r: ModelEval): Record<string, unknown> => ({
       model: r.model, n: r.n, accuracy: r.accuracy, balanced_accuracy: r.clinical.balancedAccuracy, recall: r.clinical.recall,
       support: r.clinical.support, confusion: r.clinical.confusion, majority_rate: r.clinical.majorityRate, class_names: r.classNames,
+      image_shape: [set.channels, set.height, set.width],
       ...(numClasses === 2 ? { auc: r.clinical.auc } : {}), ara_majority: r.araMajority, ara: r.ara, distances: r.distances, curves: r.curves, pgd: r.pgd,
       ...(r.robust.autoattack.length > 0 ? { autoattack: r.robust.autoattack } : {}), ...(r.robust.ensemble ? { ara_ensemble: r.robust.ensemble } : {}),
       ...(records ? { records } : {}), seconds: r.seconds,
@@ -297,14 +298,7 @@ export async function run(argv: string[]): Promise<void> {
       else writeJsonAtomic(json, value);
     }
     if (plots.length > 0) {
-      const series: CurveSeries[] = [];
-      results.forEach((r, i) => {
-        const name = path.basename(r.model).replace(/\.safetensors$/, '');
-        for (const type of types) {
-          series.push({ label: `${name} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: r.distances[type]!, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
-        }
-      });
-      const opts = { numClasses, title: `Accuracy vs RMS perturbation (${set.n} images)`, markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] };
+      const { series, opts } = araFigure(results.map((r) => ({ label: path.basename(r.model).replace(/\.safetensors$/, ''), distances: r.distances })), { numClasses, imageSize: set.imageSize, images: `${set.n} images` });
       for (const p of plots) {
         writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
       }

@@ -14,7 +14,7 @@ import { predict, accuracy } from '../metrics/predict.js';
 import { araDistances, araExact } from '../metrics/ara.js';
 import { AttackGuardError } from '../attack/paper.js';
 import { explain, probabilities, argmaxExcept } from '../explain/index.js';
-import { accuracyPlotSvg, PALETTE, type CurveSeries } from '../report/plot.js';
+import { accuracyPlotSvg, l2Marker, PALETTE, type CurveSeries } from '../report/plot.js';
 import { renderPanel, type PanelTile } from '../report/panel.js';
 import { heatmapRgb, blend } from '../report/colour.js';
 import { reportHtml, type HtmlBlock } from '../report/html.js';
@@ -201,7 +201,7 @@ export function run(argv: string[]): void {
     const d = c.m.distances.attack;
     if (d !== undefined) series.push({ label: `${c.label.replace('card: ', 'card ')} (${c.m.n} img, ${c.m.settings?.steps ?? 450} steps)`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: true });
   });
-  const plot = accuracyPlotSvg(series, { numClasses: K, title: 'Accuracy vs RMS perturbation (Attack ARA routine)', markers: [{ at: 0.5 / Math.sqrt(set.imageSize), label: 'L2 0.5' }] });
+  const plot = accuracyPlotSvg(series, { numClasses: K, title: 'Accuracy vs RMS perturbation (Attack ARA routine)', markers: [l2Marker(set.imageSize)] });
 
   // ---- panels: image | per model: Grad-CAM (predicted class), AE toward the second class ----
   const P = set.height * set.width;

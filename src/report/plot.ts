@@ -1,7 +1,7 @@
 // Accuracy-vs-RMS-perturbation plots (the paper's ARA figure): one step curve Acc(ε) per series, the area above
 // chance (1/K) shaded, several models on one plot. The plot is built once as a scene of simple shapes in pixel
 // coordinates; plotSvg writes it as SVG and plot-png.ts rasterises the same scene to PNG.
-import { accuracyCurve, araExact } from '../metrics/ara.js';
+import { accuracyCurve, araExact, type AraType } from '../metrics/ara.js';
 
 export interface CurveSeries {
   /** Legend text. */
@@ -35,6 +35,30 @@ export type Shape =
 export interface Scene { width: number; height: number; background: string; shapes: Shape[] }
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+/** RobustBench's L2 radius ε as an RMS perturbation of images of `imageSize` (C·H·W) values: ε/√(C·H·W). */
+export function l2Marker(imageSize: number, eps = 0.5): { at: number; label: string } {
+  return { at: eps / Math.sqrt(imageSize), label: `L2 ${eps}` };
+}
+
+/** One model's minimal-perturbation distances per ARA type, as `advexp eval` measures and writes them. */
+export interface ModelDistances {
+  label: string;
+  distances: Partial<Record<AraType, ArrayLike<number>>>;
+}
+
+/** The ARA figure of `advexp eval --plot` (and the model card): one colour per model, the Attack curve solid, the
+ * BTR curve dashed, the L2 0.5 marker, and a title naming the images. */
+export function araFigure(models: readonly ModelDistances[], o: { numClasses: number; imageSize: number; images: string }): { series: CurveSeries[]; opts: PlotOptions } {
+  const series: CurveSeries[] = [];
+  models.forEach((m, i) => {
+    for (const type of ['attack', 'btr'] as const) {
+      const d = m.distances[type];
+      if (d !== undefined) series.push({ label: `${m.label} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
+    }
+  });
+  return { series, opts: { numClasses: o.numClasses, title: `Accuracy vs RMS perturbation (${o.images})`, markers: [l2Marker(o.imageSize)] } };
+}
 
 /** 1, 2 or 5 × 10^k at or above v. */
 export function niceCeil(v: number): number {

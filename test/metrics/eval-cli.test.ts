@@ -26,6 +26,7 @@ test('advexp eval: JSON (ARA exact + histogram, per-record distances, curves, PG
     const out = JSON.parse(fs.readFileSync(json, 'utf8'));
     assert.equal(out.n, 3);
     assert.equal(out.accuracy, 1); // records 5000–5002 are classified correctly by this net
+    assert.deepEqual(out.image_shape, [3, 32, 32]);
     for (const type of ['attack', 'btr']) {
       const d: number[] = out.distances[type];
       assert.equal(d.length, 3);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { accuracyPlotScene, accuracyPlotSvg, niceCeil, ticks, sceneToSvg } from '../../src/report/plot.js';
+import { accuracyPlotScene, accuracyPlotSvg, araFigure, niceCeil, ticks, sceneToSvg, PALETTE } from '../../src/report/plot.js';
 import { accuracyPlotPng, svgToPng } from '../../src/report/plot-png.js';
 
 const A = [0, 0.01, 0.02, 0.02, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09];
@@ -74,4 +74,17 @@ test('PNG text is drawn with a real font: ε, ρ and ≥ each show, as different
   for (let a = 0; a < glyphs.length; a++) {
     for (let b = a + 1; b < glyphs.length; b++) assert.ok(!glyphs[a]!.data.equals(glyphs[b]!.data), `glyphs ${a} and ${b} look the same`);
   }
+});
+
+test('araFigure: one colour per model, Attack solid and BTR dashed, the L2 0.5 marker at 0.5/√(C·H·W)', () => {
+  const { series, opts } = araFigure(
+    [{ label: 'robust', distances: { attack: A, btr: A } }, { label: 'standard', distances: { attack: A } }],
+    { numClasses: 10, imageSize: 3 * 32 * 32, images: '500 held-out images' });
+  assert.deepEqual(series.map((s) => [s.label, s.color, s.dashed]), [
+    ['robust Attack', PALETTE[0], false], ['robust BTR', PALETTE[0], true], ['standard Attack', PALETTE[1], false]]);
+  assert.equal(opts.numClasses, 10);
+  assert.equal(opts.title, 'Accuracy vs RMS perturbation (500 held-out images)');
+  assert.deepEqual(opts.markers, [{ at: 0.5 / Math.sqrt(3072), label: 'L2 0.5' }]);
+  // 1×28×28 X-rays: the same L2 radius is a larger RMS distance.
+  assert.equal(araFigure([], { numClasses: 2, imageSize: 784, images: 'x' }).opts.markers![0]!.at, 0.5 / 28);
 });
