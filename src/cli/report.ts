@@ -23,7 +23,7 @@ import { Progress } from '../report/progress.js';
 import { defaultClassNames, type LoadedModel } from '../io/model-file.js';
 
 /** The shipped standard (non-robust) net of the default model's shape, the report's comparison. */
-export const standardModelPath = (): string => path.join(packageRoot(), 'models', 'standard-r20.safetensors');
+export const standardModelPath = (): string => path.join(packageRoot(), 'models', 'standard-r44.safetensors');
 const cardPath = (): string => path.join(packageRoot(), 'models', 'card-eval.json');
 const defaultSplit = (): string => path.join(packageRoot(), 'models', 'default.split.json');
 /** Where the repository's README keeps the data: ../shared beside the clone. */
@@ -33,10 +33,10 @@ const HELP = `usage: advexp report [--model FILE] [--out DIR] [options]
 A first look in about two minutes (2 cores): writes DIR/report.html, one self-contained file (images inline, no
 network) with the model's accuracy on held-out images, a quick accuracy-vs-RMS-perturbation curve (Attack ARA with a
 smaller step budget, labelled) beside the model card's full-budget curves, and adversarial explanations with
-Grad-CAM beside them, for the model and the shipped standard ResNet-20.
+Grad-CAM beside them, for the model and the shipped standard ResNet-44 of the same shape.
 
   --model FILE       the model to report on (default: the shipped robust model, models/default.safetensors)
-  --compare FILE     the net to compare with (default: models/standard-r20.safetensors; none: no comparison)
+  --compare FILE     the net to compare with (default: models/standard-r44.safetensors; none: no comparison)
   --data PATH        the images the split indexes: CIFAR-10 training batches (a directory of data_batch_*.bin or
                      cifar-10-binary.tar.gz; default ../shared/data/cifar10 beside the package)
   --split FILE       held-out images (split.json of advexp train; default models/default.split.json)
