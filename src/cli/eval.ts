@@ -8,7 +8,7 @@ import { classNamesOf } from '../io/model-file.js';
 import { UserError, asUserError } from './errors.js';
 import { recordRange, seededRecords, heldOutImages, type Count, type Selection } from '../data/select.js';
 import { predict, accuracy } from '../metrics/predict.js';
-import { araDistances, araOf, araAbove, accuracyCurve, ARA_TYPES, type AraType } from '../metrics/ara.js';
+import { araDistances, araOf, araAbove, accuracyCurve, ARA_NAMES, ARA_TYPES, type AraType } from '../metrics/ara.js';
 import { clinicalMetrics, formatClinical, type ClinicalMetrics } from '../metrics/clinical.js';
 import { robustBenchPgd, ROBUSTBENCH_EPS } from '../metrics/robust-accuracy.js';
 import { AttackGuardError } from '../attack/paper.js';
@@ -271,7 +271,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const r of results) {
       say(`${path.basename(r.model)}:`);
       for (const line of formatClinical(r.clinical, r.classNames)) say(`  ${line}`);
-      const maj = (Object.keys(r.araMajority) as AraType[]).map((t) => `${t === 'attack' ? 'Attack' : 'BTR'} ${fmt(r.araMajority[t])}`);
+      const maj = (Object.keys(r.araMajority) as AraType[]).map((t) => `${ARA_NAMES[t]} ${fmt(r.araMajority[t])}`);
       if (maj.length > 0) say(`  ARA above the majority rate ${fmt(r.clinical.majorityRate)} (instead of 1/${numClasses}): ${maj.join(', ')}`);
       // BTR's criterion p(true) ≤ 1/K is p(true) ≤ ½ for two classes: exactly a misclassification (ties aside).
       if (numClasses === 2 && r.ara.attack && r.ara.btr) say('  K = 2: BTR (p(true) ≤ 1/2) is misclassification, so BTR ARA = Attack ARA (computed once)');

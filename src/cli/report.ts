@@ -190,16 +190,16 @@ export function run(argv: string[]): void {
   // ---- what the card measured at the full budget ----
   const card = readCard();
   const isDefault = (f: string): boolean => path.resolve(f) === path.resolve(defaultModelPath());
-  const cardRows: { label: string; m: CardModel }[] = [];
-  if (card?.default !== undefined) cardRows.push({ label: `card: ${card.default.label ?? 'default (robust)'}`, m: card.default });
-  if (card?.standard !== undefined) cardRows.push({ label: `card: ${card.standard.label ?? 'standard'}`, m: card.standard });
+  const cardRows: { name: string; m: CardModel }[] = [];
+  if (card?.default !== undefined) cardRows.push({ name: card.default.label ?? 'default (robust)', m: card.default });
+  if (card?.standard !== undefined) cardRows.push({ name: card.standard.label ?? 'standard', m: card.standard });
   const K = reports[0]!.classes;
 
   // ---- plot: quick curves solid, the card's full-budget curves dashed ----
   const series: CurveSeries[] = reports.map((r, i) => ({ label: `${r.name} (quick: ${args.n} img, ${args.steps} steps)`, distances: r.distances, color: PALETTE[i % PALETTE.length]! }));
   cardRows.forEach((c, i) => {
     const d = c.m.distances.attack;
-    if (d !== undefined) series.push({ label: `${c.label.replace('card: ', 'card ')} (${c.m.n} img, ${c.m.settings?.steps ?? 450} steps)`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: true });
+    if (d !== undefined) series.push({ label: `card ${c.name} (${c.m.n} img, ${c.m.settings?.steps ?? 450} steps)`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: true });
   });
   const plot = accuracyPlotSvg(series, { numClasses: K, title: 'Accuracy vs RMS perturbation (Attack ARA routine)', markers: [l2Marker(set.imageSize)] });
 
@@ -236,7 +236,7 @@ export function run(argv: string[]): void {
           const c = isDefault(r.file) ? card?.default : undefined;
           return [r.name, pct(r.accuracy), r.ara.toFixed(4), c?.ara.attack !== undefined ? c.ara.attack.exact.toFixed(4) : '–', c?.pgd?.linf !== undefined ? pct(c.pgd.linf.accuracy) : '–'];
         }),
-        ...cardRows.map((c) => [c.label, `${pct(c.m.accuracy)} (${c.m.n} images)`, '–', c.m.ara.attack !== undefined ? c.m.ara.attack.exact.toFixed(4) : '–', c.m.pgd?.linf !== undefined ? pct(c.m.pgd.linf.accuracy) : '–']),
+        ...cardRows.map((c) => [`card: ${c.name}`, `${pct(c.m.accuracy)} (${c.m.n} images)`, '–', c.m.ara.attack !== undefined ? c.m.ara.attack.exact.toFixed(4) : '–', c.m.pgd?.linf !== undefined ? pct(c.m.pgd.linf.accuracy) : '–']),
       ],
       caption: 'ARA: the area between the accuracy-vs-RMS-perturbation curve and chance (higher: more robust). The quick '
         + `value uses the paper's attack routine with ${args.steps} steps instead of 450 on ${args.n} images: a coarser, `

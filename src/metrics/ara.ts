@@ -11,6 +11,8 @@ import { tidy, noGrad } from '../engine/index.js';
 
 export type AraType = 'attack' | 'btr';
 export const ARA_TYPES: readonly AraType[] = ['attack', 'btr'];
+/** How tables and legends name each ARA type. */
+export const ARA_NAMES: Readonly<Record<AraType, string>> = { attack: 'Attack', btr: 'BTR' };
 
 /**
  * Exact ARA of the distances: sort descending d₁ ≥ … ≥ d_N, d_{N+1} = 0,

@@ -1,7 +1,7 @@
 // Accuracy-vs-RMS-perturbation plots (the paper's ARA figure): one step curve Acc(ε) per series, the area above
 // chance (1/K) shaded, several models on one plot. The plot is built once as a scene of simple shapes in pixel
 // coordinates; plotSvg writes it as SVG and plot-png.ts rasterises the same scene to PNG.
-import { accuracyCurve, araExact, type AraType } from '../metrics/ara.js';
+import { accuracyCurve, araExact, ARA_NAMES, ARA_TYPES, type AraType } from '../metrics/ara.js';
 
 export interface CurveSeries {
   /** Legend text. */
@@ -52,9 +52,9 @@ export interface ModelDistances {
 export function araFigure(models: readonly ModelDistances[], o: { numClasses: number; imageSize: number; images: string }): { series: CurveSeries[]; opts: PlotOptions } {
   const series: CurveSeries[] = [];
   models.forEach((m, i) => {
-    for (const type of ['attack', 'btr'] as const) {
+    for (const type of ARA_TYPES) {
       const d = m.distances[type];
-      if (d !== undefined) series.push({ label: `${m.label} ${type === 'attack' ? 'Attack' : 'BTR'}`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
+      if (d !== undefined) series.push({ label: `${m.label} ${ARA_NAMES[type]}`, distances: d, color: PALETTE[i % PALETTE.length]!, dashed: type === 'btr' });
     }
   });
   return { series, opts: { numClasses: o.numClasses, title: `Accuracy vs RMS perturbation (${o.images})`, markers: [l2Marker(o.imageSize)] } };
