@@ -2,7 +2,7 @@
 // RobustBench's points, JSON and plots. Thin: parsing and printing; the work is in metrics/ and report/.
 import path from 'node:path';
 import { parse, intArg, numArg, requireArg } from './args.js';
-import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT } from './common.js';
+import { openModel, applyThreads, listArg, checkOutput, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, STDOUT, modelLabels } from './common.js';
 import type { LoadOptions } from '../data/load.js';
 import { classNamesOf } from '../io/model-file.js';
 import { UserError, asUserError } from './errors.js';
@@ -264,18 +264,19 @@ export async function run(argv: string[]): Promise<void> {
     const which = splitFile !== undefined ? ` (held-out images of ${splitFile})` : records ? ` (seed ${seed})` : offset ? ` from record ${offset}` : '';
     say(`${set.n} records of ${dataPath}${which}; routine: ${steps} steps, eps ${eps}, momentum ${momentum}`);
     say('model                              accuracy  Attack ARA (hist)    BTR ARA (hist)       PGD Linf 8/255  PGD L2 0.5');
-    for (const r of results) {
-      say(`${path.basename(r.model).padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
+    const labels = modelLabels(results.map((r) => r.model));
+    results.forEach((r, i) => {
+      say(`${labels[i]!.padEnd(34)} ${fmt(r.accuracy).padEnd(9)} ${`${fmt(r.ara.attack?.exact)} (${fmt(r.ara.attack?.histogram)})`.padEnd(20)} `
         + `${`${fmt(r.ara.btr?.exact)} (${fmt(r.ara.btr?.histogram)})`.padEnd(20)} ${fmt(r.pgd.linf?.accuracy).padEnd(15)} ${fmt(r.pgd.l2?.accuracy)}`);
-    }
-    for (const r of results) {
-      say(`${path.basename(r.model)}:`);
+    });
+    results.forEach((r, i) => {
+      say(`${labels[i]}:`);
       for (const line of formatClinical(r.clinical, r.classNames)) say(`  ${line}`);
       const maj = (Object.keys(r.araMajority) as AraType[]).map((t) => `${ARA_NAMES[t]} ${fmt(r.araMajority[t])}`);
       if (maj.length > 0) say(`  ARA above the majority rate ${fmt(r.clinical.majorityRate)} (instead of 1/${numClasses}): ${maj.join(', ')}`);
       // BTR's criterion p(true) ≤ 1/K is p(true) ≤ ½ for two classes: exactly a misclassification (ties aside).
       if (numClasses === 2 && r.ara.attack && r.ara.btr) say('  K = 2: BTR (p(true) ≤ 1/2) is misclassification, so BTR ARA = Attack ARA (computed once)');
-    }
+    });
     for (const r of results) for (const line of robustLines(r.model, r.robust)) say(line);
 
     // Outputs: everything is computed; write atomically, and let Ctrl-C wait until the files are complete.
@@ -298,7 +299,7 @@ export async function run(argv: string[]): Promise<void> {
       else writeJsonAtomic(json, value);
     }
     if (plots.length > 0) {
-      const { series, opts } = araFigure(results.map((r) => ({ label: path.basename(r.model).replace(/\.safetensors$/, ''), distances: r.distances })), { numClasses, imageSize: set.imageSize, images: `${set.n} images` });
+      const { series, opts } = araFigure(results.map((r, i) => ({ label: labels[i]!, distances: r.distances })), { numClasses, imageSize: set.imageSize, images: `${set.n} images` });
       for (const p of plots) {
         writeFileAtomic(p, /\.png$/i.test(p) ? accuracyPlotPng(series, opts) : accuracyPlotSvg(series, opts));
       }
