@@ -22,7 +22,7 @@ test('advexp eval: JSON (ARA exact + histogram, per-record distances, curves, PG
       '--data', path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), '--offset', '5000', '--n', '3', '--steps', '20',
       '--pgd-steps', '2', '--threads', '1', '--quiet', '--json', json, '--plot', path.join(dir, 'p.svg'), '--plot', path.join(dir, 'p.png')]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /resnet44-standard\.safetensors/);
+    assert.match(r.stdout, /^resnet44-standard +1\.0000 /m); // the table names the model as the plot legend does
     const out = JSON.parse(fs.readFileSync(json, 'utf8'));
     assert.equal(out.n, 3);
     assert.equal(out.accuracy, 1); // records 5000–5002 are classified correctly by this net
