@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parse, intArg, requireArg } from './args.js';
 import {
-  openModel, openData, applyThreads, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, type ModelChoices, listArg, checkOutput, STDOUT, shortModelName,
+  openModel, openData, applyThreads, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, type ModelChoices, listArg, checkOutput, STDOUT, shortModelName, modelLabels,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError, asUserError } from './errors.js';
@@ -69,8 +69,11 @@ export function markdownTable(rows: readonly MethodRow[]): string {
     '| model | method | N | AE reach (all targets) | AE reach (wrong targets) | deletion AUC ↓ | insertion AUC ↑ | seconds |',
     '|---|---|---|---|---|---|---|---|',
   ];
+  const models = [...new Set(rows.map((r) => r.model))];
+  const names = modelLabels(models);
+  const label = new Map(models.map((m, i) => [m, names[i]!]));
   for (const r of rows) {
-    lines.push(`| ${shortModelName(r.model)} | ${r.method} | ${r.n} | ${f(r.reach)} | ${f(r.reachWrong)} | `
+    lines.push(`| ${label.get(r.model)} | ${r.method} | ${r.n} | ${f(r.reach)} | ${f(r.reachWrong)} | `
       + `${f(r.deletion)} ± ${f(r.deletionSe)} | ${f(r.insertion)} ± ${f(r.insertionSe)} | ${r.seconds.toFixed(0)} |`);
   }
   return lines.join('\n') + '\n';

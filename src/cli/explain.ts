@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parse, intArg } from './args.js';
 import {
-  openModel, applyThreads, loadInputs, listArg, checkOutput, writeIntoOutDir, shortModelName,
+  openModel, applyThreads, loadInputs, listArg, checkOutput, writeIntoOutDir, modelLabels,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors, modelChoices, checkSameInput, classCount,
   MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
 } from './common.js';
@@ -175,9 +175,10 @@ export async function run(argv: string[]): Promise<void> {
   const P = H * W;
   const rows: (PanelTile | null)[][] = [];
   const rowLabels: string[][] = [];
+  const labels = modelLabels(results.map((r) => r.model));
   for (let i = 0; i < inputs.n; i++) {
     const img = asRgb(inputs.images.subarray(i * C * P, (i + 1) * C * P), C, P);
-    for (const r of results) {
+    for (const [k, r] of results.entries()) {
       const names = r.classNames;
       const p = r.probs.subarray(i * r.classes, (i + 1) * r.classes);
       const pred = argmaxExcept(p, -1);
@@ -209,7 +210,7 @@ export async function run(argv: string[]): Promise<void> {
         row.push({ rgb, height: H, width: W, caption: [title, names[pred]!] });
       }
       rows.push(row);
-      rowLabels.push(results.length > 1 ? [fit(shortModelName(r.model), 24)] : []);
+      rowLabels.push(results.length > 1 ? [fit(labels[k]!, 24)] : []);
     }
   }
   const png = renderPanel(rows, { scale: args.scale, ...(results.length > 1 ? { rowLabels } : {}) });
@@ -254,9 +255,9 @@ export async function run(argv: string[]): Promise<void> {
     writeJsonAtomic(jsonFile, json);
   });
 
-  for (const r of results) {
+  for (const [k, r] of results.entries()) {
     const names = r.classNames;
-    if (results.length > 1) console.log(`${shortModelName(r.model)}:`);
+    if (results.length > 1) console.log(`${labels[k]}:`);
     const ae = r.ae;
     if (ae !== null) {
       r.pairs.forEach((pr, j) => {

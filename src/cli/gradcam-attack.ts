@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
 import {
-  openModel, openData, applyThreads, loadInputs, checkOutput, writeIntoOutDir, shortModelName, withLayerErrors, modelChoices,
+  openModel, openData, applyThreads, loadInputs, checkOutput, writeIntoOutDir, modelLabels, withLayerErrors, modelChoices,
   dataOptions, classCount, checkSameInput, MODEL_FLAGS, MODEL_FLAG_HELP, type InputImages, type ModelChoices,
 } from './common.js';
 import { classNamesOf, type LoadedModel } from '../io/model-file.js';
@@ -206,8 +206,9 @@ export function run(argv: string[]): void {
       median_correlation_same_class: finiteMedian(ok.map((r) => r.correlationSameClass)),
     };
   });
+  const labels = modelLabels(perModel.map((m) => m.model));
   for (const [k, m] of perModel.entries()) {
-    say(`${shortModelName(m.model)}:`);
+    say(`${labels[k]}:`);
     for (const r of m.results) {
       say(`  ${inputs.names[r.image]!.padEnd(22)} ${m.names[r.classBefore]!.padEnd(10)} ${r.pBefore.toFixed(2)} -> `
         + `${(r.flipped ? m.names[r.classAfter]! : '(no flip)').padEnd(10)} ${r.pAfter.toFixed(2)}  rms ${Number.isFinite(r.rms) ? r.rms.toFixed(4) : '-'}  `
@@ -221,7 +222,7 @@ export function run(argv: string[]): void {
   const rowLabels: string[][] = [];
   for (let i = 0; i < Math.min(n, panelRows); i++) {
     const img = asRgb(inputs.images.subarray(i * C * P, (i + 1) * C * P), C, P);
-    for (const m of perModel) {
+    for (const [k, m] of perModel.entries()) {
       const r = m.results[i]!;
       const adv = asRgb(m.adv.subarray(i * C * P, (i + 1) * C * P), C, P);
       const delta = Float32Array.from(adv, (a, j) => a - img[j]!);
@@ -232,7 +233,7 @@ export function run(argv: string[]): void {
         { rgb: blend(adv, heatmapRgb(m.camAfter.subarray(i * P, (i + 1) * P), H, W)), height: H, width: W, caption: [`CAM ${m.names[r.classAfter]}`, `r = ${Number.isFinite(r.correlation) ? r.correlation.toFixed(2) : 'n/a'}`] },
         { rgb: deltaRgb(delta), height: H, width: W, caption: ['δ (scaled)'] },
       ]);
-      rowLabels.push([shortModelName(m.model).slice(0, 24), inputs.names[i]!.slice(0, 24)]);
+      rowLabels.push([labels[k]!.slice(0, 24), inputs.names[i]!.slice(0, 24)]);
     }
   }
   const pngFile = path.join(args.out, 'gradcam-attack.png');
