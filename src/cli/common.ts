@@ -178,26 +178,23 @@ export function removeCreatedDirs(dir: string, top: string | null): void {
   }
 }
 
-/** A model file's name as tables and panels show it. */
-export const shortModelName = (file: string): string => path.basename(file).replace(/\.safetensors$/, '');
-
-/** Short names for several model files at once: where two share a name (runs/a/model, runs/b/model),
- * parent folders are added until each is unique, so plot legends and tables tell them apart. */
+/** Short names for model files as tables, legends and panels show them: the file name without `.safetensors`;
+ * where two share it (runs/a/model, runs/b/model), parent folders are added until each is unique. */
 export function modelLabels(files: readonly string[]): string[] {
   const parts = files.map((f) => path.resolve(f).replace(/\.safetensors$/, '').split(path.sep).filter((s) => s !== ''));
   const depth = files.map(() => 1);
   const label = (i: number): string => parts[i]!.slice(-depth[i]!).join('/');
   for (;;) {
-    const seen = new Map<string, number[]>();
-    files.forEach((_, i) => seen.set(label(i), [...(seen.get(label(i)) ?? []), i]));
-    let grew = false;
-    for (const same of seen.values()) {
-      if (same.length < 2) continue;
-      for (const i of same) if (depth[i]! < parts[i]!.length) { depth[i]!++; grew = true; }
-    }
-    if (!grew) return files.map((_, i) => label(i));
+    const byLabel = new Map<string, number[]>();
+    files.forEach((_, i) => { const l = label(i); byLabel.set(l, [...(byLabel.get(l) ?? []), i]); });
+    const grow = [...byLabel.values()].filter((same) => same.length > 1).flat().filter((i) => depth[i]! < parts[i]!.length);
+    if (grow.length === 0) return files.map((_, i) => label(i));
+    for (const i of grow) depth[i]!++;
   }
 }
+
+/** One model file's name as tables and panels show it (modelLabels of one file). */
+export const shortModelName = (file: string): string => modelLabels([file])[0]!;
 
 /** Class names for a K-class model: the data's when they fit, CIFAR-10's for 10 classes, else "class i". */
 
