@@ -14,7 +14,7 @@ import { DIST_FLAGS, DIST_HELP, launchOrJoin } from './launch.js';
 const DEFAULT_BALANCE: Balance = 'sample';
 
 const HELP = `usage: advexp train --data PATH --out DIR [options]
-       advexp train --resume DIR [--epochs N] [--milestones A,B] [--threads T] [--data PATH]
+       advexp train --resume DIR [--epochs N] [--milestones A,B] [--loss-target L] [--threads T] [--data PATH]
 
 Trains a network (default: the paper's pre-activation ResNet) the paper's way (defaults: METHOD.md §3). Every epoch writes a checkpoint
 (DIR/state.json + DIR/ckpt-*.safetensors), the model (DIR/${MODEL_FILE}, or DIR/model.pt for a TorchScript --init) and a line of DIR/${LOG_FILE}.
@@ -59,7 +59,7 @@ ${architectures().map((a) => `                        ${[a.name, ...Object.keys(
 run:
   --out DIR             the run directory (must not hold a run already); locked while a run uses it (DIR/run.lock)
   --resume DIR          continue the run in DIR with its stored options; --epochs extends or shortens it,
-                        --milestones changes the lr schedule from then on
+                        --milestones changes the lr schedule from then on, --loss-target ψ's target
   --threads T           libtorch threads (default: all cores)
   --log-every N         a JSONL step line every N steps (default 50; 0: epochs only)
   --checkpoint-minutes M  also checkpoint mid-epoch every M minutes (default 10; 0: only at epoch ends)
@@ -72,7 +72,7 @@ ${DIST_HELP}
   --sync-bn             batch norm with the statistics of the whole global batch (torch.nn.SyncBatchNorm); default:
                         per rank, as the reference's DataParallel`;
 
-const RESUMABLE = new Set(['resume', 'epochs', 'milestones', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes', ...Object.keys(DIST_FLAGS)]);
+const RESUMABLE = new Set(['resume', 'epochs', 'milestones', 'loss-target', 'threads', 'data', 'quiet', 'log-every', 'checkpoint-minutes', ...Object.keys(DIST_FLAGS)]);
 
 function intList(v: string | undefined, name: string): number[] | undefined {
   if (v === undefined) return undefined;
@@ -110,7 +110,7 @@ export async function run(argv: string[]): Promise<void> {
     if (resumeDir === '') throw new UserError('--resume: expected a run directory');
     const fixed = given.filter((k) => !RESUMABLE.has(k));
     if (fixed.length > 0) {
-      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --milestones, --threads, --data, --log-every, --checkpoint-minutes, --quiet`);
+      throw new UserError(`--${fixed[0]} cannot be changed when resuming (the run's options are in ${path.join(resumeDir, 'state.json')}); allowed: --epochs, --milestones, --loss-target, --threads, --data, --log-every, --checkpoint-minutes, --quiet`);
     }
     dir = resumeDir;
   } else {
@@ -207,7 +207,10 @@ export async function run(argv: string[]): Promise<void> {
     const result = await runTraining({
       dir, options, resume: resumeDir !== undefined, threads, logEvery, checkpointSeconds: checkpointMinutes * 60,
       overrides: resumeDir !== undefined
-        ? { epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones') }
+        ? {
+          epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones'),
+          lossTarget: values['loss-target'] === undefined ? undefined : numArg(values['loss-target'], 'loss-target', 0),
+        }
         : undefined,
       shouldStop: () => signal !== null,
       distributed: pg === null ? undefined : new DataParallel(pg, { syncBatchNorm: flag(values['sync-bn']) }),

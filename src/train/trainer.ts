@@ -94,9 +94,10 @@ export interface RunOptions {
   resume?: boolean;
   /**
    * On resume: train up to this many epochs instead of the stored number; read the data from here; use these
-   * lr milestones from now on (a schedule change, e.g. to end a run early with its lr drops).
+   * lr milestones from now on (a schedule change, e.g. to end a run early with its lr drops); steer ψ to this
+   * training cross-entropy from now on (a fine-tune that trades robustness for accuracy, or back).
    */
-  overrides?: { epochs?: number | undefined; data?: string | undefined; milestones?: number[] | undefined } | undefined;
+  overrides?: { epochs?: number | undefined; data?: string | undefined; milestones?: number[] | undefined; lossTarget?: number | undefined } | undefined;
   /** The adversarial-batch routine for adversarial modes (default: the paper's routine, METHOD.md §4). */
   attack?: AdversarialBatchFn;
   /** Threads in use (recorded in the state; resume is bit-identical for the same thread count). */
@@ -302,6 +303,7 @@ function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoi
     o = {
       ...loaded.state.options,
       ...(ov.data ? { data: ov.data } : {}), ...(ov.epochs ? { epochs: ov.epochs } : {}), ...(ov.milestones ? { milestones: ov.milestones } : {}),
+      ...(ov.lossTarget !== undefined ? { lossTarget: ov.lossTarget } : {}),
     };
   } else {
     if (opts.options === undefined) throw new Error('runTraining: options are required for a fresh run');

@@ -80,10 +80,12 @@ test('a short run prints its result; SIGTERM writes a checkpoint and exits; --re
   assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.tmp')), []);
   assert.equal(fs.existsSync(path.join(out, 'run.lock')), false, 'the lock is released on SIGTERM');
   const target = s.epoch + 1;
-  const again = cli(['--resume', out, '--epochs', String(target), '--threads', '1', '--quiet']);
+  // The remaining epoch steers ψ to another cross-entropy (a fine-tune toward accuracy); the state keeps it.
+  const again = cli(['--resume', out, '--epochs', String(target), '--loss-target', '0.9', '--threads', '1', '--quiet']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`${target} epochs, validation accuracy`));
-  const fin = JSON.parse(fs.readFileSync(state, 'utf8')) as { epoch: number; finished: boolean; step: number };
+  const fin = JSON.parse(fs.readFileSync(state, 'utf8')) as { epoch: number; finished: boolean; step: number; options: { lossTarget: number | null } };
+  assert.equal(fin.options.lossTarget, 0.9);
   assert.equal(fin.epoch, target);
   assert.equal(fin.finished, true);
   assert.equal(fin.step, target * 3);
