@@ -193,9 +193,6 @@ export function modelLabels(files: readonly string[]): string[] {
   }
 }
 
-/** One model file's name as tables and panels show it (modelLabels of one file). */
-export const shortModelName = (file: string): string => modelLabels([file])[0]!;
-
 /** Class names for a K-class model: the data's when they fit, CIFAR-10's for 10 classes, else "class i". */
 
 // ---- what a user states about a model, and how images fit it ----

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parse, intArg, requireArg } from './args.js';
 import {
-  openModel, openData, applyThreads, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, type ModelChoices, listArg, checkOutput, STDOUT, shortModelName, modelLabels,
+  openModel, openData, applyThreads, modelChoices, dataOptions, classCount, MODEL_FLAGS, MODEL_FLAG_HELP, type ModelChoices, listArg, checkOutput, STDOUT, modelLabels, defaultModelPath,
   explainerFlags, explainerFlagHelp, methodOptions, optionSettings, withLayerErrors,
 } from './common.js';
 import { UserError, asUserError } from './errors.js';
@@ -197,7 +197,10 @@ function evaluate(args: ExplainEvalArgs, pg: ProcessGroup | null, perRankThreads
   const rows: MethodRow[] = [];
   const perImage: Record<string, unknown>[] = [];
   let scored = 0;
-  for (const mf of args.models) {
+  // The table's names, also in the progress lines: two runs' model.safetensors stay apart.
+  const labels = modelLabels(args.models.map((f) => f ?? defaultModelPath()));
+  for (const [mi, mf] of args.models.entries()) {
+    const name = labels[mi]!;
     const m = openModel(mf, args.model.overrides);
     const { model, file } = m;
     try {
@@ -222,11 +225,11 @@ function evaluate(args: ExplainEvalArgs, pg: ProcessGroup | null, perRankThreads
       const pred = pg === null ? Int32Array.from(predLocal) : Int32Array.from(pg.gatherIndexed(set.n, mine, predLocal));
       let correct = 0;
       pred.forEach((p, i) => { if (p === set.labels[i]) correct++; });
-      say(`${shortModelName(file)}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
+      say(`${name}: accuracy ${(correct / set.n).toFixed(3)} on records ${offset}..${offset + set.n - 1} of ${dataPath}`);
       const methods: Record<string, unknown> = {};
       for (const method of args.methods) {
         const t0 = performance.now();
-        const bar = new Progress({ label: `${shortModelName(file)} ${method}`, total: set.n, unit: 'img', quiet: args.quiet || !root });
+        const bar = new Progress({ label: `${name} ${method}`, total: set.n, unit: 'img', quiet: args.quiet || !root });
         const deletion: number[] = [], insertion: number[] = [];
         const pairs: AePair[] = [];
         const random = method === RANDOM ? randomMaps(set.n, P, 12345) : null;

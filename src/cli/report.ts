@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, intArg, numArg } from './args.js';
-import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, shortModelName, classCount, defaultModelPath, withLayerErrors } from './common.js';
+import { openModel, applyThreads, checkOutput, writeIntoOutDir, packageRoot, modelLabels, classCount, defaultModelPath, withLayerErrors } from './common.js';
 import { UserError, asUserError } from './errors.js';
 import { tensor, tidy } from '../engine/index.js';
 import { heldOutImages } from '../data/select.js';
@@ -124,7 +124,7 @@ function readCard(): { default?: CardModel; standard?: CardModel } | null {
   }
 }
 
-function reportModel(m: LoadedModel, set: ImageDataset, accSet: ImageDataset, args: ReportArgs, bar: Progress): ModelReport {
+function reportModel(m: LoadedModel, name: string, set: ImageDataset, accSet: ImageDataset, args: ReportArgs, bar: Progress): ModelReport {
   const { model, file } = m;
   const t0 = performance.now();
   const K = classCount(m, set.shape);
@@ -155,7 +155,7 @@ function reportModel(m: LoadedModel, set: ImageDataset, accSet: ImageDataset, ar
     };
   });
   return {
-    file, name: shortModelName(file), classes: K, accuracy: acc, distances, ara: araExact(distances, K), ...out,
+    file, name, classes: K, accuracy: acc, distances, ara: araExact(distances, K), ...out,
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -176,10 +176,12 @@ export function run(argv: string[]): void {
   const files: (string | undefined)[] = [args.model, ...(args.compare !== null ? [args.compare] : [])];
   const bar = new Progress({ label: 'report', total: files.length * (args.n * args.steps + args.panels * args.aeSteps), unit: 'img-step', quiet: args.quiet });
   const reports: ModelReport[] = [];
-  for (const f of files) {
+  // Names that stay apart when the model and --compare are both some run's model.safetensors.
+  const labels = modelLabels(files.map((f) => f ?? defaultModelPath()));
+  for (const [i, f] of files.entries()) {
     const m = openModel(f);
     try {
-      reports.push(reportModel(m, set, accSet, args, bar));
+      reports.push(reportModel(m, labels[i]!, set, accSet, args, bar));
     } finally {
       m.model.dispose();
     }

@@ -116,6 +116,14 @@ test('explain-eval: table, markdown and JSON; errors exit 2', () => {
   assert.ok(ae.reach >= 0 && ae.reach <= 1 && ae.deletion >= 0 && ae.deletion <= 1 && ae.insertion >= 0 && ae.insertion <= 1);
   assert.equal(j.models[0].methods.gradcam.deletion.length, 3);
   assert.match(fs.readFileSync(md, 'utf8'), /^\| model \| method \|/);
+  // Two runs' model.safetensors: table rows and progress lines name them apart.
+  for (const run of ['a', 'b']) { fs.mkdirSync(path.join(tmp, run), { recursive: true }); fs.copyFileSync(tiny, path.join(tmp, run, 'model.safetensors')); }
+  const two = advexp('explain-eval', '--model', path.join(tmp, 'a', 'model.safetensors'), '--model', path.join(tmp, 'b', 'model.safetensors'), '--data', data, '--n', '2', '--methods', 'random', ...FAST);
+  assert.equal(two.code, 0, two.stderr);
+  for (const run of ['a', 'b']) {
+    assert.match(two.stdout, new RegExp(`\\| ${run}/model \\| random \\|`));
+    assert.match(two.stdout, new RegExp(`^${run}/model: accuracy`, 'm'));
+  }
   for (const [args, re] of [
     [['explain-eval', '--model', tiny, '--data', data, '--n', '9'], /only 4 record/],
     [['explain-eval', '--model', tiny], /--data is required/],
