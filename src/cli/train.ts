@@ -103,6 +103,7 @@ export async function run(argv: string[]): Promise<void> {
   if (values.help) { console.log(HELP); return; }
 
   const resumeDir = values.resume;
+  const lossTarget = values['loss-target'] === undefined ? undefined : numArg(values['loss-target'], 'loss-target', 0);
   const given = Object.keys(values).filter((k) => values[k] !== undefined && k !== 'help');
   let dir: string;
   let options: TrainOptions | undefined;
@@ -142,7 +143,7 @@ export async function run(argv: string[]): Promise<void> {
       val: values.val === undefined ? null : intArg(values.val, 'val', 0, 0),
       valData: values['val-data'] ?? null,
       flip: !flag(values['no-flip']),
-      lossTarget: values['loss-target'] === undefined ? null : numArg(values['loss-target'], 'loss-target', 0),
+      lossTarget: lossTarget ?? null,
       limit: values.limit === undefined ? null : intArg(values.limit, 'limit', 0, 1),
       imageSize: values.size === undefined ? null : intArg(values.size, 'size', 32, 1),
       arch: values.arch ?? 'preact-resnet',
@@ -209,7 +210,7 @@ export async function run(argv: string[]): Promise<void> {
       overrides: resumeDir !== undefined
         ? {
           epochs: epochsOverride, data: values.data, milestones: intList(values.milestones, 'milestones'),
-          lossTarget: values['loss-target'] === undefined ? undefined : numArg(values['loss-target'], 'loss-target', 0),
+          lossTarget,
         }
         : undefined,
       shouldStop: () => signal !== null,
