@@ -158,6 +158,7 @@ export async function run(argv: string[]): Promise<void> {
       if (!robustAdditions(mode as TrainMode)) throw new UserError(`--penalty: needs --mode lipschitz or all (got ${mode})`);
       partial.penalty = values.penalty as Penalty;
     }
+    if (lossTarget !== undefined && !robustAdditions(mode as TrainMode)) throw new UserError(`--loss-target: needs --mode lipschitz or all (got ${mode})`);
     if (activation !== undefined) partial.activation = activation as Activation;
     const balanceBy = values['balance-by'];
     if (balanceBy !== undefined && !BALANCES.includes(balanceBy as Balance)) throw new UserError(`--balance-by: expected one of ${BALANCES.join('|')}, got '${balanceBy}'`);

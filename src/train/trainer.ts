@@ -305,6 +305,9 @@ function runOptions(opts: RunOptions): { o: TrainOptions; loaded: LoadedCheckpoi
       ...(ov.data ? { data: ov.data } : {}), ...(ov.epochs ? { epochs: ov.epochs } : {}), ...(ov.milestones ? { milestones: ov.milestones } : {}),
       ...(ov.lossTarget !== undefined ? { lossTarget: ov.lossTarget } : {}),
     };
+    if (ov.lossTarget !== undefined && !robustAdditions(o.mode)) {
+      throw new TrainInputError(`--loss-target: this run's mode is ${o.mode}, which has no ψ to steer (lipschitz or all)`);
+    }
   } else {
     if (opts.options === undefined) throw new Error('runTraining: options are required for a fresh run');
     o = opts.options;

@@ -41,6 +41,7 @@ test('argument and data errors: one line, exit 2, naming the argument or file', 
   userError(['--data', data, '--out', out, '--milestones', '5,3'], /--milestones: must increase/);
   userError(['--data', data, '--out', out, '--penalty', 'cheap'], /--penalty: expected double-backprop\|finite-difference, got 'cheap'/);
   userError(['--data', data, '--out', out, '--mode', 'standard', '--penalty', 'finite-difference'], /--penalty: needs --mode lipschitz or all/);
+  userError(['--data', data, '--out', out, '--mode', 'standard', '--loss-target', '1'], /--loss-target: needs --mode lipschitz or all \(got standard\)/);
   userError(['--data', data, '--out', out, '--fd-step', '0'], /--fd-step: expected a number in \(0, 1\]/);
   userError(['--data', data, '--out', out, '--bogus'], /Unknown option '--bogus'/);
   userError(['--data', path.join(root, 'missing.bin'), '--out', out], /missing\.bin: cannot open data \(ENOENT\)/);
@@ -59,6 +60,7 @@ test('a short run prints its result; SIGTERM writes a checkpoint and exits; --re
   assert.match(r.stdout, /model\.safetensors: 1 epochs, validation accuracy \d\.\d{4}/);
   assert.match(r.stderr, /training into .*mode standard, PreActResNet-8 4\/8\/16 relu .* 40 training \/ 8 validation images/);
   assert.match(r.stderr, /epoch 1\/1: loss .* val acc .* img\/s/);
+  userError(['--resume', path.join(root, 'short'), '--epochs', '2', '--loss-target', '1'], /--loss-target: this run's mode is standard, which has no ψ to steer/);
 
   const child = spawn(process.execPath, [main, 'train', '--data', data, '--out', out, ...TINY, '--epochs', '500', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
