@@ -8,19 +8,19 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PreActResNet } from '../../src/nn/index.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { makeBatch, cyclicLabels } from '../data/make-cifar.js';
 import { advexp, assertUserError, CLI, type CliRun } from '../helpers/cli.js';
+import { tinyModel } from '../server/fixtures.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-outputs-'));
 process.on('exit', () => {
   try { fs.chmodSync(path.join(tmp, 'readonly'), 0o755); } catch { /* not made */ }
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-const tiny = path.join(tmp, 'tiny.safetensors');
-saveModel(tiny, new PreActResNet({ depth: 8, widths: [4, 8, 8] }));
+// Seeded: the eval below runs the attack routine, and about 1 random tiny net in 40 does not cross its boundary in
+// the 2 steps that 4 allow (a CI run failed so); seed 0 crosses within 1 of 2 steps on 1 and 2 threads.
+const tiny = tinyModel(path.join(tmp, 'tiny.safetensors'), 0);
 const data = path.join(tmp, 'data.bin');
 fs.writeFileSync(data, makeBatch(cyclicLabels(4)));
 const aFile = path.join(tmp, 'a-file');
