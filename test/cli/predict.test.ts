@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PreActResNet } from '../../src/nn/index.js';
+import { manualSeed } from '../../src/engine/index.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { repoRoot, skipUnlessShared } from '../helpers/shared.js';
@@ -25,6 +26,7 @@ function cifarFile(n: number, labels: (i: number) => number): string {
   return f;
 }
 const tinyModel = path.join(tmp, 'tiny.safetensors');
+manualSeed(0); // libtorch seeds its default generator at random: the same tiny net every run
 saveModel(tinyModel, new PreActResNet({ depth: 8, widths: [4, 8, 8] }));
 
 test('predict: accuracy line and JSON with one class per record in file order', () => {

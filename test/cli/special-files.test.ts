@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PreActResNet } from '../../src/nn/index.js';
+import { manualSeed } from '../../src/engine/index.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { readSafetensors, MAX_HEADER_BYTES } from '../../src/io/safetensors.js';
 import { readCifarBatch, readCifarClassNames } from '../../src/data/cifar.js';
@@ -19,6 +20,7 @@ import { advexp, assertUserError } from '../helpers/cli.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-special-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const tiny = path.join(tmp, 'tiny.safetensors');
+manualSeed(0); // libtorch seeds its default generator at random: the same tiny net every run
 saveModel(tiny, new PreActResNet({ depth: 8, widths: [4, 8, 8] }));
 const data = path.join(tmp, 'data.bin');
 fs.writeFileSync(data, makeBatch(cyclicLabels(4)));

@@ -15,6 +15,7 @@ import { crc32, jpegBomb, pngBomb } from '../helpers/images.js';
 import { advexp, assertUserError } from '../helpers/cli.js';
 import { tmpDir } from './make-cifar.js';
 import { PreActResNet } from '../../src/nn/index.js';
+import { manualSeed } from '../../src/engine/index.js';
 import { saveModel } from '../../src/io/model-file.js';
 
 const root = tmpDir('advexp-image-limit-');
@@ -28,6 +29,7 @@ function smallPng(w: number, h: number): Buffer {
 }
 
 const tiny = path.join(root, 'tiny.safetensors');
+manualSeed(0); // libtorch seeds its default generator at random: the same tiny net every run
 saveModel(tiny, new PreActResNet({ depth: 8, widths: [4, 8, 8] }));
 
 test('the bomb is what the finding describes: a 69-byte PNG with valid CRCs declaring 20000×20000', () => {

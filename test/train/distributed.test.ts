@@ -57,11 +57,13 @@ test('a rank killed mid-run ends the other with an error naming it; the run resu
   // Kill rank 1 once the run has passed its first epoch's checkpoint.
   const log = path.join(dir, 'log.jsonl');
   const t0 = Date.now();
-  while (Date.now() - t0 < 60_000) {
+  let epochSeen = false;
+  while (!epochSeen && Date.now() - t0 < 60_000) {
     await new Promise((r) => setTimeout(r, 200));
-    if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"epoch"')) break;
+    epochSeen = fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"epoch"');
   }
   ranks[1]!.kill('SIGKILL');
+  assert.ok(epochSeen, `no epoch logged within 60 s; rank 0 said: ${err0.trim().split('\n').pop()}`);
   const killedAt = Date.now();
   const [r0, r1] = await Promise.all(ended);
   assert.equal(r1!.signal, 'SIGKILL');

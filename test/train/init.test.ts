@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModel, saveModel } from '../../src/io/model-file.js';
 import { PreActResNet } from '../../src/nn/index.js';
-import { tidy, noGrad } from '../../src/engine/index.js';
+import { tidy, noGrad, manualSeed } from '../../src/engine/index.js';
 import { readCifarBatch } from '../../src/data/cifar.js';
 import { tmpDir, makeLearnableBatch } from '../data/make-cifar.js';
 import { advexp, assertUserError } from '../helpers/cli.js';
@@ -52,6 +52,7 @@ test('a traced module is refused for fine-tuning, naming why; a safetensors mode
   const r = advexp(['train', '--init', path.join(fixtures, 'cnn_traced.pt'), '--data', data, '--out', path.join(root, 'traced'), '--threads', '1']);
   assertUserError(r, 'traced --init', /traced TorchScript model/, /cannot be fine-tuned/);
   const init = path.join(root, 'start.safetensors');
+  manualSeed(0); // libtorch seeds its default generator at random: a fixed net, the same run every time
   saveModel(init, new PreActResNet({ depth: 8, widths: [4, 4, 8] }));
   const out = path.join(root, 'st');
   const t = advexp(['train', '--init', init, '--data', data, '--out', out, '--val', '8', '--batch', '8', '--epochs', '1', '--mode', 'standard', '--threads', '1', '--quiet']);
