@@ -74,14 +74,19 @@ test('the lock itself: of 4 processes taking a free lock at the same instant, an
     const at = Date.now() + 1500;
     const script = `import { acquireRunLock } from ${JSON.stringify(lockModule)};
       while (Date.now() < ${at}) {}
-      try { const l = acquireRunLock(${JSON.stringify(dir)}); console.log('won'); setTimeout(() => l.release(), 1500); }
+      try { const l = acquireRunLock(${JSON.stringify(dir)}); console.log('won'); process.stdin.on('end', () => l.release()).resume(); }
       catch (e) { console.log('lost: ' + e.message); }`;
-    const kids = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    // The winner holds the lock until every process has answered (its stdin closes then), so a process that a loaded
+    // machine starts late still finds the lock taken.
+    const kids = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const exited = kids.map((k) => new Promise<void>((res) => k.on('exit', () => res())));
     const outs = await Promise.all(kids.map((k) => new Promise<string>((res) => {
       let out = '';
-      k.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+      k.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) res(out.trim()); });
       k.on('exit', () => res(out.trim()));
     })));
+    for (const k of kids) k.stdin!.end();
+    await Promise.all(exited);
     assert.equal(outs.filter((o) => o === 'won').length, 1, `${stale ? 'stale' : 'free'} lock: ${outs.join(' | ')}`);
     for (const o of outs.filter((x) => x !== 'won')) assert.match(o, /^lost: .*: in use by another training process \(pid \d+/);
     assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false, 'released on exit');
