@@ -15,6 +15,7 @@ import { autoAttackAccuracy } from '../src/metrics/autoattack.js';
 import { ensembleAra } from '../src/metrics/ara-ensemble.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import type { ImageDataset } from '../src/data/dataset.js';
+import { modelFile, fileSha256 } from './aa_table_model.js';
 
 const arg = (k: string, d: string): string => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1]! : d; };
 const shared = path.resolve(arg('shared', '../shared'));
@@ -28,7 +29,6 @@ function images(net: string, from: number, n: number): ImageDataset {
   if (net === 'default') return heldOutImages('models/default.split.json', path.join(shared, 'data', 'cifar10'), from + n).set.subset(Array.from({ length: n }, (_, i) => from + i));
   return readCifarBatch(path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), { offset: 5000 + from, limit: n });
 }
-const modelFile = (net: string): string => (net === 'default' ? 'models/default.safetensors' : path.join(shared, 'models', 'reference', `resnet44-${net}.safetensors`));
 
 type Row = Record<string, unknown> & { done: number };
 // Round robin over the plan, one chunk each, until every entry has N images.
@@ -37,11 +37,17 @@ for (;;) {
   for (const [net, what] of plan) {
     const file = path.join(outDir, `${net}-${what}.json`);
     const row: Row = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) as Row : { net, what, done: 0, images: net === 'default' ? 'held-out split (models/default.split.json), first images' : 'data_batch_5.bin records 5000… (training data)' };
+    const sha = fileSha256(modelFile(net, shared));
+    if (row.model_sha256 === undefined && row.done === 0) row.model_sha256 = sha;
+    if (row.model_sha256 !== sha) {
+      console.error(`${file}: measured on another ${modelFile(net, shared)} (sha256 ${String(row.model_sha256).slice(0, 12)}…, now ${sha.slice(0, 12)}…): move it aside to measure this one`);
+      process.exit(2);
+    }
     if (row.done >= N) continue;
     worked = true;
     const n = Math.min(CHUNK, N - row.done);
     const set = images(net, row.done, n);
-    const { model } = loadModel(modelFile(net));
+    const { model } = loadModel(modelFile(net, shared));
     const t0 = performance.now();
     if (what === 'ensemble') {
       const e = ensembleAra(model, set, set.labels, { steps: 450, eps: 20, momentum: 0.9, minSteps: MIN_STEPS, batch: 128, guard: false });

@@ -1,11 +1,14 @@
 // Prints the README's AutoAttack / ensemble-ARA table from bench/aa-table/*.json (bench/aa_table.ts's output),
-// with the number of images each cell rests on.   node dist/bench/aa_table_md.js [--dir bench/aa-table]
+// with the number of images each cell rests on.   node dist/bench/aa_table_md.js [--dir bench/aa-table] [--shared ../shared]
 import fs from 'node:fs';
 import path from 'node:path';
 import { araExact } from '../src/metrics/ara.js';
+import { modelFile, fileSha256 } from './aa_table_model.js';
 
 const i = process.argv.indexOf('--dir');
 const dir = path.resolve(i > 0 ? process.argv[i + 1]! : 'bench/aa-table');
+const j = process.argv.indexOf('--shared');
+const shared = path.resolve(j > 0 ? process.argv[j + 1]! : '../shared');
 const read = (net: string, what: string): Record<string, unknown> | null => {
   const f = path.join(dir, `${net}-${what}.json`);
   return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown> : null;
@@ -14,6 +17,10 @@ const sum = (a: number[]): number => a.reduce((s, v) => s + v, 0);
 console.log('| net | images | clean acc | AutoAttack L∞ 8/255 | AutoAttack L2 0.5 | Attack ARA: paper routine / ensemble | minima found by paper / DDN / FMN |');
 console.log('|---|---|---|---|---|---|---|');
 for (const net of ['standard', 'adv-train', 'robust', 'all', 'default']) {
+  // A row measured on other weights than today's file (the default model replaced since) says so.
+  const file = modelFile(net, shared);
+  const now = fs.existsSync(file) ? fileSha256(file) : null;
+  const stale = ['aa-linf', 'aa-l2', 'ensemble'].some((w) => { const r = read(net, w); return r !== null && r.model_sha256 !== now; });
   const cells: string[] = [];
   let clean = '–';
   const counts: string[] = [];
@@ -36,5 +43,5 @@ for (const net of ['standard', 'adv-train', 'robust', 'all', 'default']) {
     shares = `${share('paper')} / ${share('ddn')} / ${share('fmn')}`;
     counts.push(`ensemble ${e.done}`);
   }
-  console.log(`| ${net} | ${counts.join(', ') || '–'} | ${clean} | ${cells[0]} | ${cells[1]} | ${ara} | ${shares} |`);
+  console.log(`| ${net}${stale ? ' (earlier weights than today\'s file)' : ''} | ${counts.join(', ') || '–'} | ${clean} | ${cells[0]} | ${cells[1]} | ${ara} | ${shares} |`);
 }
