@@ -40,7 +40,7 @@ for (;;) {
     const sha = fileSha256(modelFile(net, shared));
     if (row.model_sha256 === undefined && row.done === 0) row.model_sha256 = sha;
     if (row.model_sha256 !== sha) {
-      console.error(`${file}: measured on another ${modelFile(net, shared)} (sha256 ${String(row.model_sha256).slice(0, 12)}…, now ${sha.slice(0, 12)}…): move it aside to measure this one`);
+      console.error(`${file}: measured on another ${modelFile(net, shared)} (sha256 ${typeof row.model_sha256 === 'string' ? `${row.model_sha256.slice(0, 12)}…` : 'not recorded'}, now ${sha.slice(0, 12)}…): move it aside to measure this one`);
       process.exit(2);
     }
     if (row.done >= N) continue;

@@ -17,10 +17,11 @@ const sum = (a: number[]): number => a.reduce((s, v) => s + v, 0);
 console.log('| net | images | clean acc | AutoAttack L∞ 8/255 | AutoAttack L2 0.5 | Attack ARA: paper routine / ensemble | minima found by paper / DDN / FMN |');
 console.log('|---|---|---|---|---|---|---|');
 for (const net of ['standard', 'adv-train', 'robust', 'all', 'default']) {
-  // A row measured on other weights than today's file (the default model replaced since) says so.
+  // A row measured on other weights than today's file (the default model replaced since) says so; without the file
+  // (no ../shared) nothing is claimed.
   const file = modelFile(net, shared);
   const now = fs.existsSync(file) ? fileSha256(file) : null;
-  const stale = ['aa-linf', 'aa-l2', 'ensemble'].some((w) => { const r = read(net, w); return r !== null && r.model_sha256 !== now; });
+  const stale = now !== null && ['aa-linf', 'aa-l2', 'ensemble'].some((w) => { const r = read(net, w); return r !== null && r.model_sha256 !== now; });
   const cells: string[] = [];
   let clean = '–';
   const counts: string[] = [];
