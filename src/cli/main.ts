@@ -9,6 +9,7 @@ const commands: Record<string, Command> = {
   predict: { summary: 'run a model over a CIFAR-10 batch file and report accuracy', load: () => import('./predict.js') },
   eval: { summary: 'clean accuracy, Attack/BTR ARA, accuracy-vs-RMS curves and plots, PGD robust accuracy', load: () => import('./eval.js') },
   train: { summary: 'train a network the paper\'s way (standard, Lipschitz, adversarial), with checkpoints and resume', load: () => import('./train.js') },
+  average: { summary: 'weight averaging (SWA) of a run\'s checkpoints, batch-norm statistics recomputed: one model file', load: () => import('./average.js') },
   explain: { summary: 'adversarial explanations beside Grad-CAM, LIME, saliency, IG: PNG panel and JSON', load: () => import('./explain.js') },
   'explain-eval': { summary: 'faithfulness of explanations over N images: AE target reach, deletion/insertion AUC', load: () => import('./explain-eval.js') },
   'gradcam-attack': { summary: 'the paper\'s Fig. 1: a small perturbation flips the class, does the Grad-CAM map move?', load: () => import('./gradcam-attack.js') },

@@ -38,11 +38,10 @@ export function seededRecords(file: string, count: Count, seed: number, opts: Lo
   return { set: all.subset(records, `${file}[seed ${seed}, ${n} records]`), records };
 }
 
-/**
- * The first n held-out validation images of a training run, from its split.json (indices into the run's data); a
- * run trained with --val-data validated on a whole folder, which split.json names (valData): its images, in order.
- */
-export function heldOutImages(splitFile: string, dataPath: string, count: Count, opts: LoadOptions = {}): Selection & { records: number[] } {
+/** A training run's split.json: the held-out indices into its data, or the separate folder it validated on. */
+type SplitFile = { valData: string } | { valData: null; val: number[]; n: number; limit: number | null };
+
+function readSplit(splitFile: string): SplitFile {
   let split: { n?: unknown; limit?: unknown; val?: unknown; valData?: unknown };
   regularFile(splitFile, 'split file');
   try {
@@ -50,20 +49,52 @@ export function heldOutImages(splitFile: string, dataPath: string, count: Count,
   } catch (e) {
     throw new Error(`${splitFile}: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (typeof split.valData === 'string') {
-    const folder = loadDataset(split.valData, opts);
-    const n = countOf(count, folder.n, `${split.valData} (the run's validation data)`);
-    const records = Array.from({ length: n }, (_, i) => i);
-    return { set: n === folder.n ? folder : folder.subset(records, `${split.valData} (validation data of ${splitFile})`), records };
-  }
+  if (typeof split.valData === 'string') return { valData: split.valData };
   const val = split.val;
   const total = split.n;
   if (!Array.isArray(val) || typeof total !== 'number' || !val.every((i): i is number => Number.isInteger(i) && i >= 0 && i < total)) {
     throw new Error(`${splitFile}: not a split file of advexp train (expected {"n", "val": [indices]})`);
   }
-  const n = countOf(count, val.length, `${splitFile} (held-out images)`);
-  const all = loadDataset(dataPath, { ...opts, ...(typeof split.limit === 'number' ? { limit: split.limit } : {}) });
-  if (all.n !== total) throw new Error(`${splitFile}: drawn from ${total} images, but ${dataPath} has ${all.n}: pass the run's --data`);
-  const records = val.slice(0, n);
+  return { valData: null, val, n: total, limit: typeof split.limit === 'number' ? split.limit : null };
+}
+
+/** The run's data as the split was drawn from it (its --limit), checked to be the same size. */
+function splitData(splitFile: string, split: { n: number; limit: number | null }, dataPath: string, opts: LoadOptions): ImageDataset {
+  const all = loadDataset(dataPath, { ...opts, ...(split.limit !== null ? { limit: split.limit } : {}) });
+  if (all.n !== split.n) throw new Error(`${splitFile}: drawn from ${split.n} images, but ${dataPath} has ${all.n}: pass the run's --data`);
+  return all;
+}
+
+/**
+ * The first n held-out validation images of a training run, from its split.json (indices into the run's data); a
+ * run trained with --val-data validated on a whole folder, which split.json names (valData): its images, in order.
+ */
+export function heldOutImages(splitFile: string, dataPath: string, count: Count, opts: LoadOptions = {}): Selection & { records: number[] } {
+  const split = readSplit(splitFile);
+  if (split.valData !== null) {
+    const folder = loadDataset(split.valData, opts);
+    const n = countOf(count, folder.n, `${split.valData} (the run's validation data)`);
+    const records = Array.from({ length: n }, (_, i) => i);
+    return { set: n === folder.n ? folder : folder.subset(records, `${split.valData} (validation data of ${splitFile})`), records };
+  }
+  const n = countOf(count, split.val.length, `${splitFile} (held-out images)`);
+  const all = splitData(splitFile, split, dataPath, opts);
+  const records = split.val.slice(0, n);
   return { set: all.subset(records, `${dataPath} (validation split of ${splitFile})`), records };
+}
+
+/**
+ * The images a training run trained on: its data less the held-out ones its split.json names (all of the data for
+ * a run that validated on a separate folder), in file order.
+ */
+export function trainingImages(splitFile: string, dataPath: string, opts: LoadOptions = {}): Selection & { records: number[] } {
+  const split = readSplit(splitFile);
+  if (split.valData !== null) {
+    const all = loadDataset(dataPath, opts);
+    return { set: all, records: Array.from({ length: all.n }, (_, i) => i) };
+  }
+  const all = splitData(splitFile, split, dataPath, opts);
+  const held = new Set(split.val);
+  const records = Array.from({ length: all.n }, (_, i) => i).filter((i) => !held.has(i));
+  return { set: all.subset(records, `${dataPath} (training images of ${splitFile})`), records };
 }

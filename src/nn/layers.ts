@@ -35,8 +35,11 @@ export class BatchNorm2d extends Module {
   readonly bias: Tensor;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
-  constructor(readonly channels: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  /** The weight of a batch's statistics in the running ones (PyTorch's momentum); train/average's updateBatchNorm varies it. */
+  momentum: number;
+  constructor(readonly channels: number, readonly eps = 1e-5, momentum = 0.1) {
     super();
+    this.momentum = momentum;
     this.weight = this.registerParameter('weight', ones([channels]));
     this.bias = this.registerParameter('bias', zeros([channels]));
     this.runningMean = this.registerBuffer('running_mean', zeros([channels]));

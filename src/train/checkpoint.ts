@@ -10,7 +10,7 @@ import { errnoOf } from '../io/errors.js';
 import { readSafetensors, writeSafetensors, type StTensor } from '../io/safetensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { checkTensorsFit, fileArchitecture } from '../io/model-file.js';
-import { resolveArchitecture, type Module } from '../nn/index.js';
+import { resolveArchitecture, type Architecture, type Module } from '../nn/index.js';
 import type { Sgd } from './sgd.js';
 import { optionProblem, OPTIONS_ADDED_LATER, type TrainOptions } from './options.js';
 
@@ -117,6 +117,8 @@ export interface LoadedCheckpoint {
   model: Map<string, StTensor>;
   /** Momentum buffers by parameter name. */
   momentum: Map<string, Float32Array>;
+  /** The built-in architecture and config the weights state; null for a TorchScript model's checkpoint. */
+  architecture: { arch: Architecture; config: object } | null;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -220,6 +222,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   // The architecture the checkpoint states; the trainer rebuilds it from the options and loads these tensors by name
   // (a TorchScript model's names and shapes are checked then, against the module its --init file gives).
   let shapes: Map<string, readonly number[]>;
+  let architecture: LoadedCheckpoint['architecture'] = null;
   if (st.metadata.advexp_model === JSON.stringify({ arch: SCRIPT_ARCH })) {
     shapes = new Map([...model].map(([n, t]) => [n, t.shape]));
   } else {
@@ -235,6 +238,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     }
     checkTensorsFit(weightsFile, arch, config, model, source);
     shapes = new Map(arch.stateShapes(config));
+    architecture = { arch, config };
   }
   // Momentum: F32, finite, one buffer at most per parameter, of its shape (the step-0 checkpoint has none).
   const momentum = new Map<string, Float32Array>();
@@ -248,7 +252,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     if (v !== null) throw new Error(`${what} holds ${v}: the checkpoint cannot be resumed`);
     momentum.set(name, t.data as Float32Array);
   }
-  return { state, model, momentum };
+  return { state, model, momentum, architecture };
 }
 
 export function encodeBytes(b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64'); }
