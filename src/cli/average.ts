@@ -12,6 +12,7 @@ import { trainingImages } from '../data/select.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadCheckpoint, STATE_FILE } from '../train/checkpoint.js';
 import { averageInto, updateBatchNorm } from '../train/average.js';
+import { trainingRecord } from '../train/trainer.js';
 import type { Module } from '../nn/index.js';
 import { Progress } from '../report/progress.js';
 
@@ -63,7 +64,7 @@ function openMember(p: string, resize: ReturnType<typeof modelChoices>): Member 
     const splitFile = path.join(p, 'split.json');
     return {
       what: p, model: model.eval(), arch: arch.name, config: JSON.stringify(config), classNames: ck.state.classNames,
-      trainingOptions: { ...o, epochs_done: ck.state.epoch, step: ck.state.step },
+      trainingOptions: trainingRecord(ck.state, ck.state.classNames.length, ck.state.split.val, ck.state.history.at(-1)?.valAcc ?? null),
       input: { channels: arch.input(config).channels, size: o.imageSize === null ? null : [o.imageSize, o.imageSize] },
       weightsFile: path.join(p, ck.state.weights), split: fs.existsSync(splitFile) ? splitFile : null,
     };

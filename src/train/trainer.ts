@@ -133,6 +133,19 @@ function checksum(a: ArrayLike<number>): string {
   return `fnv1a:${h.toString(16).padStart(8, '0')}:${a.length}`;
 }
 
+/**
+ * The training record a model file carries (metadata `training_options`): the run's options and where it stood
+ * (epochs, step, ψ, validation accuracy on how many images). ψ's loss target is the options' or the classes' default.
+ */
+export function trainingRecord(s: Pick<TrainState, 'options' | 'epoch' | 'step' | 'psiR'>, classes: number, valImages: number, valAcc: number | null): Record<string, unknown> {
+  const o = s.options, robust = robustAdditions(o.mode);
+  return {
+    ...o, robust_additions: robust, adversarial_training: adversarialTraining(o.mode), epochs_done: s.epoch, step: s.step,
+    psi: robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: valAcc, val_images: valImages, split_seed: o.seed,
+    loss_target: robust ? o.lossTarget ?? defaultLossTarget(classes) : null,
+  };
+}
+
 /** sha256 of an image set's labels and pixels: a resumed run must see the same data. */
 function fingerprint(set: ImageDataset): string {
   const h = createHash('sha256');
@@ -788,11 +801,7 @@ export class Trainer {
       return;
     }
     saveModel(this.modelFile, this.model, {
-      training_options: JSON.stringify({
-        ...o, robust_additions: this.robust, adversarial_training: adversarialTraining(o.mode), epochs_done: s.epoch, step: s.step,
-        psi: this.robust ? new AdaptivePsi(s.psiR).psi : null, val_acc: last?.valAcc ?? null, val_images: this.nVal, split_seed: o.seed,
-        loss_target: this.robust ? this.psiControl.target : null,
-      }),
+      training_options: JSON.stringify(trainingRecord(s, this.classNames.length, this.nVal, last?.valAcc ?? null)),
       class_names: JSON.stringify(this.classNames),
       input_size: JSON.stringify([this.trainSet.height, this.trainSet.width]),
     });

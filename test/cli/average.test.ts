@@ -62,6 +62,7 @@ test('a training directory: its checkpoint, and its split.json keeps the held-ou
   const opts = JSON.parse(avg.metadata.training_options!) as Record<string, unknown>;
   assert.equal(opts.val_acc, undefined, 'the inputs\' validation accuracy is not carried over');
   assert.equal(opts.mode, 'standard');
+  assert.deepEqual([opts.robust_additions, opts.adversarial_training, opts.epochs_done], [false, false, 1], 'the trainer\'s record of the run');
 });
 
 test('errors: one line, exit 2, naming the argument or file', () => {
