@@ -10,6 +10,7 @@ import { architecture, resnetConfig } from '../../src/nn/index.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { advexp, assertUserError } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/shared.js';
 import { trainingFixture } from '../data/make-cifar.js';
 
 const { root, data, newDir } = trainingFixture('advexp-average-', 40, 3);
@@ -76,5 +77,8 @@ test('errors: one line, exit 2, naming the argument or file', () => {
   assertUserError(advexp(['average', '--model', a, '--model', deeper, '--data', data, '--out', out]), 'architectures', /deeper\.safetensors: preact-resnet .*"depth":14.*averaging needs one architecture/);
   assertUserError(advexp(['average', '--model', a, '--data', data, '--out', out, '--augment', 'maybe']), 'augment', /--augment: expected yes or no/);
   assertUserError(advexp(['average', '--model', a, '--data', data, '--out', out, '--bn-images', '0']), 'bn-images', /--bn-images: expected an integer ≥ 1/);
+  const script = path.join(repoRoot(), 'test', 'fixtures', 'torchscript', 'cnn_script.pt');
+  assertUserError(advexp(['average', '--model', script, '--data', data, '--out', out]), 'torchscript', /cnn_script\.pt: a TorchScript model; averaging takes networks of a built-in architecture/);
+  assertUserError(advexp(['average', '--model', root, '--data', data, '--out', out]), 'not a run', /state\.json: cannot read training state/);
   assert.equal(fs.existsSync(out), false, 'nothing written');
 });
