@@ -27,14 +27,26 @@ function servedShape(m: LoadedModel, data: ImageShape | null): ImageShape {
 
 /** A one-line summary of how the net was trained, from its metadata. */
 export function describe(m: LoadedModel): string | null {
-  const o = m.trainingOptions;
-  if (o === null) return null;
+  const o = m.trainingOptions ?? {};
   const parts: string[] = [];
   if (o.robust_additions === true) parts.push('Lipschitz-regularised (robust additions)');
   if (o.adversarial_training === true) parts.push('adversarially trained');
   if (parts.length === 0 && (o.robust_additions === false || o.adversarial_training === false)) parts.push('standard training');
   if (typeof o.val_acc === 'number') parts.push(`validation accuracy ${(o.val_acc * 100).toFixed(1)}%`);
+  const averaged = averagedCount(m.metadata.averaged_from);
+  if (averaged !== null) parts.push(`weight average of ${averaged} checkpoints`);
   return parts.length > 0 ? parts.join(', ') : null;
+}
+
+/** How many networks `advexp average` averaged into this file (its `averaged_from` record), or null. */
+function averagedCount(record: string | undefined): number | null {
+  if (record === undefined) return null;
+  try {
+    const r = JSON.parse(record) as { models?: unknown };
+    return Array.isArray(r.models) ? r.models.length : null;
+  } catch {
+    return null; // a nicety: a malformed record is left out of the summary
+  }
 }
 
 function slug(file: string): string {

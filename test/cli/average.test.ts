@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { manualSeed } from '../../src/engine/index.js';
 import { architecture, resnetConfig } from '../../src/nn/index.js';
-import { saveModel } from '../../src/io/model-file.js';
+import { saveModel, loadModel } from '../../src/io/model-file.js';
+import { describe } from '../../src/server/models.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { advexp, assertUserError } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/shared.js';
@@ -44,6 +45,7 @@ test('two model files: weights are their mean, batch-norm statistics recomputed,
   assert.deepEqual(rec.models.map((m) => m.sha256), [a, b].map((f) => createHash('sha256').update(fs.readFileSync(f)).digest('hex')));
   assert.equal(rec.batch_norm.images, 40);
   assert.equal(fo!.metadata.class_names, fa!.metadata.class_names);
+  assert.equal(describe(loadModel(out)), 'weight average of 2 checkpoints', 'the explorer\'s one-line summary');
   // It is an ordinary model file.
   const p = advexp(['predict', '--model', out, '--data', data, '--threads', '1', '--quiet']);
   assert.equal(p.code, 0, p.stderr);
