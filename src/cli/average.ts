@@ -4,13 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse, intArg, requireArg } from './args.js';
-import { openModel, applyThreads, checkOutput, modelChoices } from './common.js';
+import { openModel, applyThreads, checkOutput, modelChoices, type ModelChoices } from './common.js';
 import { UserError, asUserError } from './errors.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, type LoadOptions } from '../data/load.js';
 import { trainingImages } from '../data/select.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { loadCheckpoint, STATE_FILE } from '../train/checkpoint.js';
+import { loadCheckpoint, SPLIT_FILE } from '../train/checkpoint.js';
 import { averageInto, updateBatchNorm } from '../train/average.js';
 import { trainingRecord } from '../train/trainer.js';
 import type { Module } from '../nn/index.js';
@@ -53,7 +53,7 @@ interface Member {
   split: string | null;
 }
 
-function openMember(p: string, resize: ReturnType<typeof modelChoices>): Member {
+function openMember(p: string, choices: ModelChoices): Member {
   if (fs.existsSync(p) && fs.statSync(p).isDirectory()) {
     const ck = asUserError(() => loadCheckpoint(p));
     if (ck.architecture === null) throw new UserError(`${p}: a TorchScript model's run; averaging takes networks of a built-in architecture`);
@@ -61,7 +61,7 @@ function openMember(p: string, resize: ReturnType<typeof modelChoices>): Member 
     const model = arch.build(config);
     asUserError(() => model.loadStateDict(ck.model));
     const o = ck.state.options;
-    const splitFile = path.join(p, 'split.json');
+    const splitFile = path.join(p, SPLIT_FILE);
     return {
       what: p, model: model.eval(), arch: arch.name, config: JSON.stringify(config), classNames: ck.state.classNames,
       trainingOptions: trainingRecord(ck.state, ck.state.classNames.length, ck.state.split.val, ck.state.history.at(-1)?.valAcc ?? null),
@@ -69,7 +69,7 @@ function openMember(p: string, resize: ReturnType<typeof modelChoices>): Member 
       weightsFile: path.join(p, ck.state.weights), split: fs.existsSync(splitFile) ? splitFile : null,
     };
   }
-  const m = openModel(p, resize.overrides);
+  const m = openModel(p, choices.overrides);
   if (m.arch === 'torchscript') {
     m.model.dispose();
     throw new UserError(`${p}: a TorchScript model; averaging takes networks of a built-in architecture (safetensors)`);

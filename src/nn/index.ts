@@ -1,5 +1,5 @@
 export { Module, Sequential, applyInOrder, type StateEntry } from './module.js';
-export { inEval, frozen, statisticsFrozen } from './modes.js';
+export { inEval, frozen, statisticsFrozen, batchNormLayers } from './modes.js';
 export {
   Conv2d, BatchNorm2d, Linear, ReLU, HalfHuber, halfHuber, halfHuberComposite, GlobalAvgPool, MaxPool2d, AdaptiveAvgPool2d, dropout,
   InputNormalisation, withoutBatchCounters, BATCH_COUNTER, makeActivation, setTrainingBatchNorm, type Activation, type TrainingBatchNorm,

@@ -14,18 +14,24 @@ export function inEval<T>(model: Module, fn: () => T): T {
   }
 }
 
+/** The batch-norm layers of a network, in registration order. */
+export function batchNormLayers(model: Module): BatchNorm2d[] {
+  const out: BatchNorm2d[] = [];
+  const walk = (m: Module): void => {
+    if (m instanceof BatchNorm2d) out.push(m);
+    for (const [, c] of m.children()) walk(c);
+  };
+  walk(model);
+  return out;
+}
+
 /**
  * Runs fn with every batch norm's running statistics left untouched: in training mode the layers still normalise
  * with the batch's statistics but do not update the running ones (a second forward pass of the same step, as the
  * finite-difference penalty makes). Without an in-place write, graphs of earlier passes stay valid.
  */
 export function statisticsFrozen<T>(model: Module, fn: () => T): T {
-  const layers: BatchNorm2d[] = [];
-  const walk = (m: Module): void => {
-    if (m instanceof BatchNorm2d && !m.frozenStatistics) layers.push(m);
-    for (const [, c] of m.children()) walk(c);
-  };
-  walk(model);
+  const layers = batchNormLayers(model).filter((l) => !l.frozenStatistics);
   for (const l of layers) l.frozenStatistics = true;
   try {
     return fn();

@@ -4,7 +4,7 @@
 // endpoints of a cyclic (warm-restart) schedule is SWA's own recipe; the running statistics of the endpoints do not
 // belong to the averaged weights, which is why they are recomputed rather than averaged.
 import { tidy, noGrad, manualSeed, randperm, type Tensor } from '../engine/index.js';
-import { BatchNorm2d, type Module } from '../nn/index.js';
+import { batchNormLayers, type Module } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { augmentBatch } from '../data/augment.js';
 
@@ -28,17 +28,6 @@ export function averageInto(target: Module, states: readonly ReadonlyMap<string,
     averaged.set(name, { shape: t.shape, data: Float32Array.from(sum, (x) => x / states.length) });
   }
   target.loadStateDict(averaged);
-}
-
-/** The batch-norm layers of a network, in registration order. */
-export function batchNormLayers(model: Module): BatchNorm2d[] {
-  const out: BatchNorm2d[] = [];
-  const walk = (m: Module): void => {
-    if (m instanceof BatchNorm2d) out.push(m);
-    for (const [, c] of m.children()) walk(c);
-  };
-  walk(model);
-  return out;
 }
 
 export interface UpdateBatchNormOptions {

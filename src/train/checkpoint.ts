@@ -15,6 +15,8 @@ import type { Sgd } from './sgd.js';
 import { optionProblem, OPTIONS_ADDED_LATER, type TrainOptions } from './options.js';
 
 export const STATE_FILE = 'state.json';
+/** A run's held-out split (data/select.ts reads it): the validation indices, or the folder it validated on. */
+export const SPLIT_FILE = 'split.json';
 /** The architecture a checkpoint of a TorchScript model states. */
 const SCRIPT_ARCH = 'torchscript';
 export const MOMENTUM_PREFIX = 'optimizer.momentum.';

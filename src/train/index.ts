@@ -7,5 +7,5 @@ export { acquireRunLock, RunLock, RunLockedError, LOCK_FILE } from './lock.js';
 export { lipschitzLoss, smoothedOutputs, sampleChoices, AdaptivePsi, type LipschitzLoss, type SmoothingChoices } from './lipschitz.js';
 export { budgetTrainingAttack, minimalTrainingAttack, paperTrainingAttack, type AdversarialBatchFn, type TrainingAttackOptions } from './adversarial.js';
 export { Sgd, type SgdOptions } from './sgd.js';
-export { averageInto, updateBatchNorm, batchNormLayers, type UpdateBatchNormOptions } from './average.js';
+export { averageInto, updateBatchNorm, type UpdateBatchNormOptions } from './average.js';
 export { learningRate } from './schedule.js';

@@ -21,7 +21,7 @@ import { Sgd } from './sgd.js';
 import { learningRate } from './schedule.js';
 import { paperTrainingAttack, type AdversarialBatchFn } from './adversarial.js';
 import {
-  saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE, NonFiniteCheckpointError,
+  saveCheckpoint, loadCheckpoint, encodeBytes, decodeBytes, STATE_FILE, SPLIT_FILE, NonFiniteCheckpointError,
   type TrainState, type EpochRecord, type EpochAccum, type LoadedCheckpoint,
 } from './checkpoint.js';
 import { robustAdditions, adversarialTraining, checkOptions, defaultLossTarget, type TrainOptions } from './options.js';
@@ -549,7 +549,7 @@ export class Trainer {
     const split_ = o.valData !== null
       ? { data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: [], valData: path.resolve(o.valData) }
       : { data: o.data, limit: o.limit, n: split.n, seed: o.seed, val: Array.from(splitValidation(split.n, split.val, o.seed).val) };
-    writeFileAtomic(path.join(this.dir, 'split.json'), JSON.stringify(split_) + '\n');
+    writeFileAtomic(path.join(this.dir, SPLIT_FILE), JSON.stringify(split_) + '\n');
     return this.#commit({
       epoch: 0, batchInEpoch: 0, step: 0, psiR: this.psiControl.r, rng: encodeBytes(rngNow()), rngEpochStart: null,
       accum: emptyAccum(), options: o, split, classNames: this.classNames,
@@ -791,7 +791,7 @@ export class Trainer {
 
   #writeModel(): void {
     if (!this.#writes) return;
-    const s = this.state, o = this.options;
+    const s = this.state;
     const last = s.history[s.history.length - 1];
     if (this.model instanceof ScriptModule) {
       // A TorchScript model is written as TorchScript, its architecture as it came (the sidecar carries the names).

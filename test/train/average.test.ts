@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, randperm, tidy } from '../../src/engine/index.js';
-import { BatchNorm2d, Sequential, Conv2d, architecture, resnetConfig } from '../../src/nn/index.js';
+import { BatchNorm2d, Sequential, Conv2d, architecture, resnetConfig, batchNormLayers } from '../../src/nn/index.js';
 import { ImageDataset } from '../../src/data/dataset.js';
-import { averageInto, updateBatchNorm, batchNormLayers } from '../../src/train/average.js';
+import { averageInto, updateBatchNorm } from '../../src/train/average.js';
 
 test('averageInto: every parameter and buffer is the float32-rounded mean of the inputs', () => {
   const arch = architecture('preact-resnet');
