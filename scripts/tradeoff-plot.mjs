@@ -3,7 +3,7 @@
 // beside the target (the published robust ResNet-44: 0.67 / 0.0142) and curves of equal accuracy × ARA. The points
 // are the measurements models/README.md reports stage by stage (each from an `advexp eval` of that stage's weights);
 // they are listed here, not recomputed. Run from the repository root after the build: node scripts/tradeoff-plot.mjs
-import { sceneToSvg, ticks } from '../dist/src/report/plot.js';
+import { ticks } from '../dist/src/report/plot.js';
 import { sceneToPng } from '../dist/src/report/plot-png.js';
 import { writeFileAtomic } from '../dist/src/io/atomic.js';
 
@@ -77,4 +77,4 @@ shapes.push({ kind: 'rect', x: m.left, y: m.top, w: pw, h: ph, stroke: axis, str
 
 const scene = { width: W, height: H, background: '#ffffff', shapes };
 writeFileAtomic('docs/img/default-r44-tradeoff.png', sceneToPng(scene));
-console.log(`wrote docs/img/default-r44-tradeoff.png (${sceneToSvg(scene).length} bytes of SVG drawn)`);
+console.log('wrote docs/img/default-r44-tradeoff.png');
