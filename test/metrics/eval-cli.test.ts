@@ -84,8 +84,9 @@ test('advexp eval: Ctrl-C during the run leaves no output and no temporary file'
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advexp-eval-int-'));
   try {
     const child = spawn(process.execPath, [cli, 'eval', '--model', path.join(shared, 'models', 'reference', 'resnet44-standard.safetensors'),
-      '--data', path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), '--n', '2', '--threads', '1', '--quiet',
+      '--data', path.join(shared, 'data', 'cifar10', 'data_batch_5.bin'), '--n', '500', '--threads', '1', '--quiet',
       '--json', path.join(dir, 'out.json'), '--plot', path.join(dir, 'p.png')], { stdio: 'ignore' });
+    // 500 images' ARA and PGD take minutes at one thread: no machine finishes them before the signal comes.
     await new Promise((r) => setTimeout(r, 2500));
     child.kill('SIGINT');
     const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
