@@ -8,7 +8,7 @@ import { sceneToPng } from '../dist/src/report/plot-png.js';
 import { writeFileAtomic } from '../dist/src/io/atomic.js';
 
 // [label, accuracy on 5,000, Attack ARA (exact) on 500, kind, label side]; kind: 'cycle' (a run's endpoint) or
-// 'average' (advexp average); side: where the label goes ('r', 'l', 'b': right, left, below).
+// 'average' (advexp average); side: where the label goes ('r', 'l', 'b', 'tr': right, left, below, above right).
 const STAGES = [
   ['24 ep', 0.6210, 0.0136, 'cycle', 'r'],
   ['36 ep', 0.6178, 0.0142, 'cycle', 'r'],
@@ -17,8 +17,9 @@ const STAGES = [
   ['58 ep', 0.6500, 0.01367, 'cycle', 'r'],
   ['70 ep', 0.6506, 0.01404, 'cycle', 'r'],
   ['82 ep', 0.6584, 0.01390, 'cycle', 'r'],
-  ['average of 58, 70, 82', 0.6600, 0.01421, 'average', 'l'],
+  ['average of 58, 70, 82', 0.6600, 0.01421, 'average', 'b'],
   ['average of 58, 70, 82, 92', 0.6612, 0.014297, 'average', 'l'],
+  ['average of 58, 70, 82, 92, 102', 0.6634, 0.014264, 'average', 'tr'],
 ];
 const TARGET = { accuracy: 0.67, ara: 0.0142 };
 
@@ -64,7 +65,7 @@ for (const [label, a, r, kind, side] of STAGES) {
   shapes.push(kind === 'average'
     ? { kind: 'polygon', points: diamond(cx, cy, 7), fill: '#2ca02c', opacity: 1 }
     : { kind: 'polygon', points: disc(cx, cy, 4.5), fill: '#1f77b4', opacity: 1 });
-  const at = side === 'l' ? { x: cx - 9, y: cy + 4, anchor: 'end' } : side === 'b' ? { x: cx, y: cy + 18, anchor: 'middle' } : { x: cx + 9, y: cy + 4, anchor: 'start' };
+  const at = side === 'l' ? { x: cx - 9, y: cy + 4, anchor: 'end' } : side === 'b' ? { x: cx, y: cy + 18, anchor: 'middle' } : side === 'tr' ? { x: cx + 6, y: cy - 10, anchor: 'start' } : { x: cx + 9, y: cy + 4, anchor: 'start' };
   shapes.push({ kind: 'text', ...at, text: label, size: 11, color: '#222222' });
 }
 shapes.push({ kind: 'polygon', points: diamond(X(TARGET.accuracy), Y(TARGET.ara), 8), fill: '#d62728', opacity: 1 });
