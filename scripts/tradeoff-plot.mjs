@@ -22,6 +22,8 @@ const STAGES = [
   ['average of 58, 70, 82, 92, 102', 0.6634, 0.014264, 'average', 'tr'],
 ];
 const TARGET = { accuracy: 0.67, ara: 0.0142 };
+// A label's offset from its point and its text anchor, by side.
+const LABEL_OFFSET = { r: [9, 4, 'start'], l: [-9, 4, 'end'], b: [0, 18, 'middle'], tr: [6, -10, 'start'] };
 
 const W = 720, H = 480;
 const m = { left: 78, right: 30, top: 44, bottom: 56 };
@@ -65,8 +67,8 @@ for (const [label, a, r, kind, side] of STAGES) {
   shapes.push(kind === 'average'
     ? { kind: 'polygon', points: diamond(cx, cy, 7), fill: '#2ca02c', opacity: 1 }
     : { kind: 'polygon', points: disc(cx, cy, 4.5), fill: '#1f77b4', opacity: 1 });
-  const at = side === 'l' ? { x: cx - 9, y: cy + 4, anchor: 'end' } : side === 'b' ? { x: cx, y: cy + 18, anchor: 'middle' } : side === 'tr' ? { x: cx + 6, y: cy - 10, anchor: 'start' } : { x: cx + 9, y: cy + 4, anchor: 'start' };
-  shapes.push({ kind: 'text', ...at, text: label, size: 11, color: '#222222' });
+  const [dx, dy, anchor] = LABEL_OFFSET[side];
+  shapes.push({ kind: 'text', x: cx + dx, y: cy + dy, anchor, text: label, size: 11, color: '#222222' });
 }
 shapes.push({ kind: 'polygon', points: diamond(X(TARGET.accuracy), Y(TARGET.ara), 8), fill: '#d62728', opacity: 1 });
 shapes.push({ kind: 'text', x: X(TARGET.accuracy) + 12, y: Y(TARGET.ara) + 20, text: 'target (published robust R44)', size: 11, color: '#d62728', anchor: 'start' });
